@@ -1,0 +1,302 @@
+/**
+ * capi-remote's custom resources, each declared once. The TypeScript types below are derived
+ * from these schemas, and `crds/` is generated from them (`npm run gen:crds`).
+ *
+ * Both served versions (v1beta1 and v1beta2) use the same schema: it holds every field either
+ * version of k0smotron's kinds has, under k0smotron's JSON names, so an object written through
+ * one version reads back through the other with nothing lost and no conversion webhook
+ * (conversion strategy `None`). Where k0smotron renamed a field between versions
+ * (`customCleanUpCommands` -> `cleanUpCommands`, `status.ready` -> `status.initialization.provisioned`)
+ * both names exist; readers use the helpers in `compat.ts`, and the controller writes both status
+ * spellings.
+ */
+import { ConditionList } from "../conditions.js";
+import {
+  Bool,
+  Enum,
+  Int,
+  type KubeList,
+  type KubeObject,
+  List,
+  Obj,
+  Opaque,
+  Optional,
+  type Static,
+  Str,
+  TemplateMeta,
+} from "../schema/k8s.js";
+
+export const DEFAULT_SSH_PORT = 22;
+export const DEFAULT_SSH_USER = "root";
+/** k0smotron's default working directory for uploaded files and scripts. */
+export const DEFAULT_WORKING_DIR = "/etc/k0smotron";
+
+// ---------------------------------------------------------------------------------------------
+// Pieces shared by several kinds
+
+/** A reference to a Secret in the same namespace. */
+export const SecretRef = Obj(
+  {
+    name: Str({ minLength: 1, maxLength: 253, description: "Name of the Secret, in the object's namespace." }),
+  },
+  { description: "A Secret in the same namespace; its key `value` holds the SSH private key." },
+);
+
+const address = Str({
+  minLength: 1,
+  maxLength: 255,
+  description: "IP address (v4 or v6, without brackets) or DNS name of the machine.",
+  validations: [
+    {
+      rule: "self.matches('^[A-Za-z0-9:]([A-Za-z0-9._:%-]*[A-Za-z0-9.])?$')",
+      message:
+        "must be a bare IP address or DNS name: no scheme, user, port, brackets, slashes or spaces (the port goes in spec.port)",
+    },
+  ],
+});
+
+const port = Int({
+  minimum: 1,
+  maximum: 65535,
+  default: DEFAULT_SSH_PORT,
+  description: "SSH port of the machine (1-65535).",
+});
+
+const user = Str({
+  minLength: 1,
+  maxLength: 256,
+  default: DEFAULT_SSH_USER,
+  description: "User to log in as. A non-root user needs spec.useSudo.",
+});
+
+const workingDir = Str({
+  minLength: 1,
+  maxLength: 4096,
+  default: DEFAULT_WORKING_DIR,
+  description: "Directory on the machine where bootstrap files and scripts are written.",
+  validations: [{ rule: "self.startsWith('/')", message: "must be an absolute path (start with /)" }],
+});
+
+const commandList = (description: string) =>
+  List(Str({ minLength: 1, maxLength: 65536 }), { maxItems: 256, description });
+
+const cleanupRule = {
+  rule: "!(has(self.cleanUpCommands) && has(self.customCleanUpCommands))",
+  message: "set only one of cleanUpCommands and customCleanUpCommands (the v1beta1 name of the same list)",
+  fieldPath: ".cleanUpCommands",
+};
+
+/**
+ * How to reach and use a machine. A RemoteMachine and a pool machine have the same connection
+ * fields; a field added here appears on both kinds, in both versions, in types and CRDs.
+ */
+export const connectionFields = {
+  port: Optional(port),
+  user: Optional(user),
+  useSudo: Optional(Bool({ description: "Run commands through `sudo -n` (for a non-root user)." })),
+  commandsAsScript: Optional(
+    Bool({
+      default: false,
+      description: "Run the bootstrap commands as one script file instead of one by one.",
+    }),
+  ),
+  workingDir: Optional(workingDir),
+  customCleanUpCommands: Optional(
+    commandList("Commands run on deletion instead of the default cleanup (v1beta1 name of cleanUpCommands)."),
+  ),
+  cleanUpCommands: Optional(commandList("Commands run on deletion instead of the default cleanup.")),
+};
+
+/** Provisioning through a Kubernetes Job (for access through Teleport, Okta ASA and the like). */
+export const ProvisionJob = Obj(
+  {
+    sshCommand: Optional(
+      Str({ minLength: 1, maxLength: 4096, default: "ssh", description: "ssh command the Job runs." }),
+    ),
+    scpCommand: Optional(
+      Str({ minLength: 1, maxLength: 4096, default: "scp", description: "scp command the Job runs." }),
+    ),
+    jobSpecTemplate: Optional(
+      Opaque<{ metadata?: Record<string, unknown>; spec?: Record<string, unknown> }>({
+        description: "batch/v1 JobTemplateSpec the provisioning Job is made from.",
+      }),
+    ),
+  },
+  { description: "Provision the machine with a Kubernetes Job instead of the controller's SSH client." },
+);
+
+export const MachineAddress = Obj({
+  type: Enum(["Hostname", "ExternalIP", "InternalIP", "ExternalDNS", "InternalDNS"] as const),
+  address: Str({ minLength: 1, maxLength: 256 }),
+});
+
+/** The v1beta1-contract status fields a v1beta2 object keeps under `status.deprecated.v1beta1`. */
+const DeprecatedV1beta1 = Obj({
+  v1beta1: Optional(
+    Obj({
+      conditions: Optional(ConditionList),
+      failureReason: Optional(Str({ maxLength: 256 })),
+      failureMessage: Optional(Str({ maxLength: 10240 })),
+    }),
+  ),
+});
+
+const Initialization = Obj({
+  provisioned: Optional(Bool({ description: "True once the infrastructure is provisioned (v1beta2 contract)." })),
+});
+
+// ---------------------------------------------------------------------------------------------
+// RemoteMachine
+
+export const RemoteMachineSpecSchema = Obj(
+  {
+    pool: Optional(
+      Str({
+        minLength: 1,
+        maxLength: 253,
+        description: "Pool to take a PooledRemoteMachine from; its connection fields are copied here.",
+        validations: [{ rule: "self == oldSelf", message: "is immutable: a RemoteMachine cannot change pools" }],
+      }),
+    ),
+    providerID: Optional(
+      Str({
+        minLength: 1,
+        maxLength: 512,
+        description: "Set by the controller once provisioned: remote-machine://<address>:<port>.",
+        validations: [{ rule: "self == oldSelf", message: "is immutable once set" }],
+      }),
+    ),
+    address: Optional(address),
+    ...connectionFields,
+    sshKeyRef: Optional(SecretRef),
+    provisionJob: Optional(ProvisionJob),
+  },
+  {
+    validations: [
+      {
+        rule: "has(self.address) || has(self.pool)",
+        message: "spec.address or spec.pool must be set: name the machine, or the pool to take one from",
+        fieldPath: ".address",
+        reason: "FieldValueRequired",
+      },
+      {
+        rule: "!has(self.address) || has(self.sshKeyRef) || has(self.provisionJob)",
+        message:
+          "spec.sshKeyRef is required when spec.address is set (a Secret whose key `value` holds the private key), unless spec.provisionJob provisions the machine",
+        fieldPath: ".sshKeyRef",
+        reason: "FieldValueRequired",
+      },
+      cleanupRule,
+    ],
+  },
+);
+export type RemoteMachineSpec = Static<typeof RemoteMachineSpecSchema>;
+
+export const RemoteMachineStatusSchema = Obj({
+  ready: Optional(Bool({ description: "True once provisioned (v1beta1 contract)." })),
+  initialization: Optional(Initialization),
+  addresses: Optional(List(MachineAddress, { maxItems: 32 })),
+  failureReason: Optional(Str({ maxLength: 256 })),
+  failureMessage: Optional(Str({ maxLength: 10240 })),
+  conditions: Optional(ConditionList),
+  deprecated: Optional(DeprecatedV1beta1),
+});
+export type RemoteMachineStatus = Static<typeof RemoteMachineStatusSchema>;
+export type RemoteMachine = KubeObject<RemoteMachineSpec, RemoteMachineStatus>;
+export type RemoteMachineList = KubeList<RemoteMachine>;
+
+// ---------------------------------------------------------------------------------------------
+// PooledRemoteMachine
+
+export const PooledMachineSchema = Obj({
+  address,
+  ...connectionFields,
+  sshKeyRef: SecretRef,
+});
+
+export const PooledRemoteMachineSpecSchema = Obj({
+  pool: Str({ minLength: 1, maxLength: 253, description: "Name of the pool this machine belongs to." }),
+  machine: Obj(PooledMachineSchema.properties, {
+    description: "How to reach the machine.",
+    validations: [cleanupRule],
+  }),
+});
+export type PooledRemoteMachineSpec = Static<typeof PooledRemoteMachineSpecSchema>;
+
+export const RemoteMachineRef = Obj({
+  name: Str({ maxLength: 253 }),
+  namespace: Str({ maxLength: 63 }),
+});
+
+export const PooledRemoteMachineStatusSchema = Obj({
+  reserved: Optional(Bool({ description: "True while a RemoteMachine holds this machine." })),
+  machineRef: Optional(RemoteMachineRef),
+});
+export type PooledRemoteMachineStatus = Static<typeof PooledRemoteMachineStatusSchema>;
+export type PooledRemoteMachine = KubeObject<PooledRemoteMachineSpec, PooledRemoteMachineStatus>;
+export type PooledRemoteMachineList = KubeList<PooledRemoteMachine>;
+
+// ---------------------------------------------------------------------------------------------
+// RemoteMachineTemplate
+
+export const RemoteMachineTemplateResourceSpec = Obj(
+  {
+    pool: Optional(
+      Str({ minLength: 1, maxLength: 253, description: "Pool the machines made from this template come from." }),
+    ),
+    provisionJob: Optional(ProvisionJob),
+  },
+  {
+    validations: [
+      {
+        rule: "has(self.pool)",
+        message: "spec.template.spec.pool is required: machines made from a template come from a pool",
+        fieldPath: ".pool",
+        reason: "FieldValueRequired",
+      },
+    ],
+  },
+);
+
+export const RemoteMachineTemplateSpecSchema = Obj({
+  template: Obj({
+    metadata: Optional(TemplateMeta),
+    spec: RemoteMachineTemplateResourceSpec,
+  }),
+});
+export type RemoteMachineTemplateSpec = Static<typeof RemoteMachineTemplateSpecSchema>;
+export type RemoteMachineTemplate = KubeObject<RemoteMachineTemplateSpec, Record<string, never>>;
+export type RemoteMachineTemplateList = KubeList<RemoteMachineTemplate>;
+
+// ---------------------------------------------------------------------------------------------
+// RemoteCluster and RemoteClusterTemplate
+
+export const APIEndpoint = Obj({
+  host: Str({ minLength: 1, maxLength: 512, description: "Address of the control plane endpoint." }),
+  port: Int({ minimum: 1, maximum: 65535, description: "Port of the control plane endpoint." }),
+});
+
+export const RemoteClusterSpecSchema = Obj({
+  controlPlaneEndpoint: Optional(APIEndpoint),
+});
+export type RemoteClusterSpec = Static<typeof RemoteClusterSpecSchema>;
+
+export const RemoteClusterStatusSchema = Obj({
+  ready: Optional(Bool({ description: "True once provisioned (v1beta1 contract)." })),
+  initialization: Optional(Initialization),
+  conditions: Optional(ConditionList),
+  deprecated: Optional(DeprecatedV1beta1),
+});
+export type RemoteClusterStatus = Static<typeof RemoteClusterStatusSchema>;
+export type RemoteCluster = KubeObject<RemoteClusterSpec, RemoteClusterStatus>;
+export type RemoteClusterList = KubeList<RemoteCluster>;
+
+export const RemoteClusterTemplateSpecSchema = Obj({
+  template: Obj({
+    metadata: Optional(TemplateMeta),
+    spec: RemoteClusterSpecSchema,
+  }),
+});
+export type RemoteClusterTemplateSpec = Static<typeof RemoteClusterTemplateSpecSchema>;
+export type RemoteClusterTemplate = KubeObject<RemoteClusterTemplateSpec, Record<string, never>>;
+export type RemoteClusterTemplateList = KubeList<RemoteClusterTemplate>;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds the test bed's Go binaries (etcd, kube-apiserver, the Cluster API manager, clusterctl)
+# from Go modules at the versions in versions.env, into a cache outside the repository:
+#   ${CAPI_REMOTE_CACHE:-$HOME/.cache/capi-remote}/bin/<name>-<version>
+# A binary already in the cache is not rebuilt, so a second run takes a second.
+# Usage: build-binaries.sh [etcd] [kube-apiserver] [capi-manager] [clusterctl]   (default: all)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+cache=${CAPI_REMOTE_CACHE:-$HOME/.cache/capi-remote}
+bin=$cache/bin
+work=$cache/build
+mkdir -p "$bin" "$work"
+export GOFLAGS=-buildvcs=false CGO_ENABLED=0
+
+log() { printf '[build-binaries] %s\n' "$*" >&2; }
+
+# wrapper <dir> <module lines...>: a throwaway main-less module that requires what we build.
+wrapper() {
+  local dir=$1; shift
+  rm -rf "$dir" && mkdir -p "$dir"
+  printf 'module capi-remote.local/testbed-build\n\ngo 1.26\n' >"$dir/go.mod"
+  printf '%s\n' "$@" >>"$dir/go.mod"
+}
+
+build_etcd() {
+  local out=$bin/etcd-$ETCD_VERSION
+  [ -x "$out" ] && return 0
+  log "building etcd $ETCD_VERSION (first time only, about 2 minutes)"
+  local d=$work/etcd
+  wrapper "$d" "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"
+  (cd "$d"
+   go get go.etcd.io/etcd/server/v3@"$ETCD_VERSION" && go build -o "$out.tmp" go.etcd.io/etcd/server/v3)
+  mv "$out.tmp" "$out"
+}
+
+build_kube_apiserver() {
+  local out=$bin/kube-apiserver-$KUBERNETES_VERSION
+  [ -x "$out" ] && return 0
+  log "building kube-apiserver $KUBERNETES_VERSION (first time only, 5-10 minutes)"
+  local d=$work/kubernetes
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and resolves them with local replaces,
+  # which Go ignores in a dependency: replace each with the published v0.X.Y of the same release.
+  local modfile
+  modfile=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  local staging_version=v0.${KUBERNETES_VERSION#v1.}
+  local lines=("require k8s.io/kubernetes $KUBERNETES_VERSION")
+  local m
+  for m in $(awk '$2 == "v0.0.0" && $1 ~ /^k8s.io\// {print $1}' "$modfile"); do
+    lines+=("replace $m => $m $staging_version")
+  done
+  wrapper "$d" "${lines[@]}"
+  (cd "$d"
+   go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" && go build -o "$out.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+  mv "$out.tmp" "$out"
+}
+
+build_capi() {
+  local what=$1 pkg=$2
+  local out=$bin/$what-$CAPI_VERSION
+  [ -x "$out" ] && return 0
+  log "building $what $CAPI_VERSION (first time only, about 5 minutes)"
+  local d=$work/$what
+  # cluster-api's go.mod replaces its api module with ./api, which Go ignores in a dependency:
+  # require both at the same tag.
+  wrapper "$d" "require sigs.k8s.io/cluster-api $CAPI_VERSION" "require sigs.k8s.io/cluster-api/api $CAPI_VERSION"
+  (cd "$d" && go get "sigs.k8s.io/cluster-api@$CAPI_VERSION" "sigs.k8s.io/cluster-api/api@$CAPI_VERSION" && go get "$pkg" && go build -o "$out.tmp" "$pkg")
+  mv "$out.tmp" "$out"
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver capi-manager clusterctl)
+for t in "${targets[@]}"; do
+  case $t in
+    etcd) build_etcd ;;
+    kube-apiserver) build_kube_apiserver ;;
+    capi-manager) build_capi capi-manager sigs.k8s.io/cluster-api/core ;;
+    clusterctl) build_capi clusterctl sigs.k8s.io/cluster-api/cmd/clusterctl ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+done
+log "binaries ready in $bin"
