@@ -10,7 +10,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { makeServingCert } from "./certs.js";
 import { apiGet, type ControlPlaneInfo } from "./controlplane.js";
 import { apply, type Clients, clientsFor, parseYamlObjects, waitEstablished } from "./kube.js";
-import { freePort, startProcess, stopPid, waitFor } from "./util.js";
+import { Fatal, freePort, startProcess, stopPid, waitFor } from "./util.js";
 import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "./versions.js";
 
 export interface CapiInfo {
@@ -118,7 +118,7 @@ export async function startCapi(cp: ControlPlaneInfo, dir: string): Promise<Capi
     await waitFor(
       "Cluster API manager ready",
       async () => {
-        if (child.exitCode !== null) throw new Error(`capi-manager exited ${child.exitCode} (see ${log})`);
+        if (child.exitCode !== null) throw new Fatal(`capi-manager exited ${child.exitCode} (see ${log})`);
         const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok);
         if (!ready) return false;
         // The webhook server answers (any HTTP status) once it serves TLS with our cert.

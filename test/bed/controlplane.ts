@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { makeCA, makeServiceAccountKey, makeServingCert } from "./certs.js";
-import { freePort, startProcess, stopPid, waitFor } from "./util.js";
+import { Fatal, freePort, startProcess, stopPid, waitFor } from "./util.js";
 import { binaryPath, ensureBinaries } from "./versions.js";
 
 /** Address of the test-host bridge on this machine; test hosts reach the API server there. */
@@ -154,8 +154,8 @@ export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> 
     await waitFor(
       "kube-apiserver /readyz",
       async () => {
-        if (apiserver.exitCode !== null) throw new Error(`kube-apiserver exited (${join(dir, "kube-apiserver.log")})`);
-        if (etcd.exitCode !== null) throw new Error(`etcd exited (${join(dir, "etcd.log")})`);
+        if (apiserver.exitCode !== null) throw new Fatal(`kube-apiserver exited (${join(dir, "kube-apiserver.log")})`);
+        if (etcd.exitCode !== null) throw new Fatal(`etcd exited (${join(dir, "etcd.log")})`);
         return (await apiGet(info, `${server}/readyz`)).status === 200;
       },
       { timeoutMs: 90_000, intervalMs: 250 },

@@ -15,7 +15,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BRIDGE_GATEWAY } from "./controlplane.js";
-import { alive, execFileAsync, sleep, stopPid, waitFor } from "./util.js";
+import { alive, execFileAsync, Fatal, sleep, stopPid, waitFor } from "./util.js";
 
 export const BRIDGE = "crbr0";
 const STATE_ROOT = join(tmpdir(), "capi-remote-testbed");
@@ -222,7 +222,7 @@ export async function createHost(name: string, authorizedKeys: string[]): Promis
   const holderPid = await waitFor(
     `${name}: namespace holder`,
     async () => {
-      if (holder.exitCode !== null) throw new Error(`holder exited: ${holderErr}`);
+      if (holder.exitCode !== null) throw new Fatal(`holder exited: ${holderErr}`);
       const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
       if (!pid) return undefined;
       // Ready once the holder exec'd into sleep (all mounts done).
@@ -289,7 +289,7 @@ export async function startSshd(host: TestHost): Promise<void> {
     `${host.name}: sshd listening`,
     async () => {
       if (child.exitCode !== null)
-        throw new Error(`sshd exited ${child.exitCode}: ${await readHostFile(host, "/var/log/sshd.log")}`);
+        throw new Fatal(`sshd exited ${child.exitCode}: ${await readHostFile(host, "/var/log/sshd.log")}`);
       const out = await hostExec(host, "ss -Hltn 'sport = :22'");
       return out.includes(":22");
     },

@@ -1,4 +1,6 @@
 /** Kubernetes client helpers for tests: clients from a kubeconfig, apply, waits, error text. */
+
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import {
   ApiException,
   ApiextensionsV1Api,
@@ -40,11 +42,35 @@ export function parseYamlObjects(text: string): KubernetesObject[] {
     .filter((o): o is KubernetesObject => !!o && typeof o === "object" && !!o.kind);
 }
 
-/** Server-side applies each object (create or update), as `kubectl apply --server-side` does. */
+/** The object API's URL resolution (with discovery), which client-node keeps protected. */
+type WithPaths = { specUriPath(o: KubernetesObject, action: "patch"): Promise<string> };
+
+/**
+ * Server-side applies each object (create or update), as `kubectl apply --server-side` does.
+ * The body is sent as written: client-node's typed serializer would drop keys it maps to camel
+ * case (such as `x-kubernetes-int-or-string` in CRD schemas).
+ */
 export async function apply(c: Clients, objs: KubernetesObject[], fieldManager = "capi-remote-tests") {
+  const paths = c.objects as unknown as WithPaths;
+  const server = c.kc.getCurrentCluster()?.server ?? "";
   const out: KubernetesObject[] = [];
   for (const o of objs) {
-    out.push(await c.objects.patch(o, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply));
+    const url = `${server}${await paths.specUriPath(o, "patch")}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`;
+    const opts: RequestOptions = { method: "PATCH", headers: { "content-type": PatchStrategy.ServerSideApply } };
+    await c.kc.applyToHTTPSOptions(opts);
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(url, opts, (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify(o));
+    });
+    if (status >= 300) throw new ApiException(status, `apply ${o.kind}/${o.metadata?.name}: ${status}`, body, {});
+    out.push(JSON.parse(body) as KubernetesObject);
   }
   return out;
 }

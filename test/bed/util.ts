@@ -27,6 +27,9 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Thrown inside a `waitFor` callback to stop waiting at once (the thing waited for died). */
+export class Fatal extends Error {}
+
 /** Polls `fn` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
@@ -40,6 +43,7 @@ export async function waitFor<T>(
       const v = await fn();
       if (v !== undefined && v !== false) return v as T;
     } catch (e) {
+      if (e instanceof Fatal) throw e;
       lastErr = e;
     }
     if (Date.now() > deadline) {
