@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
-import { buildCrds, renderCrdFiles } from "./crd.js";
+import { buildCrds, openAPISchema, renderCrdFiles } from "./crd.js";
 import { KINDS } from "./kinds.js";
 
 const crdDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "crds");
@@ -69,9 +69,10 @@ describe("generated CRDs", () => {
   });
 
   it("defaults port 22, user root and working dir /etc/k0smotron as k0smotron does", () => {
-    const rm = buildCrds().find((c) => (c.spec as { names: { kind: string } }).names.kind === "RemoteMachine");
-    const spec = (rm?.spec as { versions: { schema: { openAPIV3Schema: { properties: { spec: unknown } } } }[] })
-      .versions[1]?.schema.openAPIV3Schema.properties.spec as { properties: Record<string, { default?: unknown }> };
+    const schema = openAPISchema(KINDS.RemoteMachine) as {
+      properties: { spec: { properties: Record<string, { default?: unknown }> } };
+    };
+    const spec = schema.properties.spec;
     assert.equal(spec.properties.port?.default, 22);
     assert.equal(spec.properties.user?.default, "root");
     assert.equal(spec.properties.workingDir?.default, "/etc/k0smotron");

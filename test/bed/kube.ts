@@ -102,14 +102,27 @@ export function apiErrorCode(e: unknown): number | undefined {
   return e instanceof ApiException ? e.code : undefined;
 }
 
-/** Waits until every named CRD reports Established. */
+/**
+ * Waits until every named CRD reports Established and its objects can be listed: right after
+ * Established the API server may still answer 429 "storage is (re)initializing" while its watch
+ * cache for the new resource fills.
+ */
 export async function waitEstablished(c: Clients, names: string[], timeoutMs = 60_000): Promise<void> {
   for (const name of names) {
     await waitFor(
-      `CRD ${name} Established`,
+      `CRD ${name} Established and served`,
       async () => {
         const crd = await c.ext.readCustomResourceDefinition({ name });
-        return crd.status?.conditions?.some((x) => x.type === "Established" && x.status === "True");
+        if (!crd.status?.conditions?.some((x) => x.type === "Established" && x.status === "True")) return false;
+        for (const v of crd.spec.versions.filter((x) => x.served)) {
+          await c.custom.listClusterCustomObject({
+            group: crd.spec.group,
+            version: v.name,
+            plural: crd.spec.names.plural,
+            limit: 1,
+          });
+        }
+        return true;
       },
       { timeoutMs },
     );
