@@ -4,7 +4,7 @@
 #   openssl (certificates), util-linux (unshare/nsenter), chromium (browser tests; pass --browser).
 # Installing openssh-server must not start an sshd on the real machine: a policy-rc.d forbids it.
 set -euo pipefail
-pkgs=(openssh-server openssh-client sudo iproute2 openssl util-linux)
+pkgs=(openssh-server openssh-client sudo iproute2 openssl util-linux curl)
 [ "${1:-}" = --browser ] && pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,231 @@
+/**
+ * Turns bootstrap data (a Cluster API bootstrap Secret's `value` and `format`) into an execution
+ * plan, in cloud-init's order: bootcmd, write_files, deferred write_files, runcmd. Pure: no I/O,
+ * and every failure is a BootstrapDataError with a reason and a message free of the data itself
+ * (it holds join tokens).
+ */
+import { gunzipSync } from "node:zlib";
+import { parse as parseYaml } from "yaml";
+
+export type StepKind = "command" | "file" | "script";
+
+export interface CommandStep {
+  kind: "command";
+  name: string;
+  /** Run through `sh -c` (string entries) ... */
+  shell?: string;
+  /** ... or exec'd as argv (list entries). */
+  argv?: string[];
+}
+
+export interface FileStep {
+  kind: "file";
+  name: string;
+  path: string;
+  /** File content, base64 (binary-safe). */
+  contentB64: string;
+  permissions: string;
+  owner: string;
+  append: boolean;
+}
+
+/** A whole script run as one step (a `#!` payload, or runcmd under commandsAsScript). */
+export interface ScriptStep {
+  kind: "script";
+  name: string;
+  body: string;
+}
+
+export type Step = CommandStep | FileStep | ScriptStep;
+
+export interface Plan {
+  steps: Step[];
+  /** cloud-config keys present but not carried out (packages, users, ...), for an Event. */
+  ignoredKeys: string[];
+}
+
+export const BootstrapErrorReason = {
+  UnsupportedFormat: "UnsupportedBootstrapFormat",
+  Invalid: "InvalidBootstrapData",
+} as const;
+
+/** Bad bootstrap data. `message` never quotes the data. */
+export class BootstrapDataError extends Error {
+  constructor(
+    readonly reason: (typeof BootstrapErrorReason)[keyof typeof BootstrapErrorReason],
+    message: string,
+  ) {
+    super(message);
+    this.name = "BootstrapDataError";
+  }
+}
+
+export interface PlanOptions {
+  /** k0smotron's commandsAsScript: runcmd entries run as one script instead of one by one. */
+  commandsAsScript?: boolean;
+  /** Values for the jinja expressions real bootstrap providers use. */
+  hostname?: string;
+}
+
+const SUPPORTED_KEYS = new Set(["bootcmd", "write_files", "runcmd"]);
+/** Keys that only describe the data itself, not work to do. */
+const NEUTRAL_KEYS = new Set(["merge_how", "merge_type"]);
+
+const invalid = (msg: string) => new BootstrapDataError(BootstrapErrorReason.Invalid, msg);
+
+/** Renders the `## template: jinja` expressions kubeadm's bootstrap output uses. */
+function renderJinja(text: string, opts: PlanOptions): string {
+  return text.replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (_m, expr: string) => {
+    switch (expr) {
+      case "ds.meta_data.hostname":
+      case "ds.meta_data.local_hostname":
+      case "v1.local_hostname":
+      case "v1.hostname":
+      case "local_hostname":
+        if (!opts.hostname) throw invalid(`template needs the machine's hostname (${expr}) and none is known`);
+        return opts.hostname;
+      default:
+        throw invalid(`unsupported jinja expression {{ ${expr} }} in the bootstrap data`);
+    }
+  });
+}
+
+function decodeContent(content: unknown, encoding: unknown, where: string): Buffer {
+  if (content === undefined || content === null) return Buffer.alloc(0);
+  if (typeof content !== "string") throw invalid(`${where}.content must be a string`);
+  const enc = typeof encoding === "string" ? encoding.toLowerCase() : "text/plain";
+  const b64 = (s: string) => {
+    const clean = s.replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw invalid(`${where}.content is not valid base64`);
+    return Buffer.from(clean, "base64");
+  };
+  const gunzip = (b: Buffer) => {
+    try {
+      return gunzipSync(b);
+    } catch {
+      throw invalid(`${where}.content is not valid gzip data`);
+    }
+  };
+  switch (enc) {
+    case "text/plain":
+    case "":
+      return Buffer.from(content, "utf8");
+    case "b64":
+    case "base64":
+      return b64(content);
+    case "gz":
+    case "gzip":
+      // YAML cannot carry raw gzip bytes losslessly; cloud-init accepts them as latin1 text.
+      return gunzip(Buffer.from(content, "latin1"));
+    case "gz+base64":
+    case "gzip+base64":
+    case "gz+b64":
+    case "gzip+b64":
+      return gunzip(b64(content));
+    default:
+      throw invalid(`${where}.encoding "${String(encoding).slice(0, 40)}" is not one cloud-init knows`);
+  }
+}
+
+function permissionsOf(p: unknown, where: string): string {
+  if (p === undefined || p === null) return "0644";
+  // YAML 1.1 readers turn 0644 into a number; accept both spellings.
+  const text = typeof p === "number" ? `0${p.toString(8)}` : String(p);
+  if (!/^0?[0-7]{3,4}$/.test(text)) throw invalid(`${where}.permissions must be octal like "0644"`);
+  return text.length === 3 ? `0${text}` : text;
+}
+
+function commandSteps(list: unknown, key: string): CommandStep[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw invalid(`${key} must be a list`);
+  return list.map((entry, i): CommandStep => {
+    const name = `${key}[${i}]`;
+    if (typeof entry === "string") return { kind: "command", name, shell: entry };
+    if (
+      Array.isArray(entry) &&
+      entry.length > 0 &&
+      entry.every((a) => typeof a === "string" || typeof a === "number")
+    ) {
+      return { kind: "command", name, argv: entry.map(String) };
+    }
+    throw invalid(`${name} must be a string or a list of strings`);
+  });
+}
+
+function fileSteps(list: unknown): { now: FileStep[]; deferred: FileStep[] } {
+  const now: FileStep[] = [];
+  const deferred: FileStep[] = [];
+  if (list === undefined || list === null) return { now, deferred };
+  if (!Array.isArray(list)) throw invalid("write_files must be a list");
+  list.forEach((f, i) => {
+    const where = `write_files[${i}]`;
+    if (!f || typeof f !== "object" || Array.isArray(f)) throw invalid(`${where} must be a mapping`);
+    const e = f as Record<string, unknown>;
+    if (typeof e.path !== "string" || !e.path.startsWith("/")) throw invalid(`${where}.path must be an absolute path`);
+    if (e.path.includes("\0") || e.path.includes("\n")) throw invalid(`${where}.path has a control character`);
+    const step: FileStep = {
+      kind: "file",
+      name: `${where} ${e.path}`,
+      path: e.path,
+      contentB64: decodeContent(e.content, e.encoding, where).toString("base64"),
+      permissions: permissionsOf(e.permissions, where),
+      owner: e.owner === undefined ? "root:root" : String(e.owner),
+      append: e.append === true || e.append === "true",
+    };
+    if (!/^[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$/.test(step.owner))
+      throw invalid(`${where}.owner must be user or user:group`);
+    (e.defer === true || e.defer === "true" ? deferred : now).push(step);
+  });
+  return { now, deferred };
+}
+
+/** The execution plan for a bootstrap Secret's data. Throws BootstrapDataError only. */
+export function planBootstrap(value: string, format: string | undefined, opts: PlanOptions = {}): Plan {
+  const fmt = (format ?? "cloud-config").trim() || "cloud-config";
+  if (fmt !== "cloud-config") {
+    throw new BootstrapDataError(
+      BootstrapErrorReason.UnsupportedFormat,
+      fmt === "ignition"
+        ? "bootstrap format ignition is not supported: capi-remote runs cloud-config over SSH"
+        : `bootstrap format "${fmt.slice(0, 40)}" is not supported (cloud-config is)`,
+    );
+  }
+  let text = value.replace(/^\uFEFF/, "");
+  if (/^## template: *jinja[^\n]*\n/.test(text)) text = renderJinja(text.replace(/^[^\n]*\n/, ""), opts);
+  if (text.startsWith("#!"))
+    return { steps: [{ kind: "script", name: "user-data script", body: text }], ignoredKeys: [] };
+  if (!/^#cloud-config\b/.test(text) && text.trim() !== "") {
+    throw invalid("bootstrap data is neither #cloud-config nor a #! script");
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { schema: "yaml-1.1", strict: false, uniqueKeys: false, maxAliasCount: 100 });
+  } catch (e) {
+    // The YAML error text quotes the offending line, which may hold a token: keep only its position.
+    const pos = (e as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    throw invalid(`bootstrap data is not valid YAML${pos ? ` (line ${pos})` : ""}`);
+  }
+  if (doc === null || doc === undefined) return { steps: [], ignoredKeys: [] };
+  if (typeof doc !== "object" || Array.isArray(doc)) throw invalid("cloud-config must be a mapping");
+  const cfg = doc as Record<string, unknown>;
+  const files = fileSteps(cfg.write_files);
+  const runcmd = commandSteps(cfg.runcmd, "runcmd");
+  const run: Step[] =
+    opts.commandsAsScript && runcmd.length > 0
+      ? [{ kind: "script", name: "runcmd (as one script)", body: runcmdScript(runcmd) }]
+      : runcmd;
+  return {
+    steps: [...commandSteps(cfg.bootcmd, "bootcmd"), ...files.now, ...files.deferred, ...run],
+    ignoredKeys: Object.keys(cfg).filter((k) => !SUPPORTED_KEYS.has(k) && !NEUTRAL_KEYS.has(k)),
+  };
+}
+
+/** Shell-quotes one word. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+function runcmdScript(cmds: CommandStep[]): string {
+  const lines = cmds.map((c) => (c.argv ? c.argv.map(shq).join(" ") : (c.shell ?? "")));
+  return `#!/bin/sh\nset -e\n${lines.join("\n")}\n`;
+}

@@ -1,0 +1,144 @@
+/**
+ * Renders a plan into the shell script that runs the bootstrap on the machine, detached from the
+ * SSH session, and the commands that start it once and observe it. Pure text generation.
+ *
+ * On the machine, everything for one RemoteMachine lives in its state directory:
+ *   started/   made with mkdir by the one start that wins (atomic): a second start attaches
+ *   run.sh     this runner
+ *   progress   one line per step begun: "<i> <n> <name>"
+ *   output.log what the steps printed
+ *   exit       "<code> <step>" once finished (0 0 = success, sentinel included)
+ *   receipt    written on success; its presence means "bootstrapped, never again"
+ */
+import { randomBytes } from "node:crypto";
+import { type Plan, type Step, shq } from "./plan.js";
+
+export const STATE_ROOT = "/var/lib/capi-remote";
+export const SENTINEL = "/run/cluster-api/bootstrap-success.complete";
+/** Exit "step" reported when every step passed but the sentinel file is missing. */
+export const SENTINEL_STEP = -1;
+
+export interface RunnerOptions {
+  /** Where the RemoteMachine's state lives on the machine. */
+  stateDir: string;
+  /** Working directory for the steps (k0smotron's workingDir). */
+  workingDir: string;
+  /** Seconds one step may take before it is killed. */
+  commandTimeoutSeconds: number;
+  /** Shown in the script's header, for whoever reads it on the machine. */
+  owner: string;
+  /** The file whose presence proves success (Cluster API's sentinel unless a test moves it). */
+  sentinel?: string;
+}
+
+/** The state directory of a RemoteMachine: namespace and name, readable and collision-free. */
+export function stateDirFor(namespace: string, name: string): string {
+  return `${STATE_ROOT}/${namespace}.${name}`;
+}
+
+function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: string): string[] {
+  const t = `timeout -k 10 ${opts.commandTimeoutSeconds}`;
+  const head = [`begin ${i} ${n} ${shq(step.name.replace(/[\r\n]/g, " "))}`];
+  switch (step.kind) {
+    case "command":
+      return [
+        ...head,
+        step.argv
+          ? `${t} ${step.argv.map(shq).join(" ")} || fail $? ${i}`
+          : `${t} sh -c ${shq(step.shell ?? "")} || fail $? ${i}`,
+      ];
+    case "script": {
+      const file = `"$S/step-${i}.sh"`;
+      return [
+        ...head,
+        `base64 -d > ${file} <<'${eof}'`,
+        Buffer.from(step.body)
+          .toString("base64")
+          .replace(/(.{76})/g, "$1\n"),
+        eof,
+        `chmod 0700 ${file}`,
+        // A "#!" line picks the interpreter; without one, sh runs it.
+        `if head -c2 ${file} | grep -q '#!'; then ${t} ${file}; else ${t} sh ${file}; fi || fail $? ${i}`,
+      ];
+    }
+    case "file": {
+      const p = shq(step.path);
+      const write = step.append ? `base64 -d >> ${p}` : `base64 -d > ${p}.capi-remote-tmp`;
+      return [
+        ...head,
+        `mkdir -p "$(dirname ${p})" || fail $? ${i}`,
+        `${write} <<'${eof}' || fail $? ${i}`,
+        step.contentB64.replace(/(.{76})/g, "$1\n"),
+        eof,
+        ...(step.append
+          ? [`chmod ${step.permissions} ${p} && chown ${shq(step.owner)} ${p} || fail $? ${i}`]
+          : [
+              `chmod ${step.permissions} ${p}.capi-remote-tmp && chown ${shq(step.owner)} ${p}.capi-remote-tmp && mv -f ${p}.capi-remote-tmp ${p} || fail $? ${i}`,
+            ]),
+      ];
+    }
+  }
+}
+
+/** The runner script for a plan. */
+export function renderRunner(plan: Plan, opts: RunnerOptions): string {
+  const eof = `CAPI_REMOTE_EOF_${randomBytes(6).toString("hex")}`;
+  const n = plan.steps.length;
+  return [
+    "#!/bin/sh",
+    `# capi-remote bootstrap of ${opts.owner}. Started once; never run again by capi-remote.`,
+    `S=${shq(opts.stateDir)}`,
+    'exec >>"$S/output.log" 2>&1 </dev/null',
+    `begin() { echo "$1 $2 $3" >> "$S/progress"; echo "capi-remote: step $1/$2: $3"; }`,
+    'finish() { echo "$1 $2" > "$S/exit.tmp" && mv -f "$S/exit.tmp" "$S/exit"; exit 0; }',
+    'fail() { echo "capi-remote: step $2 failed with exit code $1"; finish "$1" "$2"; }',
+    `mkdir -p ${shq(opts.workingDir)} && cd ${shq(opts.workingDir)} || fail $? 0`,
+    ...plan.steps.flatMap((s, i) => stepLines(s, i + 1, n, opts, eof)),
+    `if [ ! -e ${shq(opts.sentinel ?? SENTINEL)} ]; then echo "capi-remote: the sentinel file is missing"; finish 1 ${SENTINEL_STEP}; fi`,
+    'date -u +%Y-%m-%dT%H:%M:%SZ > "$S/receipt"',
+    "finish 0 0",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The command that starts the runner (read from stdin) unless a run for this state directory
+ * was ever started: prints "started" or "attached". The mkdir is the once-only gate.
+ */
+export function startCommand(stateDir: string): string {
+  const S = shq(stateDir);
+  return [
+    `mkdir -p ${shq(STATE_ROOT)} && chmod 0700 ${shq(STATE_ROOT)} && mkdir -p ${S}`,
+    `if mkdir ${S}/started 2>/dev/null; then`,
+    `  cat > ${S}/run.sh && chmod 0700 ${S}/run.sh`,
+    // setsid + nohup: the run survives the SSH session, a dropped link and a controller restart.
+    `  setsid nohup sh ${S}/run.sh >/dev/null 2>&1 </dev/null &`,
+    "  echo started",
+    "else cat >/dev/null; echo attached; fi",
+  ].join("\n");
+}
+
+/**
+ * The command that reports a run until it ends: prints each new progress line as it appears and
+ * finally "exit <code> <step>". Exits at once when the run is already over.
+ */
+export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
+  const S = shq(stateDir);
+  return [
+    "seen=0",
+    "while :; do",
+    `  if [ -f ${S}/progress ]; then`,
+    `    total=$(wc -l < ${S}/progress)`,
+    `    if [ "$total" -gt "$seen" ]; then tail -n +$((seen + 1)) ${S}/progress | head -n $((total - seen)) | sed 's/^/progress /'; seen=$total; fi`,
+    "  fi",
+    `  if [ -f ${S}/exit ]; then echo "exit $(cat ${S}/exit)"; exit 0; fi`,
+    `  [ -d ${S}/started ] || { echo "exit none"; exit 0; }`,
+    `  sleep ${pollSeconds}`,
+    "done",
+  ].join("\n");
+}
+
+/** The last lines of a run's output (for a failure message, after redaction). */
+export function tailCommand(stateDir: string, lines = 20): string {
+  return `tail -n ${lines} ${shq(stateDir)}/output.log 2>/dev/null; true`;
+}
