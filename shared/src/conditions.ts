@@ -72,6 +72,9 @@ export const Reason = {
   InvalidSSHKey: "InvalidSSHKey",
   SSHKeySecretNotFound: "SSHKeySecretNotFound",
   SudoRequiresPassword: "SudoRequiresPassword",
+  SudoNotPermitted: "SudoNotPermitted",
+  HostKeySecretNotFound: "HostKeySecretNotFound",
+  MachineAlreadyBootstrapped: "MachineAlreadyBootstrapped",
   // Bootstrap
   BootstrapRunning: "BootstrapRunning",
   BootstrapSucceeded: "BootstrapSucceeded",

@@ -86,6 +86,64 @@ const cleanupRule = {
   fieldPath: ".cleanUpCommands",
 };
 
+const hostKeyList = List(Str({ minLength: 1, maxLength: 16384 }), {
+  maxItems: 64,
+  description:
+    'Pinned SSH host keys: known_hosts lines ("host ssh-ed25519 AAAA...") or bare "ssh-ed25519 AAAA..." entries. The machine must present one of them.',
+});
+
+/** A key in a Secret in the same namespace. */
+export const SecretKeyRef = Obj({
+  name: Str({ minLength: 1, maxLength: 253, description: "Name of the Secret, in the object's namespace." }),
+  key: Optional(Str({ minLength: 1, maxLength: 253, default: "known_hosts", description: "Key in the Secret." })),
+});
+
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
+export const DEFAULT_COMMAND_TIMEOUT_SECONDS = 1800;
+export const DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS = 3600;
+
+export const Timeouts = Obj(
+  {
+    connectSeconds: Optional(
+      Int({
+        minimum: 1,
+        maximum: 600,
+        default: DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        description: "SSH connect and handshake.",
+      }),
+    ),
+    commandSeconds: Optional(
+      Int({
+        minimum: 1,
+        maximum: 86400,
+        default: DEFAULT_COMMAND_TIMEOUT_SECONDS,
+        description: "One bootstrap or cleanup step.",
+      }),
+    ),
+    bootstrapSeconds: Optional(
+      Int({
+        minimum: 1,
+        maximum: 172800,
+        default: DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS,
+        description: "The whole bootstrap.",
+      }),
+    ),
+  },
+  { description: "Time limits (capi-remote addition)." },
+);
+
+/** A jump host the SSH connection goes through. */
+export const Bastion = Obj(
+  {
+    address,
+    port: Optional(port),
+    user: Optional(user),
+    sshKeyRef: SecretRef,
+    hostKeys: Optional(hostKeyList),
+  },
+  { description: "A jump host (bastion) the SSH connection goes through (capi-remote addition)." },
+);
+
 /**
  * How to reach and use a machine. A RemoteMachine and a pool machine have the same connection
  * fields; a field added here appears on both kinds, in both versions, in types and CRDs.
@@ -105,6 +163,16 @@ export const connectionFields = {
     commandList("Commands run on deletion instead of the default cleanup (v1beta1 name of cleanUpCommands)."),
   ),
   cleanUpCommands: Optional(commandList("Commands run on deletion instead of the default cleanup.")),
+  hostKeys: Optional(hostKeyList),
+  hostKeysSecretRef: Optional(SecretKeyRef),
+  insecureSkipHostKeyVerification: Optional(
+    Bool({
+      description:
+        "Accept any host key, as k0smotron does. Without it, keys are pinned (hostKeys, hostKeysSecretRef) or recorded on first use and enforced afterwards.",
+    }),
+  ),
+  bastion: Optional(Bastion),
+  timeouts: Optional(Timeouts),
 };
 
 /** Provisioning through a Kubernetes Job (for access through Teleport, Okta ASA and the like). */
@@ -192,6 +260,27 @@ export const RemoteMachineSpecSchema = Obj(
 );
 export type RemoteMachineSpec = Static<typeof RemoteMachineSpecSchema>;
 
+export const BootstrapStatus = Obj(
+  {
+    phase: Optional(Enum(["Pending", "Running", "Succeeded", "Failed"] as const)),
+    step: Optional(Int({ minimum: 0, description: "The step running or last run (1-based)." })),
+    steps: Optional(Int({ minimum: 0, description: "Steps in the plan." })),
+    stepName: Optional(Str({ maxLength: 1024 })),
+    startedAt: Optional(Str({ format: "date-time" })),
+    finishedAt: Optional(Str({ format: "date-time" })),
+    exitCode: Optional(Int()),
+  },
+  { description: "Progress of the bootstrap on the machine (capi-remote addition)." },
+);
+
+export const HostKeyStatus = Obj(
+  {
+    fingerprint: Optional(Str({ maxLength: 256, description: "SHA256 fingerprint of the key the machine presented." })),
+    source: Optional(Enum(["Pinned", "FirstUse", "Unchecked"] as const)),
+  },
+  { description: "How the machine's host key was checked (capi-remote addition)." },
+);
+
 export const RemoteMachineStatusSchema = Obj({
   ready: Optional(Bool({ description: "True once provisioned (v1beta1 contract)." })),
   initialization: Optional(Initialization),
@@ -200,6 +289,8 @@ export const RemoteMachineStatusSchema = Obj({
   failureMessage: Optional(Str({ maxLength: 10240 })),
   conditions: Optional(ConditionList),
   deprecated: Optional(DeprecatedV1beta1),
+  bootstrap: Optional(BootstrapStatus),
+  hostKey: Optional(HostKeyStatus),
 });
 export type RemoteMachineStatus = Static<typeof RemoteMachineStatusSchema>;
 export type RemoteMachine = KubeObject<RemoteMachineSpec, RemoteMachineStatus>;
@@ -300,3 +391,14 @@ export const RemoteClusterTemplateSpecSchema = Obj({
 export type RemoteClusterTemplateSpec = Static<typeof RemoteClusterTemplateSpecSchema>;
 export type RemoteClusterTemplate = KubeObject<RemoteClusterTemplateSpec, Record<string, never>>;
 export type RemoteClusterTemplateList = KubeList<RemoteClusterTemplate>;
+
+/** Annotations capi-remote keeps on RemoteMachines: durable state that survives `clusterctl move`. */
+export const RemoteAnnotations = {
+  /** The host key seen on first connection, "type base64"; enforced afterwards. */
+  HostKey: "remote.infrastructure.cluster.x-k8s.io/host-key",
+  /** Set before a bootstrap is started on the machine: it is never started again. */
+  BootstrapStarted: "remote.infrastructure.cluster.x-k8s.io/bootstrap-started",
+} as const;
+
+/** The finalizer on RemoteMachines: cleanup runs before the object goes. */
+export const REMOTE_MACHINE_FINALIZER = "remotemachine.infrastructure.cluster.x-k8s.io";

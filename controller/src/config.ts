@@ -1,0 +1,105 @@
+/** Command-line flags and environment of the controller; `--help` prints them. */
+import { parseArgs } from "node:util";
+
+export interface Config {
+  kubeconfig?: string;
+  namespace?: string;
+  concurrency: number;
+  maxParallelSSH: number;
+  healthAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  identity: string;
+}
+
+const FLAGS = {
+  kubeconfig: { env: "KUBECONFIG", help: "kubeconfig file; without it, in-cluster config, then ~/.kube/config" },
+  namespace: { env: "CAPI_REMOTE_NAMESPACE", help: "watch only this namespace (default: all)" },
+  concurrency: { env: "CAPI_REMOTE_CONCURRENCY", help: "reconciles running at once (default 10)" },
+  "max-parallel-ssh": {
+    env: "CAPI_REMOTE_MAX_PARALLEL_SSH",
+    help: "bootstraps and cleanups running at once (default 100)",
+  },
+  "health-addr": { env: "CAPI_REMOTE_HEALTH_ADDR", help: "address of /healthz, /readyz and /metrics (default :8081)" },
+  "leader-elect": {
+    env: "CAPI_REMOTE_LEADER_ELECT",
+    help: "elect a leader on a Lease before working: true|false (default true)",
+  },
+  "leader-election-namespace": {
+    env: "POD_NAMESPACE",
+    help: "namespace of the Lease (default: the Pod's namespace, else capi-remote-system)",
+  },
+  "leader-election-id": {
+    env: "CAPI_REMOTE_LEADER_ELECTION_ID",
+    help: "name of the Lease (default capi-remote-controller)",
+  },
+  "lease-duration": { env: "CAPI_REMOTE_LEASE_DURATION", help: "seconds a leader's lease lasts (default 15)" },
+  "renew-deadline": {
+    env: "CAPI_REMOTE_RENEW_DEADLINE",
+    help: "seconds a leader may fail to renew before it stops (default 10)",
+  },
+  "retry-period": { env: "CAPI_REMOTE_RETRY_PERIOD", help: "seconds between lease attempts (default 2)" },
+  "log-level": { env: "CAPI_REMOTE_LOG_LEVEL", help: "debug|info|warn|error (default info)" },
+} as const;
+
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(
+    ([k, v]) => `  --${k.padEnd(28)} ${v.help}\n  ${" ".repeat(30)} env ${v.env}`,
+  );
+  return `capi-remote controller: Cluster API infrastructure provider for machines reached over SSH.
+
+Usage: capi-remote-controller [flags]
+
+${lines.join("\n")}
+  --help                         this text
+
+Timeouts for SSH (connect, per command, whole bootstrap) are set per machine in spec.timeouts.
+`;
+}
+
+function num(v: string | undefined, def: number, name: string): number {
+  if (v === undefined || v === "") return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Parses argv and the environment. Throws with a readable message on bad input. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "help" {
+  const { values: raw } = parseArgs({
+    args: argv,
+    options: Object.fromEntries([
+      ...Object.keys(FLAGS).map((k) => [k, { type: "string" as const }]),
+      ["help", { type: "boolean" as const }],
+    ]),
+    strict: true,
+  });
+  const values = raw as Record<string, string | boolean | undefined>;
+  if (values.help) return "help";
+  const get = (k: keyof typeof FLAGS) => (values[k] as string | undefined) ?? env[FLAGS[k].env];
+  const level = (get("log-level") ?? "info") as Config["logLevel"];
+  if (!["debug", "info", "warn", "error"].includes(level))
+    throw new Error(`--log-level must be debug, info, warn or error`);
+  const le = (get("leader-elect") ?? "true").toLowerCase();
+  if (!["true", "false"].includes(le)) throw new Error("--leader-elect must be true or false");
+  return {
+    kubeconfig: get("kubeconfig") || undefined,
+    namespace: get("namespace") || undefined,
+    concurrency: num(get("concurrency"), 10, "concurrency"),
+    maxParallelSSH: num(get("max-parallel-ssh"), 100, "max-parallel-ssh"),
+    healthAddress: get("health-addr") ?? ":8081",
+    leaderElect: le === "true",
+    leaderElectionNamespace: get("leader-election-namespace") ?? "capi-remote-system",
+    leaderElectionId: get("leader-election-id") ?? "capi-remote-controller",
+    leaseDurationMs: num(get("lease-duration"), 15, "lease-duration") * 1000,
+    renewDeadlineMs: num(get("renew-deadline"), 10, "renew-deadline") * 1000,
+    retryPeriodMs: num(get("retry-period"), 2, "retry-period") * 1000,
+    logLevel: level,
+    identity: `${env.POD_NAME ?? env.HOSTNAME ?? "capi-remote"}_${process.pid}`,
+  };
+}

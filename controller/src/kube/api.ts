@@ -1,0 +1,172 @@
+/**
+ * A small typed REST client over @kubernetes/client-node's KubeConfig (which handles kubeconfig
+ * files, in-cluster config and every auth method). Requests send bodies exactly as given, with
+ * explicit patch types: client-node's generated clients re-serialize bodies through typed models
+ * and default to strategic merge patch, which custom resources reject.
+ */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+export interface Resource {
+  group: string;
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+export const R = {
+  secrets: { group: "", version: "v1", plural: "secrets", namespaced: true },
+  events: { group: "", version: "v1", plural: "events", namespaced: true },
+  nodes: { group: "", version: "v1", plural: "nodes", namespaced: false },
+  leases: { group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true },
+  jobs: { group: "batch", version: "v1", plural: "jobs", namespaced: true },
+  clusters: { group: "cluster.x-k8s.io", version: "v1beta2", plural: "clusters", namespaced: true },
+  machines: { group: "cluster.x-k8s.io", version: "v1beta2", plural: "machines", namespaced: true },
+  remoteMachines: {
+    group: "infrastructure.cluster.x-k8s.io",
+    version: "v1beta2",
+    plural: "remotemachines",
+    namespaced: true,
+  },
+  remoteClusters: {
+    group: "infrastructure.cluster.x-k8s.io",
+    version: "v1beta2",
+    plural: "remoteclusters",
+    namespaced: true,
+  },
+  pooledRemoteMachines: {
+    group: "infrastructure.cluster.x-k8s.io",
+    version: "v1beta2",
+    plural: "pooledremotemachines",
+    namespaced: true,
+  },
+} as const satisfies Record<string, Resource>;
+
+/** An error answer from the API server; `message` is the server's Status message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
+export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
+
+/** Path of a collection or object. */
+export function resourcePath(r: Resource, namespace?: string, name?: string, sub?: string): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${ns}/${r.plural}${name ? `/${encodeURIComponent(name)}` : ""}${sub ? `/${sub}` : ""}`;
+}
+
+export type PatchType = "merge" | "json" | "apply";
+const PATCH_CONTENT: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  apply: "application/apply-patch+yaml",
+};
+
+export interface RequestHooks {
+  /** Called for every request (method, resource plural), e.g. to count API traffic. */
+  onRequest?: (method: string, plural: string) => void;
+}
+
+export class KubeApi {
+  readonly server: string;
+
+  constructor(
+    readonly kc: KubeConfig,
+    private readonly hooks: RequestHooks = {},
+  ) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("the kubeconfig names no current cluster");
+    this.server = cluster.server.replace(/\/$/, "");
+  }
+
+  /** Sends a request; resolves with the parsed JSON body, rejects with ApiError. */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    const url = new URL(this.server + path);
+    const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
+    if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
+    await this.kc.applyToHTTPSOptions(opts);
+    this.hooks.onRequest?.(method, path.split("?")[0]?.split("/").filter(Boolean).at(-1) ?? "");
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            try {
+              resolve((text ? JSON.parse(text) : {}) as T);
+            } catch (e) {
+              reject(new Error(`${method} ${url.pathname}: answer is not JSON`, { cause: e }));
+            }
+            return;
+          }
+          let message = `${method} ${url.pathname}: HTTP ${status}`;
+          let reason: string | undefined;
+          try {
+            const s = JSON.parse(text) as { message?: string; reason?: string };
+            if (s.message) message = s.message;
+            reason = s.reason;
+          } catch {}
+          reject(new ApiError(status, message, reason));
+        });
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error(`${method} ${url.pathname}: timed out after ${timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
+    });
+  }
+
+  get<T>(r: Resource, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>("GET", resourcePath(r, namespace, name));
+  }
+
+  list<T>(
+    r: Resource,
+    namespace?: string,
+    query = "",
+  ): Promise<{ metadata: { resourceVersion?: string; continue?: string }; items: T[] }> {
+    return this.request("GET", resourcePath(r, namespace) + (query ? `?${query}` : ""));
+  }
+
+  create<T>(r: Resource, namespace: string | undefined, obj: unknown): Promise<T> {
+    return this.request<T>("POST", resourcePath(r, namespace), obj);
+  }
+
+  replace<T>(r: Resource, namespace: string | undefined, name: string, obj: unknown): Promise<T> {
+    return this.request<T>("PUT", resourcePath(r, namespace, name), obj);
+  }
+
+  patch<T>(
+    r: Resource,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type: PatchType = "merge",
+    sub?: string,
+  ): Promise<T> {
+    return this.request<T>("PATCH", resourcePath(r, namespace, name, sub), patch, PATCH_CONTENT[type]);
+  }
+
+  delete(r: Resource, namespace: string | undefined, name: string): Promise<unknown> {
+    return this.request("DELETE", resourcePath(r, namespace, name));
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * capi-remote controller: wires the caches, queues and reconcilers, serves health and metrics,
+ * elects a leader and shuts down cleanly on SIGTERM.
+ */
+
+import {
+  type Cluster,
+  isProvisioned,
+  type Machine,
+  type RemoteCluster,
+  type RemoteMachine,
+  referenceOf,
+} from "@capi-remote/shared";
+import { KubeConfig } from "@kubernetes/client-node";
+import { makeRedactor } from "./cloudinit/redact.js";
+import { type Config, parseConfig, usage } from "./config.js";
+import { KubeApi, R } from "./kube/api.js";
+import type { Ctx, Named, Secret } from "./reconcile/context.js";
+import { NodeWatcher } from "./reconcile/nodes.js";
+import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";
+import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
+import { TaskManager } from "./reconcile/tasks.js";
+import { EventRecorder } from "./runtime/events.js";
+import { serveHealth } from "./runtime/http.js";
+import { Informer, keyOf } from "./runtime/informer.js";
+import { LeaderElector } from "./runtime/leader.js";
+import { makeLogger } from "./runtime/log.js";
+import { makeMetrics } from "./runtime/metrics.js";
+import { WorkQueue } from "./runtime/queue.js";
+import { Ssh2Dialer } from "./ssh/executor.js";
+
+type RM = RemoteMachine & Named;
+
+/** Secret words of every cached Secret, so that none can reach a log line, Event or message. */
+class SecretWords {
+  private redactor = makeRedactor([]);
+  private dirty = false;
+  constructor(private readonly secrets: () => Secret[]) {}
+  invalidate() {
+    this.dirty = true;
+  }
+  redact = (text: string): string => {
+    if (this.dirty) {
+      this.dirty = false;
+      this.redactor = makeRedactor(
+        this.secrets().flatMap((s) =>
+          Object.values(s.data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8")),
+        ),
+      );
+    }
+    return this.redactor(text);
+  };
+}
+
+export async function run(cfg: Config): Promise<void> {
+  const kc = new KubeConfig();
+  if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
+  else kc.loadFromDefault();
+  const metrics = makeMetrics();
+  let secretsInformer: Informer<Secret> | undefined;
+  const words = new SecretWords(() => secretsInformer?.list() ?? []);
+  const log = makeLogger({ level: cfg.logLevel, redact: words.redact });
+  const api = new KubeApi(kc, { onRequest: (verb, resource) => metrics.apiRequests.inc({ verb, resource }) });
+  const ns = cfg.namespace ? { namespace: cfg.namespace } : {};
+
+  const inf = {
+    remoteMachines: new Informer<RM>(api, kc, R.remoteMachines, log, ns),
+    machines: new Informer<Machine & Named>(api, kc, R.machines, log, ns),
+    clusters: new Informer<Cluster & Named>(api, kc, R.clusters, log, ns),
+    secrets: new Informer<Secret>(api, kc, R.secrets, log, ns),
+  };
+  secretsInformer = inf.secrets;
+  const remoteClusters = new Informer<RemoteCluster & Named>(api, kc, R.remoteClusters, log, ns);
+  const events = new EventRecorder(api, "capi-remote-controller", log, words.redact);
+
+  let rmReconciler: RemoteMachineReconciler;
+  const timed =
+    (controller: string, fn: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>) =>
+    async (key: string) => {
+      const end = metrics.reconcileDuration.startTimer({ controller });
+      try {
+        const r = await fn(key);
+        metrics.reconciles.inc({ controller, result: r?.requeueAfterMs ? "requeue" : "success" });
+        return r;
+      } catch (e) {
+        metrics.reconciles.inc({ controller, result: "error" });
+        metrics.reconcileErrors.inc({ controller });
+        log.error("reconcile failed", { controller, object: key, err: e });
+        throw e;
+      } finally {
+        end();
+      }
+    };
+  const queue = new WorkQueue(
+    timed("remotemachine", (k) => rmReconciler.reconcile(k)),
+    {
+      concurrency: cfg.concurrency,
+      onDepth: (d) => metrics.queueDepth.set({ controller: "remotemachine" }, d),
+    },
+  );
+  const dialer = new Ssh2Dialer((n) => metrics.sshSessions.set(n));
+  const tasks = new TaskManager(
+    dialer,
+    (k) => queue.add(k),
+    cfg.maxParallelSSH,
+    (_k, t) => words.redact(t),
+    (t) => {
+      if (t.kind !== "bootstrap" || t.ok === undefined) return;
+      const outcome = t.ok ? "succeeded" : (t.failure?.reason ?? "failed");
+      if (t.ok || t.failure?.terminal) {
+        metrics.bootstraps.inc({ outcome });
+        metrics.bootstrapDuration.observe(
+          { outcome },
+          ((t.finishedAt?.getTime() ?? Date.now()) - t.startedAt.getTime()) / 1000,
+        );
+      }
+    },
+  );
+
+  /** RemoteMachines of a cluster (through their Machines). */
+  const machinesOfCluster = (namespace: string, cluster: string) =>
+    inf.remoteMachines.list().filter((rm) => {
+      if (rm.metadata.namespace !== namespace) return false;
+      const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
+      return owner ? inf.machines.get(namespace, owner.name)?.spec.clusterName === cluster : false;
+    });
+  const nodes = new NodeWatcher(log, (clusterKey) => {
+    const [cns, cname] = clusterKey.split("/") as [string, string];
+    for (const rm of machinesOfCluster(cns, cname)) if (isProvisioned(rm.status)) queue.add(keyOf(rm));
+  });
+  const ctx: Ctx = { api, kc, log, events, metrics, tasks, nodes, queue, inf, now: () => new Date() };
+  rmReconciler = new RemoteMachineReconciler(ctx);
+
+  // Watch-driven: every object a RemoteMachine depends on enqueues it when it changes.
+  const enqueue = (o: { metadata: { namespace?: string; name: string } }) => queue.add(keyOf(o));
+  inf.remoteMachines.on({ onAdd: enqueue, onUpdate: enqueue, onDelete: enqueue });
+  const fromMachine = (m: Machine & Named) => {
+    const ref = referenceOf(m.spec.infrastructureRef);
+    if (ref?.kind === "RemoteMachine") queue.add(`${m.metadata.namespace}/${ref.name}`);
+  };
+  inf.machines.on({ onAdd: fromMachine, onUpdate: fromMachine, onDelete: fromMachine });
+  const fromCluster = (c: Cluster & Named) => {
+    for (const rm of machinesOfCluster(c.metadata.namespace ?? "", c.metadata.name)) enqueue(rm);
+  };
+  inf.clusters.on({
+    onAdd: fromCluster,
+    onUpdate: fromCluster,
+    onDelete: (c) => {
+      nodes.forget(keyOf(c));
+      fromCluster(c);
+    },
+  });
+  const fromSecret = (s: Secret) => {
+    words.invalidate();
+    const sns = s.metadata.namespace;
+    const name = s.metadata.name;
+    for (const rm of inf.remoteMachines.list()) {
+      if (rm.metadata.namespace !== sns) continue;
+      const spec = rm.spec;
+      const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
+      const m = owner ? inf.machines.get(sns, owner.name) : undefined;
+      if (
+        spec.sshKeyRef?.name === name ||
+        spec.hostKeysSecretRef?.name === name ||
+        spec.bastion?.sshKeyRef.name === name ||
+        m?.spec.bootstrap?.dataSecretName === name ||
+        (m && `${m.spec.clusterName}-kubeconfig` === name)
+      ) {
+        enqueue(rm);
+      }
+    }
+  };
+  inf.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
+
+  const rcReconciler = new RemoteClusterReconciler(ctx, remoteClusters, inf.clusters);
+  const rcQueue = new WorkQueue(
+    timed("remotecluster", (k) => rcReconciler.reconcile(k)),
+    { concurrency: 2 },
+  );
+  remoteClusters.on({ onAdd: (o) => rcQueue.add(keyOf(o)), onUpdate: (o) => rcQueue.add(keyOf(o)) });
+  const rcFromCluster = (c: Cluster & Named) => {
+    const ref = referenceOf(c.spec.infrastructureRef);
+    if (ref?.kind === "RemoteCluster") rcQueue.add(`${c.metadata.namespace}/${ref.name}`);
+  };
+  inf.clusters.on({ onAdd: rcFromCluster, onUpdate: rcFromCluster });
+
+  const all = [...Object.values(inf), remoteClusters];
+  let synced = false;
+  const leader = cfg.leaderElect
+    ? new LeaderElector(
+        api,
+        {
+          namespace: cfg.leaderElectionNamespace,
+          name: cfg.leaderElectionId,
+          identity: cfg.identity,
+          leaseDurationMs: cfg.leaseDurationMs,
+          renewDeadlineMs: cfg.renewDeadlineMs,
+          retryPeriodMs: cfg.retryPeriodMs,
+        },
+        log,
+      )
+    : undefined;
+  const server = await serveHealth(
+    cfg.healthAddress,
+    { healthy: () => true, ready: () => synced || (leader !== undefined && !leader.isLeader) },
+    metrics.registry,
+  );
+  log.info("serving health and metrics", { address: cfg.healthAddress });
+
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down");
+    await Promise.all([queue.shutdown(), rcQueue.shutdown()]);
+    await tasks.shutdown();
+    for (const i of all) i.stop();
+    nodes.stop();
+    await leader?.release();
+    server.close();
+    process.exit(code);
+  };
+  process.on("SIGTERM", () => void shutdown(0));
+  process.on("SIGINT", () => void shutdown(0));
+
+  if (leader) {
+    log.info("waiting to become leader", { lease: `${cfg.leaderElectionNamespace}/${cfg.leaderElectionId}` });
+    await leader.acquire();
+  }
+  for (const i of all) i.start();
+  await Promise.all(all.map((i) => i.synced));
+  synced = true;
+  log.info("caches synced; working", { namespace: cfg.namespace ?? "(all)", concurrency: cfg.concurrency });
+  if (leader) {
+    await leader.holdUntilLost();
+    if (!stopping) {
+      log.error("lost leadership; exiting so a fresh process can stand by");
+      await shutdown(1);
+    }
+  }
+}
+
+let cfg: Config | "help";
+try {
+  cfg = parseConfig(process.argv.slice(2), process.env);
+} catch (e) {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n\n${usage()}`);
+  process.exit(2);
+}
+if (cfg === "help") {
+  process.stdout.write(usage());
+} else {
+  run(cfg).catch((e: unknown) => {
+    process.stderr.write(
+      `${JSON.stringify({ level: "error", msg: "controller failed", err: e instanceof Error ? e.message : String(e) })}\n`,
+    );
+    process.exit(1);
+  });
+}

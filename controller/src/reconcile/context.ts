@@ -1,0 +1,48 @@
+/** What every reconciler gets: API, caches, events, logs, metrics, tasks. */
+
+import type { Cluster, Machine, RemoteCluster, RemoteMachine } from "@capi-remote/shared";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.js";
+import type { EventRecorder } from "../runtime/events.js";
+import type { Informer } from "../runtime/informer.js";
+import type { Logger } from "../runtime/log.js";
+import type { Metrics } from "../runtime/metrics.js";
+import type { WorkQueue } from "../runtime/queue.js";
+import type { NodeWatcher } from "./nodes.js";
+import type { TaskManager } from "./tasks.js";
+
+export interface Secret {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
+  data?: Record<string, string>;
+  type?: string;
+}
+
+/** A Secret's value under `key`, decoded; undefined when absent. */
+export function secretValue(s: Secret | undefined, key: string): string | undefined {
+  const v = s?.data?.[key];
+  return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
+}
+
+export type Named = { metadata: { name: string; namespace?: string } };
+
+export interface Ctx {
+  api: KubeApi;
+  kc: KubeConfig;
+  log: Logger;
+  events: EventRecorder;
+  metrics: Metrics;
+  tasks: TaskManager;
+  nodes: NodeWatcher;
+  queue: WorkQueue;
+  inf: {
+    remoteMachines: Informer<RemoteMachine & Named>;
+    machines: Informer<Machine & Named>;
+    clusters: Informer<Cluster & Named>;
+    secrets: Informer<Secret>;
+  };
+  now: () => Date;
+}
+
+export type { RemoteCluster };

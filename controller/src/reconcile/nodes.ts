@@ -1,0 +1,90 @@
+/**
+ * Nodes in workload clusters, watched (not polled) per cluster through the `<cluster>-kubeconfig`
+ * Secret, and the provider-ID hand-off: when a machine's Node registers without a provider ID,
+ * capi-remote sets it, so Cluster API can match the Node and the Machine goes Running.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { KubeApi, R } from "../kube/api.js";
+import { Informer } from "../runtime/informer.js";
+import type { Logger } from "../runtime/log.js";
+
+export interface Node {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: { providerID?: string };
+  status?: { addresses?: { type: string; address: string }[] };
+}
+
+interface Watched {
+  secretVersion: string;
+  api: KubeApi;
+  informer: Informer<Node>;
+}
+
+/** Labels bootstrap providers put on a Node to name its machine (k0smotron's first). */
+export const MACHINE_NAME_LABELS = ["k0smotron.io/machine-name", "cluster.x-k8s.io/machine-name"];
+
+/** The Node of a machine: by machine-name label, by name (hostname, RemoteMachine or Machine name), or by address. */
+export function matchNode(nodes: Node[], want: { names: string[]; addresses: string[] }): Node | undefined {
+  const names = want.names.filter(Boolean).map((n) => n.toLowerCase());
+  return (
+    nodes.find((n) => MACHINE_NAME_LABELS.some((l) => names.includes((n.metadata.labels?.[l] ?? "").toLowerCase()))) ??
+    nodes.find((n) => names.includes(n.metadata.name.toLowerCase())) ??
+    nodes.find((n) => n.status?.addresses?.some((a) => want.addresses.includes(a.address)))
+  );
+}
+
+export class NodeWatcher {
+  private readonly clusters = new Map<string, Watched>();
+
+  constructor(
+    private readonly log: Logger,
+    /** Called with the cluster key ("ns/name") when one of its Nodes changes. */
+    private readonly onChange: (clusterKey: string) => void,
+  ) {}
+
+  /** The workload cluster's Node cache, started on first use; undefined without a kubeconfig. */
+  nodesOf(
+    clusterKey: string,
+    kubeconfig: string | undefined,
+    secretVersion: string,
+  ): { api: KubeApi; nodes: Node[]; synced: boolean } | undefined {
+    const cur = this.clusters.get(clusterKey);
+    if (!kubeconfig) {
+      if (cur) this.forget(clusterKey);
+      return undefined;
+    }
+    if (cur && cur.secretVersion === secretVersion) {
+      return { api: cur.api, nodes: cur.informer.list(), synced: this.isSynced(cur) };
+    }
+    if (cur) this.forget(clusterKey);
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const api = new KubeApi(kc);
+    const informer = new Informer<Node>(api, kc, R.nodes, this.log.with({ workloadCluster: clusterKey }));
+    const fire = () => this.onChange(clusterKey);
+    informer.on({ onAdd: fire, onUpdate: fire });
+    const w: Watched = { secretVersion, api, informer };
+    informer.synced.then(() => {
+      (w as Watched & { done?: boolean }).done = true;
+      fire();
+    });
+    informer.start();
+    this.clusters.set(clusterKey, w);
+    return { api, nodes: [], synced: false };
+  }
+
+  private isSynced(w: Watched): boolean {
+    return (w as Watched & { done?: boolean }).done === true;
+  }
+
+  forget(clusterKey: string): void {
+    this.clusters.get(clusterKey)?.informer.stop();
+    this.clusters.delete(clusterKey);
+  }
+
+  stop(): void {
+    for (const k of [...this.clusters.keys()]) this.forget(k);
+  }
+}

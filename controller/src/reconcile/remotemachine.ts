@@ -1,0 +1,611 @@
+/**
+ * The RemoteMachine reconcile, in Cluster API's shape: get the object, ensure the finalizer,
+ * stop when paused, then run the normal or the delete phases; status is computed from what was
+ * observed and patched once at the end.
+ */
+import {
+  CAPI_GROUP,
+  type Condition,
+  ConditionType,
+  cleanUpCommandsOf,
+  DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS,
+  DEFAULT_COMMAND_TIMEOUT_SECONDS,
+  DEFAULT_CONNECT_TIMEOUT_SECONDS,
+  DEFAULT_SSH_PORT,
+  DEFAULT_SSH_USER,
+  DEFAULT_WORKING_DIR,
+  formatProviderID,
+  isClusterInfrastructureProvisioned,
+  isPaused,
+  type Machine,
+  REMOTE_MACHINE_FINALIZER,
+  Reason,
+  RemoteAnnotations,
+  type RemoteMachine,
+  type RemoteMachineStatus,
+  referenceOf,
+  setCondition,
+} from "@capi-remote/shared";
+import { stateDirFor } from "../cloudinit/runner.js";
+import { isNotFound, R } from "../kube/api.js";
+import type { SSHTarget } from "../ssh/executor.js";
+import type { HostKeyPolicy } from "../ssh/hostkeys.js";
+import { fingerprint, pinnedKeysFor } from "../ssh/hostkeys.js";
+import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
+import { mergePatch } from "./diff.js";
+import { matchNode } from "./nodes.js";
+
+type RM = RemoteMachine & Named;
+type Result = { requeueAfterMs?: number } | undefined;
+
+/** Backoff caps: a host that is down comes back by itself (retry soon); a bad key needs a person. */
+const UNREACHABLE_MAX_DELAY_MS = 10_000;
+const NEEDS_USER_MAX_DELAY_MS = 300_000;
+const CLEANUP_ATTEMPTS = 3;
+
+interface Scope {
+  key: string;
+  rm: RM;
+  status: RemoteMachineStatus;
+  conditions: Condition[];
+  machine?: Machine & Named;
+  /** Ready's reason and message when not provisioned. */
+  blocker?: { reason: string; message: string };
+}
+
+const PROVISIONED_REASONS = new Set<string>([Reason.Provisioned]);
+
+export class RemoteMachineReconciler {
+  private readonly cleanupAttempts = new Map<string, number>();
+
+  constructor(private readonly ctx: Ctx) {}
+
+  async reconcile(key: string): Promise<Result> {
+    const [ns, name] = key.split("/") as [string, string];
+    const rm = this.ctx.inf.remoteMachines.get(ns, name);
+    if (!rm) {
+      this.ctx.tasks.cancel(key);
+      this.cleanupAttempts.delete(key);
+      return undefined;
+    }
+    const s: Scope = {
+      key,
+      rm,
+      status: structuredClone(rm.status ?? {}),
+      conditions: structuredClone(rm.status?.conditions ?? []),
+    };
+    try {
+      return rm.metadata.deletionTimestamp ? await this.reconcileDelete(s) : await this.reconcileNormal(s);
+    } finally {
+      await this.patchStatus(s);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // helpers
+
+  private log(s: Scope) {
+    return this.ctx.log.with({ remoteMachine: s.key });
+  }
+
+  /** Sets a condition; emits an Event when its status or reason changed. */
+  private condition(
+    s: Scope,
+    type: string,
+    status: "True" | "False" | "Unknown",
+    reason: string,
+    message = "",
+    event?: "Normal" | "Warning",
+  ) {
+    const prev = s.conditions.find((c) => c.type === type);
+    setCondition(
+      s.conditions,
+      { type, status, reason, message },
+      this.ctx.now(),
+      s.rm.metadata.generation as number | undefined,
+    );
+    if (event && (prev?.status !== status || prev?.reason !== reason)) {
+      void this.ctx.events.emit(this.target(s), event, reason, message || reason);
+    }
+  }
+
+  private target(s: Scope) {
+    return {
+      apiVersion: s.rm.apiVersion,
+      kind: "RemoteMachine",
+      metadata: s.rm.metadata as Named["metadata"] & { uid?: string },
+    };
+  }
+
+  private block(s: Scope, reason: string, message: string): Result {
+    s.blocker = { reason, message };
+    return undefined;
+  }
+
+  private async patchStatus(s: Scope): Promise<void> {
+    const provisioned = s.status.initialization?.provisioned === true;
+    if (provisioned) this.condition(s, ConditionType.Ready, "True", Reason.Provisioned);
+    else if (s.blocker) this.condition(s, ConditionType.Ready, "False", s.blocker.reason, s.blocker.message);
+    else if (!s.conditions.some((c) => c.type === ConditionType.Ready))
+      this.condition(s, ConditionType.Ready, "False", Reason.NotProvisioned);
+    s.status.conditions = s.conditions;
+    if (!PROVISIONED_REASONS.has(s.conditions.find((c) => c.type === ConditionType.Ready)?.reason ?? "")) {
+      s.status.ready = s.status.ready ?? false;
+    }
+    const patch = mergePatch(s.rm.status ?? {}, s.status);
+    if (patch === undefined) return;
+    try {
+      await this.ctx.api.patch(
+        R.remoteMachines,
+        s.rm.metadata.namespace,
+        s.rm.metadata.name,
+        { status: patch },
+        "merge",
+        "status",
+      );
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  private async patchMeta(s: Scope, metadata: Record<string, unknown>): Promise<void> {
+    await this.ctx.api.patch(R.remoteMachines, s.rm.metadata.namespace, s.rm.metadata.name, {
+      metadata: { ...metadata, resourceVersion: s.rm.metadata.resourceVersion },
+    });
+  }
+
+  private secret(ns: string, name: string | undefined): Secret | undefined {
+    return name ? this.ctx.inf.secrets.get(ns, name) : undefined;
+  }
+
+  private ownerMachine(s: Scope): { name: string } | undefined {
+    return (s.rm.metadata.ownerReferences ?? []).find(
+      (o) => o.kind === "Machine" && o.apiVersion.startsWith(`${CAPI_GROUP}/`),
+    );
+  }
+
+  /** The SSH target of the machine, or a reason it cannot be built. */
+  private sshTarget(
+    s: Scope,
+  ): { target: SSHTarget; policy: HostKeyPolicy["mode"] } | { reason: string; message: string } {
+    const ns = s.rm.metadata.namespace ?? "";
+    const spec = s.rm.spec;
+    const keySecret = this.secret(ns, spec.sshKeyRef?.name);
+    if (!keySecret) {
+      return {
+        reason: Reason.SSHKeySecretNotFound,
+        message: `SSH key Secret ${spec.sshKeyRef?.name ?? "(none)"} not found`,
+      };
+    }
+    const privateKey = secretValue(keySecret, "value");
+    if (!privateKey)
+      return {
+        reason: Reason.InvalidSSHKey,
+        message: `SSH key Secret ${keySecret.metadata.name} has no key \`value\``,
+      };
+    const passphrase = secretValue(keySecret, "passphrase");
+    const address = spec.address ?? "";
+    const port = spec.port ?? DEFAULT_SSH_PORT;
+    let hostKeys: HostKeyPolicy;
+    if (spec.insecureSkipHostKeyVerification) hostKeys = { mode: "insecure" };
+    else {
+      const pinned = pinnedKeysFor((spec.hostKeys ?? []).join("\n"), address, port);
+      if (spec.hostKeysSecretRef) {
+        const hs = this.secret(ns, spec.hostKeysSecretRef.name);
+        const text = secretValue(hs, spec.hostKeysSecretRef.key ?? "known_hosts");
+        if (text === undefined) {
+          return {
+            reason: Reason.HostKeySecretNotFound,
+            message: `known_hosts Secret ${spec.hostKeysSecretRef.name} (key ${spec.hostKeysSecretRef.key ?? "known_hosts"}) not found`,
+          };
+        }
+        pinned.push(...pinnedKeysFor(text, address, port));
+      }
+      const recorded = s.rm.metadata.annotations?.[RemoteAnnotations.HostKey];
+      hostKeys =
+        pinned.length > 0 || spec.hostKeys || spec.hostKeysSecretRef
+          ? { mode: "pinned", keys: pinned }
+          : { mode: "tofu", ...(recorded ? { recorded } : {}) };
+    }
+    let bastion: SSHTarget["bastion"];
+    if (spec.bastion) {
+      const b = spec.bastion;
+      const bs = this.secret(ns, b.sshKeyRef.name);
+      const bkey = secretValue(bs, "value");
+      if (!bkey)
+        return { reason: Reason.SSHKeySecretNotFound, message: `bastion SSH key Secret ${b.sshKeyRef.name} not found` };
+      const bport = b.port ?? DEFAULT_SSH_PORT;
+      const bpinned = pinnedKeysFor((b.hostKeys ?? []).join("\n"), b.address, bport);
+      bastion = {
+        host: b.address,
+        port: bport,
+        user: b.user ?? DEFAULT_SSH_USER,
+        privateKey: bkey,
+        ...(secretValue(bs, "passphrase") ? { passphrase: secretValue(bs, "passphrase") } : {}),
+        hostKeys: spec.insecureSkipHostKeyVerification
+          ? { mode: "insecure" }
+          : bpinned.length
+            ? { mode: "pinned", keys: bpinned }
+            : { mode: "tofu" },
+      };
+    }
+    return {
+      policy: hostKeys.mode,
+      target: {
+        host: address,
+        port,
+        user: spec.user ?? DEFAULT_SSH_USER,
+        privateKey,
+        ...(passphrase ? { passphrase } : {}),
+        hostKeys,
+        connectTimeoutMs: (spec.timeouts?.connectSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS) * 1000,
+        ...(bastion ? { bastion } : {}),
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // normal
+
+  private async reconcileNormal(s: Scope): Promise<Result> {
+    const { rm } = s;
+    const ns = rm.metadata.namespace ?? "";
+    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) {
+      await this.patchMeta(s, { finalizers: [...(rm.metadata.finalizers ?? []), REMOTE_MACHINE_FINALIZER] });
+      return undefined; // the update event brings us back
+    }
+    const owner = this.ownerMachine(s);
+    if (!owner)
+      return this.block(
+        s,
+        Reason.WaitingForMachineOwner,
+        "waiting for a Cluster API Machine to own this RemoteMachine",
+      );
+    const machine = this.ctx.inf.machines.get(ns, owner.name);
+    if (!machine) return this.block(s, Reason.WaitingForMachineOwner, `Machine ${owner.name} not found`);
+    s.machine = machine;
+    const cluster = this.ctx.inf.clusters.get(ns, machine.spec.clusterName);
+    if (!cluster) return this.block(s, Reason.WaitingForCluster, `Cluster ${machine.spec.clusterName} not found`);
+    if (isPaused(cluster, rm)) {
+      this.condition(s, ConditionType.Paused, "True", Reason.Paused, "the Cluster or this object is paused", "Normal");
+      return undefined;
+    }
+    this.condition(s, ConditionType.Paused, "False", Reason.NotPaused);
+
+    if (
+      rm.spec.providerID &&
+      (s.status.initialization?.provisioned || rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted])
+    ) {
+      this.markProvisioned(s, undefined);
+      return this.reconcileNode(s, machine, cluster.metadata.name);
+    }
+    if (!isClusterInfrastructureProvisioned(cluster)) {
+      return this.block(
+        s,
+        Reason.WaitingForClusterInfrastructure,
+        `waiting for Cluster ${cluster.metadata.name}'s infrastructure`,
+      );
+    }
+    if (!rm.spec.address) {
+      return this.block(s, Reason.WaitingForPoolMachine, `waiting for a machine of pool ${rm.spec.pool ?? "(none)"}`);
+    }
+    const dataSecretName = machine.spec.bootstrap?.dataSecretName;
+    if (!dataSecretName)
+      return this.block(s, Reason.WaitingForBootstrapData, "waiting for the bootstrap provider's data Secret");
+    const dataSecret = this.secret(ns, dataSecretName);
+    const value = secretValue(dataSecret, "value");
+    if (value === undefined) {
+      return this.block(
+        s,
+        Reason.BootstrapSecretNotFound,
+        `bootstrap data Secret ${dataSecretName} not found or without \`value\``,
+      );
+    }
+    if (s.status.bootstrap?.phase === "Failed") {
+      // A failed bootstrap is never run again (the machine is half set up): delete the Machine.
+      return this.block(
+        s,
+        s.conditions.find((c) => c.type === ConditionType.BootstrapExecSucceeded)?.reason ?? Reason.BootstrapFailed,
+        "the bootstrap failed; delete the Machine to replace it",
+      );
+    }
+
+    const task = this.ctx.tasks.get(s.key);
+    if (!task) {
+      const t = this.sshTarget(s);
+      if ("reason" in t) {
+        this.condition(s, ConditionType.HostReachable, "False", t.reason, t.message, "Warning");
+        return this.block(s, t.reason, t.message);
+      }
+      const spec = rm.spec;
+      this.ctx.tasks.startBootstrap(s.key, {
+        target: t.target,
+        useSudo: spec.useSudo ?? false,
+        workingDir: spec.workingDir ?? DEFAULT_WORKING_DIR,
+        commandsAsScript: spec.commandsAsScript ?? false,
+        data: { value, format: secretValue(dataSecret, "format") },
+        stateDir: stateDirFor(ns, rm.metadata.name),
+        owner: s.key,
+        commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
+        bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
+        startedBefore: !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted],
+        recordHostKey: async (key) => {
+          await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
+            metadata: { annotations: { [RemoteAnnotations.HostKey]: key } },
+          });
+        },
+        markStarted: async () => {
+          if (rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return;
+          await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
+            metadata: { annotations: { [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString() } },
+          });
+        },
+      });
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting", "Normal");
+      return this.block(s, Reason.BootstrapRunning, "connecting");
+    }
+    if (task.hostKey) {
+      s.status.hostKey = {
+        fingerprint: fingerprint(task.hostKey),
+        source: rm.spec.insecureSkipHostKeyVerification
+          ? "Unchecked"
+          : rm.spec.hostKeys || rm.spec.hostKeysSecretRef
+            ? "Pinned"
+            : "FirstUse",
+      };
+    }
+    if (task.running) {
+      const progress = task.step ? `step ${task.step} of ${task.steps}: ${task.stepName}` : "connecting";
+      if (task.hostKey) this.condition(s, ConditionType.HostReachable, "True", Reason.Connected);
+      s.status.bootstrap = {
+        ...(s.status.bootstrap ?? {}),
+        phase: "Running",
+        startedAt: task.startedAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
+        ...(task.step ? { step: task.step, steps: task.steps, stepName: task.stepName } : {}),
+      };
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, progress);
+      return this.block(s, Reason.BootstrapRunning, progress);
+    }
+    this.ctx.tasks.clear(s.key);
+    if (task.ok) {
+      this.ctx.queue.forget(s.key);
+      const providerID = formatProviderID(rm.spec.address, rm.spec.port ?? DEFAULT_SSH_PORT);
+      if (rm.spec.providerID !== providerID) {
+        await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, { spec: { providerID } });
+      }
+      s.status.bootstrap = {
+        ...(s.status.bootstrap ?? {}),
+        phase: "Succeeded",
+        finishedAt: (task.finishedAt ?? this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+        exitCode: 0,
+        ...(task.steps !== undefined ? { step: task.steps, steps: task.steps } : {}),
+      };
+      this.condition(s, ConditionType.HostReachable, "True", Reason.Connected);
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "True", Reason.BootstrapSucceeded, "", "Normal");
+      if (task.ignoredKeys?.length) {
+        void this.ctx.events.emit(
+          this.target(s),
+          "Warning",
+          "IgnoredCloudConfigKeys",
+          `cloud-config keys not carried out: ${task.ignoredKeys.join(", ")}`,
+        );
+      }
+      this.markProvisioned(s, task.hostname);
+      return undefined;
+    }
+    const f = task.failure ?? { reason: Reason.BootstrapFailed, message: "unknown failure", terminal: false };
+    if (f.terminal) {
+      s.status.bootstrap = {
+        ...(s.status.bootstrap ?? {}),
+        phase: "Failed",
+        finishedAt: (task.finishedAt ?? this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+        ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
+      };
+      s.status.failureReason = f.reason;
+      s.status.failureMessage = f.message;
+      s.status.deprecated = { v1beta1: { failureReason: f.reason, failureMessage: f.message } };
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", f.reason, f.message, "Warning");
+      return this.block(s, f.reason, f.message);
+    }
+    const message =
+      f.reason === Reason.HostKeyMismatch && f.presentedKey
+        ? `${f.message}: it presented ${fingerprint(f.presentedKey)}`
+        : f.message;
+    this.condition(s, ConditionType.HostReachable, "False", f.reason, message, "Warning");
+    const cap = f.reason === Reason.HostUnreachable ? UNREACHABLE_MAX_DELAY_MS : NEEDS_USER_MAX_DELAY_MS;
+    const delay = this.ctx.queue.addRateLimited(s.key, cap);
+    this.log(s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
+    return this.block(s, f.reason, message);
+  }
+
+  private markProvisioned(s: Scope, hostname: string | undefined): void {
+    const address = s.rm.spec.address ?? "";
+    const known = s.status.addresses?.find((a) => a.type === "Hostname")?.address;
+    const host = hostname ?? known;
+    s.status.ready = true;
+    s.status.initialization = { provisioned: true };
+    s.status.addresses = [
+      { type: "ExternalIP", address },
+      ...(host ? [{ type: "Hostname" as const, address: host }] : []),
+    ];
+    delete s.status.failureReason;
+    delete s.status.failureMessage;
+  }
+
+  private reconcileNode(s: Scope, machine: Machine & Named, clusterName: string): Result {
+    if (machine.status?.nodeRef) {
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "True",
+        Reason.NodeProviderIDSet,
+        `Node ${machine.status.nodeRef.name}`,
+      );
+      return undefined;
+    }
+    const ns = s.rm.metadata.namespace ?? "";
+    const secret = this.secret(ns, `${clusterName}-kubeconfig`);
+    const workload = this.ctx.nodes.nodesOf(
+      `${ns}/${clusterName}`,
+      secretValue(secret, "value"),
+      secret?.metadata.resourceVersion ?? "",
+    );
+    if (!workload) {
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "False",
+        Reason.WaitingForNode,
+        `waiting for Secret ${clusterName}-kubeconfig`,
+      );
+      return undefined;
+    }
+    if (!workload.synced) {
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "False",
+        Reason.WaitingForNode,
+        "reading the workload cluster's Nodes",
+      );
+      return undefined;
+    }
+    const providerID = s.rm.spec.providerID ?? "";
+    const node = matchNode(workload.nodes, {
+      names: [
+        s.status.addresses?.find((a) => a.type === "Hostname")?.address ?? "",
+        s.rm.metadata.name,
+        machine.metadata.name,
+      ],
+      addresses: [s.rm.spec.address ?? ""],
+    });
+    if (!node) {
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "False",
+        Reason.WaitingForNode,
+        "waiting for the machine's Node to register",
+      );
+      return undefined;
+    }
+    if (!node.spec?.providerID) {
+      void workload.api
+        .patch(R.nodes, undefined, node.metadata.name, { spec: { providerID } })
+        .then(() =>
+          this.ctx.events.emit(
+            this.target(s),
+            "Normal",
+            Reason.NodeProviderIDSet,
+            `set providerID of Node ${node.metadata.name}`,
+          ),
+        )
+        .catch((e: unknown) =>
+          this.log(s).warn("could not set the Node's providerID", { node: node.metadata.name, err: e }),
+        );
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "True",
+        Reason.NodeProviderIDSet,
+        `Node ${node.metadata.name}`,
+      );
+    } else if (node.spec.providerID !== providerID) {
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "False",
+        "NodeProviderIDConflict",
+        `Node ${node.metadata.name} already has providerID ${node.spec.providerID}`,
+        "Warning",
+      );
+    } else {
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "True",
+        Reason.NodeProviderIDSet,
+        `Node ${node.metadata.name}`,
+      );
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // delete
+
+  private defaultCleanup(s: Scope): string[] {
+    const kind = referenceOf(s.machine?.spec.bootstrap?.configRef)?.kind ?? "";
+    const tail = ["rm -f /run/cluster-api/bootstrap-success.complete"];
+    if (kind === "K0sControllerConfig") return ["k0s etcd leave", "k0s stop", "k0s reset", ...tail];
+    if (kind.startsWith("K0s")) return ["k0s stop", "k0s reset", ...tail];
+    if (kind === "KubeadmConfig") return ["kubeadm reset -f", ...tail];
+    return tail;
+  }
+
+  private async reconcileDelete(s: Scope): Promise<Result> {
+    const { rm } = s;
+    const ns = rm.metadata.namespace ?? "";
+    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) return undefined;
+    s.machine = this.ownerMachine(s) ? this.ctx.inf.machines.get(ns, this.ownerMachine(s)?.name ?? "") : undefined;
+    const existing = this.ctx.tasks.get(s.key);
+    if (existing?.kind === "bootstrap") this.ctx.tasks.cancel(s.key);
+    const touched = !!rm.spec.providerID || !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted];
+    s.blocker = { reason: Reason.Deleting, message: "cleaning up" };
+    if (!touched || !rm.spec.address) return this.removeFinalizer(s, "nothing ran on the machine");
+    const task = this.ctx.tasks.get(s.key);
+    if (!task) {
+      const t = this.sshTarget(s);
+      if ("reason" in t) return this.removeFinalizer(s, undefined, `cleanup skipped: ${t.message}`);
+      const commands = cleanUpCommandsOf(rm.spec) ?? this.defaultCleanup(s);
+      this.ctx.tasks.startCleanup(s.key, {
+        target: t.target,
+        useSudo: rm.spec.useSudo ?? false,
+        commands,
+        stateDir: stateDirFor(ns, rm.metadata.name),
+        commandTimeoutMs: (rm.spec.timeouts?.commandSeconds ?? 300) * 1000,
+      });
+      this.condition(
+        s,
+        ConditionType.CleanupSucceeded,
+        "False",
+        Reason.CleanupRunning,
+        `running ${commands.length} cleanup commands`,
+        "Normal",
+      );
+      return undefined;
+    }
+    if (task.running) return undefined;
+    this.ctx.tasks.clear(s.key);
+    if (task.ok) {
+      this.condition(s, ConditionType.CleanupSucceeded, "True", Reason.CleanupSucceeded, "", "Normal");
+      return this.removeFinalizer(s);
+    }
+    const attempts = (this.cleanupAttempts.get(s.key) ?? 0) + 1;
+    this.cleanupAttempts.set(s.key, attempts);
+    const what = task.failure?.message ?? "cleanup failed";
+    if (attempts < CLEANUP_ATTEMPTS) {
+      this.condition(
+        s,
+        ConditionType.CleanupSucceeded,
+        "False",
+        Reason.CleanupFailed,
+        `attempt ${attempts} of ${CLEANUP_ATTEMPTS}: ${what}`,
+        "Warning",
+      );
+      return { requeueAfterMs: 2000 * 3 ** (attempts - 1) };
+    }
+    const undone = task.leftUndone?.length ? `left undone: ${task.leftUndone.join("; ")}` : what;
+    return this.removeFinalizer(s, undefined, `cleanup gave up after ${CLEANUP_ATTEMPTS} attempts (${undone})`);
+  }
+
+  private async removeFinalizer(s: Scope, note?: string, warning?: string): Promise<Result> {
+    if (warning) void this.ctx.events.emit(this.target(s), "Warning", Reason.CleanupFailed, warning);
+    else if (note) this.log(s).info("removing finalizer", { note });
+    this.cleanupAttempts.delete(s.key);
+    await this.patchMeta(s, {
+      finalizers: (s.rm.metadata.finalizers ?? []).filter((f) => f !== REMOTE_MACHINE_FINALIZER),
+    });
+    return undefined;
+  }
+}

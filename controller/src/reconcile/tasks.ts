@@ -1,0 +1,333 @@
+/**
+ * Slow SSH work off the reconcile loop: bootstraps and cleanups run as tracked tasks with
+ * timeouts and cancellation. The reconciler starts a task, observes its progress and result, and
+ * is told (through `notify`) whenever either changes.
+ */
+import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/plan.js";
+import { renderRunner, SENTINEL_STEP, startCommand, tailCommand, watchCommand } from "../cloudinit/runner.js";
+import type { Dialer, SSHConnection, SSHTarget } from "../ssh/executor.js";
+import { SSHError } from "../ssh/executor.js";
+
+export interface BootstrapInput {
+  target: SSHTarget;
+  useSudo: boolean;
+  workingDir: string;
+  commandsAsScript: boolean;
+  data: { value: string; format?: string };
+  stateDir: string;
+  owner: string;
+  commandTimeoutSeconds: number;
+  bootstrapTimeoutMs: number;
+  /** True when the object already says a run was started (so a missing receipt is not "fresh"). */
+  startedBefore: boolean;
+  /** Durably records the key seen on first use, before anything runs. */
+  recordHostKey(key: string): Promise<void>;
+  /** Durably marks the object "bootstrap started", before the run is started on the machine. */
+  markStarted(): Promise<void>;
+}
+
+export type TaskFailure = {
+  /** Condition reason. */
+  reason: string;
+  message: string;
+  /** Terminal: the machine must not be retried (a failed run is never run again). */
+  terminal: boolean;
+  presentedKey?: string;
+};
+
+export interface TaskState {
+  kind: "bootstrap" | "cleanup";
+  running: boolean;
+  startedAt: Date;
+  finishedAt?: Date;
+  step?: number;
+  steps?: number;
+  stepName?: string;
+  hostname?: string;
+  hostKey?: string;
+  ignoredKeys?: string[];
+  exitCode?: number;
+  ok?: boolean;
+  failure?: TaskFailure;
+  /** For cleanup: commands that did not succeed. */
+  leftUndone?: string[];
+  abort: AbortController;
+}
+
+/** Runs `cmd` as root (through `sudo -n` when the login user is not root). */
+export function asRoot(cmd: string, useSudo: boolean, user: string): string {
+  return useSudo && user !== "root" ? `sudo -n sh -c ${shq(cmd)}` : `sh -c ${shq(cmd)}`;
+}
+
+/** Turns a sudo refusal into a failure, or undefined when sudo works. */
+async function checkSudo(conn: SSHConnection, useSudo: boolean, user: string): Promise<TaskFailure | undefined> {
+  if (!useSudo || user === "root") return undefined;
+  const r = await conn.exec("sudo -n true", { timeoutMs: 15_000 });
+  if (r.code === 0) return undefined;
+  if (/password is required/i.test(r.stderr)) {
+    return {
+      reason: "SudoRequiresPassword",
+      message: `sudo asks ${user} for a password; capi-remote needs passwordless sudo (NOPASSWD) for this user`,
+      terminal: false,
+    };
+  }
+  return { reason: "SudoNotPermitted", message: `${user} may not use sudo on the machine`, terminal: false };
+}
+
+function sshFailure(e: unknown): TaskFailure {
+  if (e instanceof SSHError) {
+    const reason =
+      e.reason === "Timeout" || e.reason === "Cancelled" || e.reason === "ConnectionLost"
+        ? "HostUnreachable"
+        : e.reason;
+    return { reason, message: e.message, terminal: false, ...(e.presentedKey ? { presentedKey: e.presentedKey } : {}) };
+  }
+  return { reason: "HostUnreachable", message: e instanceof Error ? e.message : String(e), terminal: false };
+}
+
+export class TaskManager {
+  private readonly tasks = new Map<string, TaskState>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly dialer: Dialer,
+    private readonly notify: (key: string) => void,
+    private readonly maxParallel: number,
+    private readonly redact: (key: string, text: string) => string,
+    private readonly onFinish?: (t: TaskState) => void,
+  ) {}
+
+  get(key: string): TaskState | undefined {
+    return this.tasks.get(key);
+  }
+
+  /** Forgets a finished task (so the next reconcile may start anew). */
+  clear(key: string): void {
+    const t = this.tasks.get(key);
+    if (t && !t.running) this.tasks.delete(key);
+  }
+
+  /** Cancels a task (the SSH session; a detached bootstrap on the machine keeps running). */
+  cancel(key: string): void {
+    this.tasks.get(key)?.abort.abort();
+    this.tasks.delete(key);
+  }
+
+  /** Cancels everything and waits for tasks to reach a safe point. */
+  async shutdown(timeoutMs = 10_000): Promise<void> {
+    for (const t of this.tasks.values()) t.abort.abort();
+    const deadline = Date.now() + timeoutMs;
+    while ([...this.tasks.values()].some((t) => t.running) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private async slot(signal: AbortSignal): Promise<void> {
+    while (this.running >= this.maxParallel) {
+      await new Promise<void>((r) => this.waiting.push(r));
+      if (signal.aborted) throw new SSHError("Cancelled", "cancelled");
+    }
+    this.running++;
+  }
+
+  private release(): void {
+    this.running--;
+    this.waiting.shift()?.();
+  }
+
+  private launch(key: string, kind: TaskState["kind"], body: (t: TaskState) => Promise<void>): TaskState {
+    const t: TaskState = { kind, running: true, startedAt: new Date(), abort: new AbortController() };
+    this.tasks.set(key, t);
+    void (async () => {
+      let got = false;
+      try {
+        await this.slot(t.abort.signal);
+        got = true;
+        await body(t);
+      } catch (e) {
+        t.ok = false;
+        t.failure ??= sshFailure(e);
+      } finally {
+        if (got) this.release();
+        t.running = false;
+        t.finishedAt = new Date();
+        this.onFinish?.(t);
+        if (this.tasks.get(key) === t) this.notify(key);
+      }
+    })();
+    return t;
+  }
+
+  /** Starts (or re-attaches to) the bootstrap of a machine. */
+  startBootstrap(key: string, input: BootstrapInput): TaskState {
+    return this.launch(key, "bootstrap", async (t) => {
+      const conn = await this.dialer.dial(input.target, t.abort.signal);
+      const killTimer = setTimeout(() => t.abort.abort(), input.bootstrapTimeoutMs);
+      try {
+        t.hostKey = conn.hostKey;
+        if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
+          await input.recordHostKey(conn.hostKey);
+        const sudo = await checkSudo(conn, input.useSudo, input.target.user);
+        if (sudo) {
+          t.failure = sudo;
+          t.ok = false;
+          return;
+        }
+        const root = (cmd: string) => asRoot(cmd, input.useSudo, input.target.user);
+        t.hostname = (await conn.exec("hostname", { timeoutMs: 15_000, signal: t.abort.signal })).stdout.trim();
+        const state = await conn.exec(
+          root(
+            `if [ -f ${shq(input.stateDir)}/exit ]; then echo finished; elif [ -d ${shq(input.stateDir)}/started ]; then echo running; else echo none; fi`,
+          ),
+          { timeoutMs: 30_000, signal: t.abort.signal },
+        );
+        const onHost = state.stdout.trim();
+        let plan: Plan | undefined;
+        if (onHost === "none") {
+          try {
+            plan = planBootstrap(input.data.value, input.data.format, {
+              commandsAsScript: input.commandsAsScript,
+              hostname: t.hostname,
+            });
+          } catch (e) {
+            if (e instanceof BootstrapDataError) {
+              t.failure = { reason: e.reason, message: e.message, terminal: true };
+              t.ok = false;
+              return;
+            }
+            throw e;
+          }
+          t.ignoredKeys = plan.ignoredKeys;
+          t.steps = plan.steps.length;
+          await input.markStarted();
+          const runner = renderRunner(plan, {
+            stateDir: input.stateDir,
+            workingDir: input.workingDir,
+            commandTimeoutSeconds: input.commandTimeoutSeconds,
+            owner: input.owner,
+          });
+          const started = await conn.exec(root(startCommand(input.stateDir)), {
+            stdin: runner,
+            timeoutMs: 60_000,
+            signal: t.abort.signal,
+          });
+          if (started.code !== 0)
+            throw new SSHError("ConnectionLost", `could not start the bootstrap (exit ${started.code})`);
+        }
+        let exitLine = "";
+        const watched = await conn.exec(root(watchCommand(input.stateDir)), {
+          signal: t.abort.signal,
+          onLine: (line) => {
+            const m = /^progress (\d+) (\d+) (.*)$/.exec(line);
+            if (m) {
+              t.step = Number(m[1]);
+              t.steps = Number(m[2]);
+              t.stepName = m[3];
+              this.notify(key);
+            } else if (line.startsWith("exit ")) exitLine = line;
+          },
+        });
+        if (watched.code !== 0 || !exitLine)
+          throw new SSHError("ConnectionLost", "lost the bootstrap's progress stream");
+        const [, codeText, stepText] = exitLine.split(" ");
+        if (codeText === "none") throw new SSHError("ConnectionLost", "no bootstrap run found on the machine");
+        const code = Number(codeText);
+        const step = Number(stepText);
+        t.exitCode = code;
+        if (code === 0) {
+          t.ok = true;
+          return;
+        }
+        const tail = this.redact(
+          key,
+          (await conn.exec(root(tailCommand(input.stateDir, 15)), { timeoutMs: 15_000 })).stdout,
+        );
+        t.ok = false;
+        t.failure =
+          step === SENTINEL_STEP
+            ? {
+                reason: "BootstrapSentinelMissing",
+                message: `every step succeeded but /run/cluster-api/bootstrap-success.complete was not created. Last output:\n${tail}`,
+                terminal: true,
+              }
+            : {
+                reason: "BootstrapFailed",
+                message: `step ${step}${t.steps ? ` of ${t.steps}` : ""}${t.stepName && t.step === step ? ` (${t.stepName})` : ""} failed with exit code ${code}${code === 124 ? " (timed out)" : ""}. Last output:\n${tail}`,
+                terminal: true,
+              };
+      } catch (e) {
+        if (t.abort.signal.aborted && Date.now() - t.startedAt.getTime() >= input.bootstrapTimeoutMs) {
+          t.failure = {
+            reason: "BootstrapTimedOut",
+            message: `the bootstrap did not finish within ${Math.round(input.bootstrapTimeoutMs / 1000)} s`,
+            terminal: true,
+          };
+          await this.killRun(input).catch(() => {});
+        }
+        throw e;
+      } finally {
+        clearTimeout(killTimer);
+        conn.close();
+      }
+    });
+  }
+
+  private async killRun(input: BootstrapInput): Promise<void> {
+    const conn = await this.dialer.dial(input.target);
+    try {
+      await conn.exec(
+        asRoot(
+          `pkill -f ${shq(`${input.stateDir}/run.sh`)}; echo "124 0" > ${shq(input.stateDir)}/exit`,
+          input.useSudo,
+          input.target.user,
+        ),
+        { timeoutMs: 15_000 },
+      );
+    } finally {
+      conn.close();
+    }
+  }
+
+  /** Runs cleanup commands, then removes capi-remote's state from the machine. */
+  startCleanup(
+    key: string,
+    input: { target: SSHTarget; useSudo: boolean; commands: string[]; stateDir: string; commandTimeoutMs: number },
+  ): TaskState {
+    return this.launch(key, "cleanup", async (t) => {
+      const conn = await this.dialer.dial(input.target, t.abort.signal);
+      try {
+        const sudo = await checkSudo(conn, input.useSudo, input.target.user);
+        if (sudo) {
+          t.failure = sudo;
+          t.ok = false;
+          t.leftUndone = input.commands;
+          return;
+        }
+        const undone: string[] = [];
+        for (const cmd of input.commands) {
+          const r = await conn
+            .exec(asRoot(cmd, input.useSudo, input.target.user), {
+              timeoutMs: input.commandTimeoutMs,
+              signal: t.abort.signal,
+            })
+            .catch((e: unknown) => ({ code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) }));
+          if (r.code !== 0) undone.push(cmd);
+        }
+        await conn.exec(asRoot(`rm -rf ${shq(input.stateDir)}`, input.useSudo, input.target.user), {
+          timeoutMs: 30_000,
+        });
+        t.leftUndone = undone;
+        t.ok = undone.length === 0;
+        if (!t.ok) {
+          t.failure = {
+            reason: "CleanupFailed",
+            message: `${undone.length} of ${input.commands.length} cleanup commands failed`,
+            terminal: false,
+          };
+        }
+      } finally {
+        conn.close();
+      }
+    });
+  }
+}

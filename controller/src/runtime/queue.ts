@@ -1,0 +1,117 @@
+/**
+ * A work queue keyed by object, as controller-runtime's: a key waits at most once (duplicates
+ * collapse), a key is processed by one worker at a time (a key added while it is processed runs
+ * again afterwards), failures are retried with per-key exponential backoff, and delayed requeues
+ * are timers that collapse with earlier ones. Written here because @kubernetes/client-node has no
+ * work queue and the JavaScript queue libraries do not key by object or serialize per key.
+ */
+export interface QueueOptions {
+  concurrency: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  onDepth?: (depth: number) => void;
+}
+
+export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly failures = new Map<string, number>();
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly opts: QueueOptions,
+  ) {}
+
+  /** Queues a key now. */
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.opts.onDepth?.(this.queue.length);
+    this.pump();
+  }
+
+  /** Queues a key after `ms`; an earlier pending timer for the key wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.timers.set(key, { at, timer });
+  }
+
+  /** Queues a key after its backoff delay, which doubles with each consecutive failure. */
+  addRateLimited(key: string, maxDelayMs = this.opts.maxDelayMs ?? 300_000): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    const delay = Math.min((this.opts.baseDelayMs ?? 500) * 2 ** n, maxDelayMs);
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /** Forgets a key's failures (after a success). */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** Stops taking work; resolves when running handlers have returned. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+    if (this.running > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.opts.concurrency && this.queue.length > 0) {
+      const key = this.queue.shift() as string;
+      this.queued.delete(key);
+      this.opts.onDepth?.(this.queue.length);
+      this.active.add(key);
+      this.running++;
+      void this.process(key);
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    try {
+      const res = await this.handler(key);
+      if (res?.requeueAfterMs !== undefined) this.addAfter(key, res.requeueAfterMs);
+    } catch {
+      // The handler reports and logs its errors; the queue only retries.
+      this.addRateLimited(key);
+    } finally {
+      this.active.delete(key);
+      this.running--;
+      if (this.dirty.delete(key)) this.add(key);
+      if (this.running === 0 && this.stopped) for (const w of this.idleWaiters.splice(0)) w();
+      this.pump();
+    }
+  }
+}

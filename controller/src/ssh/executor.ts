@@ -1,0 +1,283 @@
+/**
+ * SSH side effects behind an interface: the reconcilers use a Dialer; `Ssh2Dialer` is the real
+ * one (ssh2), unit tests may use fakes. Every failure is an SSHError with a reason that maps to a
+ * condition; messages never include key material.
+ */
+import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
+
+// ssh2 is CommonJS: take its members from the default export.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof Client>;
+import { acceptHostKey, formatHostKey, type HostKeyPolicy, hostKeyAlgorithms } from "./hostkeys.js";
+
+export interface SSHTarget {
+  host: string;
+  port: number;
+  user: string;
+  privateKey: string;
+  passphrase?: string;
+  hostKeys: HostKeyPolicy;
+  connectTimeoutMs: number;
+  keepaliveIntervalMs?: number;
+  /** A jump host the connection goes through. */
+  bastion?: Omit<SSHTarget, "bastion" | "connectTimeoutMs">;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  stdin?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Each complete stdout line as it arrives. */
+  onLine?: (line: string) => void;
+}
+
+export interface SSHConnection {
+  /** The key the host presented, "type base64". */
+  readonly hostKey: string;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  close(): void;
+}
+
+export interface Dialer {
+  dial(target: SSHTarget, signal?: AbortSignal): Promise<SSHConnection>;
+}
+
+export type SSHErrorReason =
+  | "HostUnreachable"
+  | "HostKeyMismatch"
+  | "AuthenticationFailed"
+  | "InvalidSSHKey"
+  | "Timeout"
+  | "Cancelled"
+  | "ConnectionLost";
+
+export class SSHError extends Error {
+  constructor(
+    readonly reason: SSHErrorReason,
+    message: string,
+    /** For HostKeyMismatch: the key the host presented. */
+    readonly presentedKey?: string,
+  ) {
+    super(message);
+    this.name = "SSHError";
+  }
+}
+
+function classify(e: Error & { level?: string; code?: string }, where: string): SSHError {
+  if (e instanceof SSHError) return e;
+  if (e.level === "client-authentication") {
+    return new SSHError(
+      "AuthenticationFailed",
+      `${where}: the machine refused the SSH key (publickey authentication failed)`,
+    );
+  }
+  if (/Timed out while waiting for handshake/.test(e.message) || e.code === "ETIMEDOUT") {
+    return new SSHError("HostUnreachable", `${where}: no SSH answer in time (${e.code ?? "handshake timeout"})`);
+  }
+  if (e.code && /^E(CONNREFUSED|HOSTUNREACH|NETUNREACH|CONNRESET|NOTFOUND|AI_AGAIN|ADDRNOTAVAIL)$/.test(e.code)) {
+    return new SSHError("HostUnreachable", `${where}: ${e.code}`);
+  }
+  return new SSHError("HostUnreachable", `${where}: ${e.message}`);
+}
+
+/** Checks a private key before connecting; the message never contains the key. */
+export function checkPrivateKey(key: string, passphrase?: string): SSHError | undefined {
+  const parsed = utils.parseKey(key, passphrase);
+  if (parsed instanceof Error) {
+    if (/no passphrase|passphrase/i.test(parsed.message)) {
+      return new SSHError(
+        "InvalidSSHKey",
+        passphrase
+          ? "the SSH key could not be decrypted with the passphrase in the key Secret"
+          : "the SSH key is encrypted: add its passphrase to the key Secret under the key `passphrase`",
+      );
+    }
+    return new SSHError(
+      "InvalidSSHKey",
+      "the SSH key Secret's `value` is not a private key ssh2 can read (OpenSSH or PEM: RSA, ECDSA, Ed25519)",
+    );
+  }
+  return undefined;
+}
+
+class Ssh2Connection implements SSHConnection {
+  constructor(
+    private readonly client: Client,
+    readonly hostKey: string,
+    private readonly onClose: () => void,
+    private readonly jump?: Client,
+  ) {}
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new SSHError("Cancelled", "cancelled"));
+      this.client.exec(command, (err, stream: ClientChannel) => {
+        if (err) return reject(new SSHError("ConnectionLost", `could not start a command: ${err.message}`));
+        let stdout = "";
+        let stderr = "";
+        let partial = "";
+        let done = false;
+        const finish = (fn: () => void) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          opts.signal?.removeEventListener("abort", onAbort);
+          fn();
+        };
+        const onAbort = () => {
+          stream.close();
+          finish(() => reject(new SSHError("Cancelled", "cancelled")));
+        };
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              stream.close();
+              finish(() => reject(new SSHError("Timeout", `the command did not finish within ${opts.timeoutMs} ms`)));
+            }, opts.timeoutMs)
+          : undefined;
+        stream.on("data", (d: Buffer) => {
+          const s = d.toString("utf8");
+          stdout += s;
+          if (opts.onLine) {
+            partial += s;
+            const lines = partial.split("\n");
+            partial = lines.pop() ?? "";
+            for (const l of lines) opts.onLine(l);
+          }
+        });
+        stream.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString("utf8");
+        });
+        stream.on("exit", (code: number | null, signal?: string) => {
+          stream.once("close", () => {
+            if (partial && opts.onLine) opts.onLine(partial);
+            finish(() => resolve({ code, ...(signal ? { signal } : {}), stdout, stderr }));
+          });
+        });
+        stream.on("close", () =>
+          finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended"))),
+        );
+        stream.end(opts.stdin ?? "");
+      });
+    });
+  }
+
+  close(): void {
+    this.client.end();
+    this.jump?.end();
+    this.onClose();
+  }
+}
+
+function connect(
+  target: Omit<SSHTarget, "bastion">,
+  where: string,
+  signal: AbortSignal | undefined,
+  sock?: ConnectConfig["sock"],
+): Promise<{ client: Client; hostKey: string }> {
+  return new Promise((resolve, reject) => {
+    const keyErr = checkPrivateKey(target.privateKey, target.passphrase);
+    if (keyErr) return reject(keyErr);
+    const client = new Client();
+    let presented = "";
+    let settled = false;
+    const fail = (e: SSHError) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      client.end();
+      reject(e);
+    };
+    const onAbort = () => fail(new SSHError("Cancelled", `${where}: cancelled`));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    client.on("ready", () => {
+      if (settled) return client.end();
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      resolve({ client, hostKey: presented });
+    });
+    client.on("error", (e: Error & { level?: string }) => {
+      if (presented && !acceptHostKey(target.hostKeys, presented)) {
+        return fail(
+          new SSHError("HostKeyMismatch", `${where}: the host key does not match the expected one`, presented),
+        );
+      }
+      fail(classify(e, where));
+    });
+    client.on("close", () => fail(new SSHError("HostUnreachable", `${where}: connection closed during the handshake`)));
+    const algs = hostKeyAlgorithms(target.hostKeys);
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      privateKey: target.privateKey,
+      ...(target.passphrase ? { passphrase: target.passphrase } : {}),
+      readyTimeout: "connectTimeoutMs" in target ? (target as SSHTarget).connectTimeoutMs : 15_000,
+      keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
+      keepaliveCountMax: 3,
+      ...(sock ? { sock } : {}),
+      ...(algs ? { algorithms: { serverHostKey: algs as never } } : {}),
+      hostVerifier: (key: Buffer) => {
+        presented = formatHostKey(key);
+        return acceptHostKey(target.hostKeys, presented);
+      },
+    });
+  });
+}
+
+/** The real dialer: ssh2, with a jump host when asked. */
+export class Ssh2Dialer implements Dialer {
+  open = 0;
+
+  constructor(private readonly onCount?: (open: number) => void) {}
+
+  async dial(target: SSHTarget, signal?: AbortSignal): Promise<SSHConnection> {
+    const count = (d: number) => {
+      this.open += d;
+      this.onCount?.(this.open);
+    };
+    if (!target.bastion) {
+      const { client, hostKey } = await connect(target, `${target.user}@${target.host}:${target.port}`, signal);
+      count(1);
+      return new Ssh2Connection(client, hostKey, () => count(-1));
+    }
+    const b = target.bastion;
+    const jump = await connect(
+      { ...b, connectTimeoutMs: target.connectTimeoutMs },
+      `bastion ${b.user}@${b.host}:${b.port}`,
+      signal,
+    );
+    try {
+      const stream = await new Promise<ClientChannel>((resolve, reject) =>
+        jump.client.forwardOut("127.0.0.1", 0, target.host, target.port, (err, s) =>
+          err
+            ? reject(
+                new SSHError(
+                  "HostUnreachable",
+                  `bastion could not reach ${target.host}:${target.port}: ${err.message}`,
+                ),
+              )
+            : resolve(s),
+        ),
+      );
+      const { client, hostKey } = await connect(
+        target,
+        `${target.user}@${target.host}:${target.port} via bastion`,
+        signal,
+        stream,
+      );
+      count(1);
+      return new Ssh2Connection(client, hostKey, () => count(-1), jump.client);
+    } catch (e) {
+      jump.client.end();
+      throw e;
+    }
+  }
+}
