@@ -4,11 +4,11 @@
  * condition; messages never include key material.
  */
 import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
+import { acceptHostKey, formatHostKey, type HostKeyPolicy, hostKeyAlgorithms } from "./hostkeys.js";
 
 // ssh2 is CommonJS: take its members from the default export.
 const { Client, utils } = ssh2;
 type Client = InstanceType<typeof Client>;
-import { acceptHostKey, formatHostKey, type HostKeyPolicy, hostKeyAlgorithms } from "./hostkeys.js";
 
 export interface SSHTarget {
   host: string;
