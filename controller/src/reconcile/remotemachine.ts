@@ -57,6 +57,13 @@ const PROVISIONED_REASONS = new Set<string>([Reason.Provisioned]);
 
 export class RemoteMachineReconciler {
   private readonly cleanupAttempts = new Map<string, number>();
+  /** Cleanups that succeeded, so that a retried finalizer removal does not clean up again. */
+  private readonly cleanedUp = new Set<string>();
+  /**
+   * After a failed attempt, no new attempt before `at` unless an input changed (the object's
+   * spec or annotations, or a Secret it uses): our own status writes must not cause retries.
+   */
+  private readonly retryGate = new Map<string, { at: number; inputs: string }>();
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -66,6 +73,7 @@ export class RemoteMachineReconciler {
     if (!rm) {
       this.ctx.tasks.cancel(key);
       this.cleanupAttempts.delete(key);
+      this.retryGate.delete(key);
       return undefined;
     }
     const s: Scope = {
@@ -135,11 +143,13 @@ export class RemoteMachineReconciler {
     const patch = mergePatch(s.rm.status ?? {}, s.status);
     if (patch === undefined) return;
     try {
+      // The resourceVersion makes a write computed from a stale cache fail (409) instead of
+      // undoing a newer status; the retry then sees the fresh object.
       await this.ctx.api.patch(
         R.remoteMachines,
         s.rm.metadata.namespace,
         s.rm.metadata.name,
-        { status: patch },
+        { metadata: { resourceVersion: s.rm.metadata.resourceVersion }, status: patch },
         "merge",
         "status",
       );
@@ -148,10 +158,29 @@ export class RemoteMachineReconciler {
     }
   }
 
-  private async patchMeta(s: Scope, metadata: Record<string, unknown>): Promise<void> {
-    await this.ctx.api.patch(R.remoteMachines, s.rm.metadata.namespace, s.rm.metadata.name, {
-      metadata: { ...metadata, resourceVersion: s.rm.metadata.resourceVersion },
-    });
+  /**
+   * Adds or removes our finalizer with a JSON patch guarded by a `test` of the list, so a
+   * concurrent status write (which changes resourceVersion) does not make it fail.
+   */
+  private async setFinalizer(s: Scope, present: boolean): Promise<void> {
+    const list = s.rm.metadata.finalizers ?? [];
+    const i = list.indexOf(REMOTE_MACHINE_FINALIZER);
+    const ops = present
+      ? list.length === 0
+        ? [{ op: "add", path: "/metadata/finalizers", value: [REMOTE_MACHINE_FINALIZER] }]
+        : [{ op: "add", path: "/metadata/finalizers/-", value: REMOTE_MACHINE_FINALIZER }]
+      : [
+          { op: "test", path: `/metadata/finalizers/${i}`, value: REMOTE_MACHINE_FINALIZER },
+          { op: "remove", path: `/metadata/finalizers/${i}` },
+        ];
+    const res = await this.ctx.api.patch<RM>(
+      R.remoteMachines,
+      s.rm.metadata.namespace,
+      s.rm.metadata.name,
+      ops,
+      "json",
+    );
+    s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
   }
 
   private secret(ns: string, name: string | undefined): Secret | undefined {
@@ -251,7 +280,7 @@ export class RemoteMachineReconciler {
     const { rm } = s;
     const ns = rm.metadata.namespace ?? "";
     if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) {
-      await this.patchMeta(s, { finalizers: [...(rm.metadata.finalizers ?? []), REMOTE_MACHINE_FINALIZER] });
+      await this.setFinalizer(s, true);
       return undefined; // the update event brings us back
     }
     const owner = this.ownerMachine(s);
@@ -276,6 +305,10 @@ export class RemoteMachineReconciler {
       rm.spec.providerID &&
       (s.status.initialization?.provisioned || rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted])
     ) {
+      // Provisioned (possibly a status wiped by clusterctl move): rebuild status from spec.
+      this.ctx.tasks.clear(s.key);
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "True", Reason.BootstrapSucceeded);
+      s.status.bootstrap = { ...(s.status.bootstrap ?? {}), phase: "Succeeded" };
       this.markProvisioned(s, undefined);
       return this.reconcileNode(s, machine, cluster.metadata.name);
     }
@@ -302,6 +335,7 @@ export class RemoteMachineReconciler {
       );
     }
     if (s.status.bootstrap?.phase === "Failed") {
+      this.ctx.tasks.clear(s.key);
       // A failed bootstrap is never run again (the machine is half set up): delete the Machine.
       return this.block(
         s,
@@ -311,7 +345,14 @@ export class RemoteMachineReconciler {
     }
 
     const task = this.ctx.tasks.get(s.key);
+    const inputs = this.inputsOf(s, dataSecret);
+    const gate = this.retryGate.get(s.key);
+    if (!task && gate && gate.inputs === inputs && Date.now() < gate.at) {
+      const c = s.conditions.find((x) => x.type === ConditionType.HostReachable);
+      return this.block(s, c?.reason ?? Reason.HostUnreachable, c?.message ?? "");
+    }
     if (!task) {
+      this.retryGate.delete(s.key);
       const t = this.sshTarget(s);
       if ("reason" in t) {
         this.condition(s, ConditionType.HostReachable, "False", t.reason, t.message, "Warning");
@@ -366,12 +407,16 @@ export class RemoteMachineReconciler {
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, progress);
       return this.block(s, Reason.BootstrapRunning, progress);
     }
-    this.ctx.tasks.clear(s.key);
+    // A finished task stays until the cache shows its outcome (provisioned or failed), so a
+    // reconcile of a stale copy can never start the bootstrap again.
+    if (!task.ok && !task.failure?.terminal) this.ctx.tasks.clear(s.key);
     if (task.ok) {
       this.ctx.queue.forget(s.key);
+      this.retryGate.delete(s.key);
       const providerID = formatProviderID(rm.spec.address, rm.spec.port ?? DEFAULT_SSH_PORT);
       if (rm.spec.providerID !== providerID) {
-        await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, { spec: { providerID } });
+        const res = await this.ctx.api.patch<RM>(R.remoteMachines, ns, rm.metadata.name, { spec: { providerID } });
+        s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
       }
       s.status.bootstrap = {
         ...(s.status.bootstrap ?? {}),
@@ -414,8 +459,23 @@ export class RemoteMachineReconciler {
     this.condition(s, ConditionType.HostReachable, "False", f.reason, message, "Warning");
     const cap = f.reason === Reason.HostUnreachable ? UNREACHABLE_MAX_DELAY_MS : NEEDS_USER_MAX_DELAY_MS;
     const delay = this.ctx.queue.addRateLimited(s.key, cap);
+    this.retryGate.set(s.key, { at: Date.now() + delay, inputs });
     this.log(s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
     return this.block(s, f.reason, message);
+  }
+
+  /** What a new attempt could see differently: the object's spec and annotations, and its Secrets. */
+  private inputsOf(s: Scope, dataSecret: Secret | undefined): string {
+    const ns = s.rm.metadata.namespace ?? "";
+    const rv = (name: string | undefined) => this.secret(ns, name)?.metadata.resourceVersion ?? "-";
+    return [
+      s.rm.metadata.generation,
+      JSON.stringify(s.rm.metadata.annotations ?? {}),
+      rv(s.rm.spec.sshKeyRef?.name),
+      rv(s.rm.spec.hostKeysSecretRef?.name),
+      rv(s.rm.spec.bastion?.sshKeyRef.name),
+      dataSecret?.metadata.resourceVersion,
+    ].join("|");
   }
 
   private markProvisioned(s: Scope, hostname: string | undefined): void {
@@ -553,6 +613,7 @@ export class RemoteMachineReconciler {
     const touched = !!rm.spec.providerID || !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted];
     s.blocker = { reason: Reason.Deleting, message: "cleaning up" };
     if (!touched || !rm.spec.address) return this.removeFinalizer(s, "nothing ran on the machine");
+    if (this.cleanedUp.has(s.key)) return this.removeFinalizer(s);
     const task = this.ctx.tasks.get(s.key);
     if (!task) {
       const t = this.sshTarget(s);
@@ -579,6 +640,7 @@ export class RemoteMachineReconciler {
     this.ctx.tasks.clear(s.key);
     if (task.ok) {
       this.condition(s, ConditionType.CleanupSucceeded, "True", Reason.CleanupSucceeded, "", "Normal");
+      this.cleanedUp.add(s.key);
       return this.removeFinalizer(s);
     }
     const attempts = (this.cleanupAttempts.get(s.key) ?? 0) + 1;
@@ -603,9 +665,8 @@ export class RemoteMachineReconciler {
     if (warning) void this.ctx.events.emit(this.target(s), "Warning", Reason.CleanupFailed, warning);
     else if (note) this.log(s).info("removing finalizer", { note });
     this.cleanupAttempts.delete(s.key);
-    await this.patchMeta(s, {
-      finalizers: (s.rm.metadata.finalizers ?? []).filter((f) => f !== REMOTE_MACHINE_FINALIZER),
-    });
+    await this.setFinalizer(s, false);
+    this.cleanedUp.delete(s.key);
     return undefined;
   }
 }

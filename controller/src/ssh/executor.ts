@@ -155,15 +155,16 @@ class Ssh2Connection implements SSHConnection {
         stream.stderr.on("data", (d: Buffer) => {
           stderr += d.toString("utf8");
         });
+        let exit: { code: number | null; signal?: string } | undefined;
         stream.on("exit", (code: number | null, signal?: string) => {
-          stream.once("close", () => {
-            if (partial && opts.onLine) opts.onLine(partial);
-            finish(() => resolve({ code, ...(signal ? { signal } : {}), stdout, stderr }));
-          });
+          exit = { code, ...(signal ? { signal } : {}) };
         });
-        stream.on("close", () =>
-          finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended"))),
-        );
+        stream.on("close", () => {
+          if (partial && opts.onLine) opts.onLine(partial);
+          const ended = exit;
+          if (ended) finish(() => resolve({ ...ended, stdout, stderr }));
+          else finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended")));
+        });
         stream.end(opts.stdin ?? "");
       });
     });

@@ -1,0 +1,227 @@
+/**
+ * End-to-end harness: the real controller as a child process (as it runs in a Pod), scoped to
+ * the suite's namespace, plus builders for the Cluster API objects a user would create.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { TestBed } from "../bed/index.js";
+import { REPO_ROOT } from "../bed/index.js";
+import { apply } from "../bed/kube.js";
+import { freePort, stopPid, waitFor } from "../bed/util.js";
+
+export const INFRA = "infrastructure.cluster.x-k8s.io";
+// biome-ignore lint/suspicious/noExplicitAny: tests read deep into objects of many kinds
+export type Any = Record<string, any>;
+
+export class ControllerProcess {
+  child?: ChildProcess;
+  port = 0;
+  readonly logFile: string;
+  constructor(
+    private readonly bed: TestBed,
+    private readonly namespace: string,
+    name: string,
+    private readonly extraArgs: string[] = [],
+  ) {
+    this.logFile = join(bed.dir, `controller-${name}.log`);
+  }
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    const out = createWriteStream(this.logFile, { flags: "a" });
+    this.child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(REPO_ROOT, "controller/src/main.ts"),
+        `--kubeconfig=${this.bed.controlPlane.kubeconfig}`,
+        `--namespace=${this.namespace}`,
+        `--health-addr=127.0.0.1:${this.port}`,
+        "--leader-elect=false",
+        "--log-level=debug",
+        ...this.extraArgs,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"], cwd: REPO_ROOT },
+    );
+    this.child.stdout?.pipe(out);
+    this.child.stderr?.pipe(out);
+    await waitFor("controller ready", async () => (await fetch(`http://127.0.0.1:${this.port}/readyz`)).ok, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+  }
+
+  /** SIGKILL, as a crashing node or an OOM kill would. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c?.pid) return;
+    c.kill("SIGKILL");
+    await waitFor("controller gone", () => c.exitCode !== null || c.signalCode !== null, { timeoutMs: 5000 });
+  }
+
+  async stop(): Promise<void> {
+    await stopPid(this.child?.pid, 15_000);
+  }
+
+  /** The value of a Prometheus counter, summed over label sets matching `labels`. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(name)) continue;
+      const m = /^([a-z_]+)(\{([^}]*)\})? ([0-9.e+-]+)$/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const have = Object.fromEntries([...(m[3] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
+    }
+    return sum;
+  }
+
+  log(): Promise<string> {
+    return readFile(this.logFile, "utf8");
+  }
+}
+
+/** API helpers bound to a namespace. */
+export function objects(bed: TestBed, ns: string) {
+  const c = bed.clients;
+  const custom = c.custom;
+  const infra = (plural: string) => ({ group: INFRA, version: "v1beta2", namespace: ns, plural });
+  const capi = (plural: string) => ({ group: "cluster.x-k8s.io", version: "v1beta2", namespace: ns, plural });
+  return {
+    ns,
+    apply: (objs: Any[]) =>
+      apply(
+        c,
+        objs.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } })),
+      ),
+    rm: async (name: string) => (await custom.getNamespacedCustomObject({ ...infra("remotemachines"), name })) as Any,
+    rmOrUndefined: async (name: string) =>
+      (await custom.getNamespacedCustomObject({ ...infra("remotemachines"), name }).catch(() => undefined)) as
+        | Any
+        | undefined,
+    machine: async (name: string) => (await custom.getNamespacedCustomObject({ ...capi("machines"), name })) as Any,
+    machineOrUndefined: async (name: string) =>
+      (await custom.getNamespacedCustomObject({ ...capi("machines"), name }).catch(() => undefined)) as Any | undefined,
+    deleteMachine: (name: string) => custom.deleteNamespacedCustomObject({ ...capi("machines"), name }),
+    patchCluster: (name: string, body: Any) =>
+      bed.clients.objects.patch(
+        { apiVersion: "cluster.x-k8s.io/v1beta2", kind: "Cluster", metadata: { name, namespace: ns }, ...body },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        "application/merge-patch+json",
+      ),
+    events: async (name: string) => {
+      const list = await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+      return list.items;
+    },
+    allEvents: async () => (await c.core.listNamespacedEvent({ namespace: ns })).items,
+    condition: (rm: Any, type: string) =>
+      (rm.status?.conditions ?? []).find((x: Any) => x.type === type) as Any | undefined,
+  };
+}
+
+/** A Cluster with a RemoteCluster, whose `<name>-kubeconfig` points back at the test bed. */
+export async function makeCluster(
+  bed: TestBed,
+  ns: string,
+  name: string,
+  extra: { paused?: boolean } = {},
+): Promise<void> {
+  const kubeconfig = await readFile(bed.controlPlane.kubeconfig, "utf8");
+  await objects(bed, ns).apply([
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `${name}-kubeconfig`, labels: { "cluster.x-k8s.io/cluster-name": name } },
+      type: "cluster.x-k8s.io/secret",
+      stringData: { value: kubeconfig },
+    },
+    {
+      apiVersion: `${INFRA}/v1beta2`,
+      kind: "RemoteCluster",
+      metadata: { name },
+      spec: { controlPlaneEndpoint: { host: "198.18.0.1", port: bed.controlPlane.port } },
+    },
+    {
+      apiVersion: "cluster.x-k8s.io/v1beta2",
+      kind: "Cluster",
+      metadata: { name },
+      spec: {
+        ...(extra.paused ? { paused: true } : {}),
+        infrastructureRef: { apiGroup: INFRA, kind: "RemoteCluster", name },
+      },
+    },
+  ]);
+}
+
+/**
+ * Bootstrap data that does what a real one does on a test host: writes files, counts its own run
+ * (one line in /var/log/capi-remote-test-runs per run), registers the machine's Node with the
+ * API server (standing in for a kubelet) and creates Cluster API's sentinel.
+ */
+export function testBootstrap(
+  bed: TestBed,
+  opts: { extra?: string; registerNode?: boolean; sleep?: number } = {},
+): string {
+  const ca = bed.controlPlane.caPEM
+    .trim()
+    .split("\n")
+    .map((l) => `      ${l}`)
+    .join("\n");
+  const register =
+    opts.registerNode === false
+      ? ""
+      : `  - >-
+    curl -sS --fail --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
+    -H 'Content-Type: application/json' -X POST ${bed.controlPlane.hostServer}/api/v1/nodes
+    -d "{\\"apiVersion\\":\\"v1\\",\\"kind\\":\\"Node\\",\\"metadata\\":{\\"name\\":\\"$(hostname)\\"}}"
+`;
+  return `#cloud-config
+write_files:
+  - path: /etc/capi-remote-test/ca.crt
+    permissions: "0644"
+    content: |
+${ca}
+runcmd:
+  - echo "run $(date +%s%N)" >> /var/log/capi-remote-test-runs
+${opts.sleep ? `  - sleep ${opts.sleep}\n` : ""}${opts.extra ?? ""}${register}  - mkdir -p /run/cluster-api && touch /run/cluster-api/bootstrap-success.complete
+`;
+}
+
+/** A RemoteMachine, its bootstrap Secret and its Machine. */
+export async function makeMachine(
+  bed: TestBed,
+  ns: string,
+  name: string,
+  cluster: string,
+  rmSpec: Any,
+  bootstrap: string,
+  opts: { format?: string } = {},
+): Promise<void> {
+  await objects(bed, ns).apply([
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `${name}-bootstrap`, labels: { "cluster.x-k8s.io/cluster-name": cluster } },
+      type: "cluster.x-k8s.io/secret",
+      stringData: { value: bootstrap, ...(opts.format ? { format: opts.format } : {}) },
+    },
+    { apiVersion: `${INFRA}/v1beta2`, kind: "RemoteMachine", metadata: { name }, spec: rmSpec },
+    {
+      apiVersion: "cluster.x-k8s.io/v1beta2",
+      kind: "Machine",
+      metadata: { name },
+      spec: {
+        clusterName: cluster,
+        bootstrap: { dataSecretName: `${name}-bootstrap` },
+        infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name },
+      },
+    },
+  ]);
+}

@@ -1,0 +1,168 @@
+/**
+ * From a Cluster API Machine to a joined node over SSH, against the real API server, the real
+ * Cluster API manager and real sshd hosts: as root and as a sudo user, every cloud-init feature,
+ * exactly one run, status for both contracts, and cleanup on delete.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
+import { countLines, createHost, destroyHost, hostExec, readHostFile, type TestHost } from "../bed/hosts.js";
+import { canMakeHosts } from "../bed/index.js";
+import { waitFor } from "../bed/util.js";
+import { useBed } from "../integration/helpers.js";
+import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+
+const RUNS = "/var/log/capi-remote-test-runs";
+
+describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
+  const t = useBed("prov");
+  let ctl: ControllerProcess;
+  const hosts: Record<string, TestHost> = {};
+  let o: ReturnType<typeof objects>;
+
+  before(async () => {
+    o = objects(t.bed, t.ns);
+    const key = await makeKeyPair("ed25519");
+    const made = await Promise.all(["prov-root", "prov-sudo", "prov-files"].map((n) => createHost(n, [key.publicKey])));
+    for (const h of made) hosts[h.name] = h;
+    await o.apply([sshKeySecret(t.ns, "ssh-key", key)]);
+    await makeCluster(t.bed, t.ns, "c1");
+    ctl = new ControllerProcess(t.bed, t.ns, "prov");
+    await ctl.start();
+  });
+  after(async () => {
+    await ctl?.stop();
+    await Promise.all(Object.values(hosts).map((h) => destroyHost(h)));
+  });
+
+  const running = (name: string, timeoutMs = 90_000) =>
+    waitFor(
+      `Machine ${name} Running`,
+      async () => {
+        const m = await o.machine(name);
+        if (m.status?.phase === "Running" && m.status?.nodeRef) return m;
+        const rm = await o.rm(name);
+        throw new Error(
+          `Machine phase ${m.status?.phase}; RemoteMachine conditions ${JSON.stringify(rm.status?.conditions?.map((c: Any) => [c.type, c.status, c.reason, c.message]))}`,
+        );
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+
+  it("provisions as root: Machine Running with a nodeRef, both contracts' status, one run", async () => {
+    const h = hosts["prov-root"]!;
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "m-root",
+      "c1",
+      { address: h.address, sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed),
+    );
+    const m = await running("m-root");
+    const rm = await o.rm("m-root");
+    assert.equal(rm.spec.providerID, `remote-machine://${h.address}:22`);
+    assert.equal(m.spec.providerID, rm.spec.providerID);
+    assert.equal(m.status.nodeRef.name, "prov-root");
+    assert.equal(rm.status.ready, true);
+    assert.equal(rm.status.initialization.provisioned, true);
+    assert.deepEqual(rm.status.addresses, [
+      { type: "ExternalIP", address: h.address },
+      { type: "Hostname", address: "prov-root" },
+    ]);
+    assert.equal(o.condition(rm, "Ready")?.status, "True");
+    assert.equal(o.condition(rm, "BootstrapExecSucceeded")?.status, "True");
+    assert.equal(o.condition(rm, "Paused")?.status, "False");
+    assert.equal(rm.status.hostKey.source, "FirstUse");
+    assert.equal(rm.metadata.annotations["remote.infrastructure.cluster.x-k8s.io/host-key"], h.hostPublicKey);
+    assert.equal(rm.status.bootstrap.phase, "Succeeded");
+    assert.equal(await countLines(h, RUNS, "run"), 1);
+    const reasons = (await o.events("m-root")).map((e) => e.reason);
+    assert.ok(reasons.includes("BootstrapSucceeded"), `events: ${reasons}`);
+  });
+
+  it("provisions as a sudo user", async () => {
+    const h = hosts["prov-sudo"]!;
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "m-sudo",
+      "c1",
+      { address: h.address, user: "capi", useSudo: true, sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed, { extra: "  - id -un > /root/whoami\n" }),
+    );
+    await running("m-sudo");
+    assert.equal(await readHostFile(h, "/root/whoami"), "root\n");
+    assert.equal(await countLines(h, RUNS, "run"), 1);
+  });
+
+  it("carries out every cloud-init feature on the host, in cloud-init's order", async () => {
+    const h = hosts["prov-files"]!;
+    const data = `#cloud-config
+bootcmd:
+  - echo bootcmd >> /var/log/order
+write_files:
+  - path: /etc/app/plain.conf
+    content: "plain\\n"
+    permissions: "0600"
+  - path: /etc/app/b64
+    encoding: b64
+    content: ${Buffer.from("base64 text\n").toString("base64")}
+  - path: /etc/app/gz
+    encoding: gz+b64
+    content: ${(await import("node:zlib")).gzipSync("gzipped\n").toString("base64")}
+  - path: /home/capi/owned
+    content: mine
+    owner: capi:capi
+    permissions: "0640"
+  - path: /etc/app/plain.conf
+    content: "appended\\n"
+    append: true
+    permissions: "0600"
+  - path: /etc/app/deferred
+    content: late
+    defer: true
+runcmd:
+  - echo runcmd-shell >> /var/log/order
+  - [sh, -c, "echo runcmd-argv >> /var/log/order; test -f /etc/app/deferred && echo deferred-before-runcmd >> /var/log/order"]
+  - echo "run $(date +%s%N)" >> ${RUNS}
+  - mkdir -p /run/cluster-api && touch /run/cluster-api/bootstrap-success.complete
+`;
+    await makeMachine(t.bed, t.ns, "m-files", "c1", { address: h.address, sshKeyRef: { name: "ssh-key" } }, data);
+    await waitFor("m-files provisioned", async () => (await o.rm("m-files")).status?.initialization?.provisioned, {
+      timeoutMs: 60_000,
+    });
+    assert.equal(await readHostFile(h, "/etc/app/plain.conf"), "plain\nappended\n");
+    assert.equal(await readHostFile(h, "/etc/app/b64"), "base64 text\n");
+    assert.equal(await readHostFile(h, "/etc/app/gz"), "gzipped\n");
+    assert.equal(await readHostFile(h, "/etc/app/deferred"), "late");
+    assert.equal(
+      (await hostExec(h, "stat -c '%a %U:%G' /etc/app/plain.conf /home/capi/owned")).trim(),
+      "600 root:root\n640 capi:capi",
+    );
+    assert.equal(
+      await readHostFile(h, "/var/log/order"),
+      "bootcmd\nruncmd-shell\nruncmd-argv\ndeferred-before-runcmd\n",
+    );
+    // The working dir is k0smotron's default, created on the machine.
+    assert.equal((await hostExec(h, "test -d /etc/k0smotron && echo yes")).trim(), "yes");
+  });
+
+  it("cleans up on delete: cleanup ran on the host, finalizer and Machine gone", async () => {
+    const h = hosts["prov-root"]!;
+    const rm = await o.rm("m-root");
+    assert.ok(rm.metadata.finalizers.includes("remotemachine.infrastructure.cluster.x-k8s.io"));
+    await o.deleteMachine("m-root");
+    await waitFor("Machine m-root gone", async () => (await o.machineOrUndefined("m-root")) === undefined, {
+      timeoutMs: 60_000,
+    });
+    assert.equal(await o.rmOrUndefined("m-root"), undefined);
+    // Default cleanup for a machine without a known bootstrap provider: the sentinel and our state go.
+    assert.equal(await readHostFile(h, "/run/cluster-api/bootstrap-success.complete"), undefined);
+    assert.equal((await hostExec(h, "ls /var/lib/capi-remote")).trim(), "");
+    const reasons = (await o.allEvents()).filter((e) => e.involvedObject.name === "m-root").map((e) => e.reason);
+    assert.ok(reasons.includes("CleanupSucceeded"), `events: ${reasons}`);
+  });
+});
+
+export type { Any };
