@@ -14,7 +14,7 @@ import {
 import { KubeConfig } from "@kubernetes/client-node";
 import { makeRedactor } from "./cloudinit/redact.js";
 import { type Config, parseConfig, usage } from "./config.js";
-import { KubeApi, R } from "./kube/api.js";
+import { isConflict, KubeApi, R } from "./kube/api.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
 import { NodeWatcher } from "./reconcile/nodes.js";
 import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";

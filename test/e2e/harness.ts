@@ -202,7 +202,7 @@ export async function makeMachine(
   cluster: string,
   rmSpec: Any,
   bootstrap: string,
-  opts: { format?: string } = {},
+  opts: { format?: string; annotations?: Record<string, string> } = {},
 ): Promise<void> {
   await objects(bed, ns).apply([
     {
@@ -212,7 +212,12 @@ export async function makeMachine(
       type: "cluster.x-k8s.io/secret",
       stringData: { value: bootstrap, ...(opts.format ? { format: opts.format } : {}) },
     },
-    { apiVersion: `${INFRA}/v1beta2`, kind: "RemoteMachine", metadata: { name }, spec: rmSpec },
+    {
+      apiVersion: `${INFRA}/v1beta2`,
+      kind: "RemoteMachine",
+      metadata: { name, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+      spec: rmSpec,
+    },
     {
       apiVersion: "cluster.x-k8s.io/v1beta2",
       kind: "Machine",

@@ -63,7 +63,7 @@ export class RemoteMachineReconciler {
    * After a failed attempt, no new attempt before `at` unless an input changed (the object's
    * spec or annotations, or a Secret it uses): our own status writes must not cause retries.
    */
-  private readonly retryGate = new Map<string, { at: number; inputs: string }>();
+  private readonly retryGate = new Map<string, { at: number; inputs: string; reason: string; message: string }>();
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -348,8 +348,9 @@ export class RemoteMachineReconciler {
     const inputs = this.inputsOf(s, dataSecret);
     const gate = this.retryGate.get(s.key);
     if (!task && gate && gate.inputs === inputs && Date.now() < gate.at) {
-      const c = s.conditions.find((x) => x.type === ConditionType.HostReachable);
-      return this.block(s, c?.reason ?? Reason.HostUnreachable, c?.message ?? "");
+      // Say it again: the write that first reported it may have lost a race with another write.
+      this.condition(s, ConditionType.HostReachable, "False", gate.reason, gate.message);
+      return this.block(s, gate.reason, gate.message);
     }
     if (!task) {
       this.retryGate.delete(s.key);
@@ -459,7 +460,7 @@ export class RemoteMachineReconciler {
     this.condition(s, ConditionType.HostReachable, "False", f.reason, message, "Warning");
     const cap = f.reason === Reason.HostUnreachable ? UNREACHABLE_MAX_DELAY_MS : NEEDS_USER_MAX_DELAY_MS;
     const delay = this.ctx.queue.addRateLimited(s.key, cap);
-    this.retryGate.set(s.key, { at: Date.now() + delay, inputs });
+    this.retryGate.set(s.key, { at: Date.now() + delay, inputs, reason: f.reason, message });
     this.log(s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
     return this.block(s, f.reason, message);
   }
