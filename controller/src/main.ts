@@ -85,7 +85,9 @@ export async function run(cfg: Config): Promise<void> {
       } catch (e) {
         metrics.reconciles.inc({ controller, result: "error" });
         metrics.reconcileErrors.inc({ controller });
-        log.error("reconcile failed", { controller, object: key, err: e });
+        // A conflict means our cache was behind our own last write: retried shortly, not news.
+        if (isConflict(e)) log.debug("write conflict; retrying with a fresh copy", { controller, object: key });
+        else log.error("reconcile failed", { controller, object: key, err: e });
         throw e;
       } finally {
         end();

@@ -193,6 +193,15 @@ export class RemoteMachineReconciler {
     );
   }
 
+  /** The Machine whose infrastructureRef names this RemoteMachine (before it owns it). */
+  private referencingMachine(s: Scope): (Machine & Named) | undefined {
+    const ns = s.rm.metadata.namespace;
+    return this.ctx.inf.machines.list().find((m) => {
+      const ref = referenceOf(m.spec.infrastructureRef);
+      return m.metadata.namespace === ns && ref?.kind === "RemoteMachine" && ref.name === s.rm.metadata.name;
+    });
+  }
+
   /** The SSH target of the machine, or a reason it cannot be built. */
   private sshTarget(
     s: Scope,
@@ -283,22 +292,25 @@ export class RemoteMachineReconciler {
       await this.setFinalizer(s, true);
       return undefined; // the update event brings us back
     }
+    // Cluster API sets the owner reference, but not while the Cluster is paused: find the Machine
+    // through its infrastructureRef too, so pausing is reported either way.
     const owner = this.ownerMachine(s);
-    if (!owner)
+    const machine = owner ? this.ctx.inf.machines.get(ns, owner.name) : this.referencingMachine(s);
+    const cluster = machine ? this.ctx.inf.clusters.get(ns, machine.spec.clusterName) : undefined;
+    if (machine && isPaused(cluster, rm)) {
+      this.condition(s, ConditionType.Paused, "True", Reason.Paused, "the Cluster or this object is paused", "Normal");
+      return this.block(s, Reason.Paused, "the Cluster or this object is paused");
+    }
+    if (!owner) {
       return this.block(
         s,
         Reason.WaitingForMachineOwner,
         "waiting for a Cluster API Machine to own this RemoteMachine",
       );
-    const machine = this.ctx.inf.machines.get(ns, owner.name);
+    }
     if (!machine) return this.block(s, Reason.WaitingForMachineOwner, `Machine ${owner.name} not found`);
     s.machine = machine;
-    const cluster = this.ctx.inf.clusters.get(ns, machine.spec.clusterName);
     if (!cluster) return this.block(s, Reason.WaitingForCluster, `Cluster ${machine.spec.clusterName} not found`);
-    if (isPaused(cluster, rm)) {
-      this.condition(s, ConditionType.Paused, "True", Reason.Paused, "the Cluster or this object is paused", "Normal");
-      return undefined;
-    }
     this.condition(s, ConditionType.Paused, "False", Reason.NotPaused);
 
     if (
