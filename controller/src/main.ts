@@ -17,6 +17,7 @@ import { type Config, parseConfig, usage } from "./config.js";
 import { isConflict, KubeApi, R } from "./kube/api.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
 import { NodeWatcher } from "./reconcile/nodes.js";
+import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";
 import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
 import { TaskManager } from "./reconcile/tasks.js";
@@ -68,6 +69,7 @@ export async function run(cfg: Config): Promise<void> {
     machines: new Informer<Machine & Named>(api, kc, R.machines, log, ns),
     clusters: new Informer<Cluster & Named>(api, kc, R.clusters, log, ns),
     secrets: new Informer<Secret>(api, kc, R.secrets, log, ns),
+    jobs: new Informer<Job>(api, kc, R.jobs, log, { ...ns, labelSelector: JOB_LABEL }),
   };
   secretsInformer = inf.secrets;
   const remoteClusters = new Informer<RemoteCluster & Named>(api, kc, R.remoteClusters, log, ns);
@@ -173,6 +175,11 @@ export async function run(cfg: Config): Promise<void> {
     }
   };
   inf.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
+  const fromJob = (j: Job) => {
+    const rm = j.metadata.labels?.[JOB_LABEL];
+    if (rm) queue.add(`${j.metadata.namespace}/${rm}`);
+  };
+  inf.jobs.on({ onAdd: fromJob, onUpdate: fromJob, onDelete: fromJob });
 
   const rcReconciler = new RemoteClusterReconciler(ctx, remoteClusters, inf.clusters);
   const rcQueue = new WorkQueue(

@@ -9,6 +9,7 @@ import type { Logger } from "../runtime/log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { WorkQueue } from "../runtime/queue.js";
 import type { NodeWatcher } from "./nodes.js";
+import type { Job } from "./provisionjob.js";
 import type { TaskManager } from "./tasks.js";
 
 export interface Secret {
@@ -41,6 +42,7 @@ export interface Ctx {
     machines: Informer<Machine & Named>;
     clusters: Informer<Cluster & Named>;
     secrets: Informer<Secret>;
+    jobs: Informer<Job>;
   };
   now: () => Date;
 }

@@ -26,14 +26,16 @@ import {
   referenceOf,
   setCondition,
 } from "@capi-remote/shared";
+import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { stateDirFor } from "../cloudinit/runner.js";
-import { isNotFound, R } from "../kube/api.js";
+import { ApiError, isNotFound, R } from "../kube/api.js";
 import type { SSHTarget } from "../ssh/executor.js";
 import type { HostKeyPolicy } from "../ssh/hostkeys.js";
 import { fingerprint, pinnedKeysFor } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { mergePatch } from "./diff.js";
 import { matchNode } from "./nodes.js";
+import { jobOutcome, provisionJob, provisionScript, provisionSecret } from "./provisionjob.js";
 
 type RM = RemoteMachine & Named;
 type Result = { requeueAfterMs?: number } | undefined;
@@ -356,6 +358,9 @@ export class RemoteMachineReconciler {
       );
     }
 
+    if (rm.spec.provisionJob) {
+      return this.reconcileProvisionJob(s, machine, { value, format: secretValue(dataSecret, "format") });
+    }
     const task = this.ctx.tasks.get(s.key);
     const inputs = this.inputsOf(s, dataSecret);
     const gate = this.retryGate.get(s.key);
@@ -424,22 +429,6 @@ export class RemoteMachineReconciler {
     // reconcile of a stale copy can never start the bootstrap again.
     if (!task.ok && !task.failure?.terminal) this.ctx.tasks.clear(s.key);
     if (task.ok) {
-      this.ctx.queue.forget(s.key);
-      this.retryGate.delete(s.key);
-      const providerID = formatProviderID(rm.spec.address, rm.spec.port ?? DEFAULT_SSH_PORT);
-      if (rm.spec.providerID !== providerID) {
-        const res = await this.ctx.api.patch<RM>(R.remoteMachines, ns, rm.metadata.name, { spec: { providerID } });
-        s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
-      }
-      s.status.bootstrap = {
-        ...(s.status.bootstrap ?? {}),
-        phase: "Succeeded",
-        finishedAt: (task.finishedAt ?? this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
-        exitCode: 0,
-        ...(task.steps !== undefined ? { step: task.steps, steps: task.steps } : {}),
-      };
-      this.condition(s, ConditionType.HostReachable, "True", Reason.Connected);
-      this.condition(s, ConditionType.BootstrapExecSucceeded, "True", Reason.BootstrapSucceeded, "", "Normal");
       if (task.ignoredKeys?.length) {
         void this.ctx.events.emit(
           this.target(s),
@@ -448,23 +437,11 @@ export class RemoteMachineReconciler {
           `cloud-config keys not carried out: ${task.ignoredKeys.join(", ")}`,
         );
       }
-      this.markProvisioned(s, task.hostname);
-      return undefined;
+      this.condition(s, ConditionType.HostReachable, "True", Reason.Connected);
+      return this.succeed(s, task.hostname, task.finishedAt, task.steps);
     }
     const f = task.failure ?? { reason: Reason.BootstrapFailed, message: "unknown failure", terminal: false };
-    if (f.terminal) {
-      s.status.bootstrap = {
-        ...(s.status.bootstrap ?? {}),
-        phase: "Failed",
-        finishedAt: (task.finishedAt ?? this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
-        ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
-      };
-      s.status.failureReason = f.reason;
-      s.status.failureMessage = f.message;
-      s.status.deprecated = { v1beta1: { failureReason: f.reason, failureMessage: f.message } };
-      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", f.reason, f.message, "Warning");
-      return this.block(s, f.reason, f.message);
-    }
+    if (f.terminal) return this.failTerminally(s, f.reason, f.message, task.finishedAt, task.exitCode);
     const message =
       f.reason === Reason.HostKeyMismatch && f.presentedKey
         ? `${f.message}: it presented ${fingerprint(f.presentedKey)}`
@@ -475,6 +452,97 @@ export class RemoteMachineReconciler {
     this.retryGate.set(s.key, { at: Date.now() + delay, inputs, reason: f.reason, message });
     this.log(s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
     return this.block(s, f.reason, message);
+  }
+
+  /** Bootstrapped: the provider ID goes into spec (durable), the rest into status. */
+  private async succeed(s: Scope, hostname: string | undefined, finishedAt?: Date, steps?: number): Promise<Result> {
+    const { rm } = s;
+    this.ctx.queue.forget(s.key);
+    this.retryGate.delete(s.key);
+    const providerID = formatProviderID(rm.spec.address ?? "", rm.spec.port ?? DEFAULT_SSH_PORT);
+    if (rm.spec.providerID !== providerID) {
+      const res = await this.ctx.api.patch<RM>(R.remoteMachines, rm.metadata.namespace, rm.metadata.name, {
+        spec: { providerID },
+      });
+      s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
+    }
+    s.status.bootstrap = {
+      ...(s.status.bootstrap ?? {}),
+      phase: "Succeeded",
+      finishedAt: (finishedAt ?? this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      exitCode: 0,
+      ...(steps !== undefined ? { step: steps, steps } : {}),
+    };
+    this.condition(s, ConditionType.BootstrapExecSucceeded, "True", Reason.BootstrapSucceeded, "", "Normal");
+    this.markProvisioned(s, hostname);
+    return undefined;
+  }
+
+  /** A failure that is never retried: the machine may be half set up. */
+  private failTerminally(s: Scope, reason: string, message: string, finishedAt?: Date, exitCode?: number): Result {
+    s.status.bootstrap = {
+      ...(s.status.bootstrap ?? {}),
+      phase: "Failed",
+      finishedAt: (finishedAt ?? this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      ...(exitCode !== undefined ? { exitCode } : {}),
+    };
+    s.status.failureReason = reason;
+    s.status.failureMessage = message;
+    s.status.deprecated = { v1beta1: { failureReason: reason, failureMessage: message } };
+    this.condition(s, ConditionType.BootstrapExecSucceeded, "False", reason, message, "Warning");
+    return this.block(s, reason, message);
+  }
+
+  /** Provisioning through a Job (provisionJob): create it once, then follow its status. */
+  private async reconcileProvisionJob(
+    s: Scope,
+    machine: Machine & Named,
+    data: { value: string; format?: string },
+  ): Promise<Result> {
+    const { rm } = s;
+    const ns = rm.metadata.namespace ?? "";
+    const name = `${rm.metadata.name}-provision`;
+    const job = this.ctx.inf.jobs.get(ns, name);
+    if (!job) {
+      let plan: Plan;
+      try {
+        plan = planBootstrap(data.value, data.format, {
+          commandsAsScript: rm.spec.commandsAsScript ?? false,
+          hostname: machine.metadata.name,
+        });
+      } catch (e) {
+        if (e instanceof BootstrapDataError) return this.failTerminally(s, e.reason, e.message);
+        throw e;
+      }
+      const script = provisionScript(plan, {
+        stateDir: stateDirFor(ns, rm.metadata.name),
+        workingDir: rm.spec.workingDir ?? DEFAULT_WORKING_DIR,
+        owner: s.key,
+        commandTimeoutSeconds: rm.spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
+      });
+      const exists = (e: unknown) => {
+        if (!(e instanceof ApiError && e.status === 409)) throw e;
+      };
+      await this.ctx.api.create(R.secrets, ns, provisionSecret(rm, name, script)).catch(exists);
+      if (!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) {
+        await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
+          metadata: { annotations: { [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString() } },
+        });
+      }
+      await this.ctx.api.create(R.jobs, ns, provisionJob(rm, name, name)).catch(exists);
+      const msg = `Job ${name} created`;
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.ProvisionJobRunning, msg, "Normal");
+      s.status.bootstrap = { ...(s.status.bootstrap ?? {}), phase: "Running" };
+      return this.block(s, Reason.ProvisionJobRunning, msg);
+    }
+    const outcome = jobOutcome(job);
+    if (outcome.state === "succeeded") return this.succeed(s, undefined);
+    if (outcome.state === "failed") {
+      return this.failTerminally(s, Reason.ProvisionJobFailed, `Job ${name} failed: ${outcome.message ?? ""}`);
+    }
+    this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.ProvisionJobRunning, `Job ${name} running`);
+    s.status.bootstrap = { ...(s.status.bootstrap ?? {}), phase: "Running" };
+    return this.block(s, Reason.ProvisionJobRunning, `Job ${name} running`);
   }
 
   /** What a new attempt could see differently: the object's spec and annotations, and its Secrets. */
