@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseConfig } from "../config.js";
+import { mergePatch } from "./diff.js";
+import { matchNode, type Node } from "./nodes.js";
+import { jobOutcome } from "./provisionjob.js";
+import { asRoot } from "./tasks.js";
+
+describe("mergePatch", () => {
+  const cases: [string, unknown, unknown, unknown][] = [
+    ["equal", { a: 1, b: [1] }, { a: 1, b: [1] }, undefined],
+    ["changed scalar", { a: 1 }, { a: 2 }, { a: 2 }],
+    ["removed key becomes null", { a: 1, b: 2 }, { a: 1 }, { b: null }],
+    ["nested", { s: { x: 1, y: 2 } }, { s: { x: 1, y: 3 } }, { s: { y: 3 } }],
+    ["arrays replace whole", { c: [1, 2] }, { c: [1] }, { c: [1] }],
+    ["new object", {}, { s: { x: 1 } }, { s: { x: 1 } }],
+  ];
+  for (const [name, from, to, want] of cases) it(name, () => assert.deepEqual(mergePatch(from, to), want));
+});
+
+describe("matchNode", () => {
+  const node = (name: string, labels: Record<string, string> = {}, ip?: string): Node => ({
+    metadata: { name, labels },
+    ...(ip ? { status: { addresses: [{ type: "InternalIP", address: ip }] } } : {}),
+  });
+  const nodes = [node("host-a"), node("n2", { "k0smotron.io/machine-name": "rm-2" }), node("n3", {}, "10.0.0.3")];
+  const cases: [string, { names: string[]; addresses: string[] }, string | undefined][] = [
+    ["by k0smotron's machine-name label", { names: ["rm-2"], addresses: [] }, "n2"],
+    ["by hostname", { names: ["HOST-A"], addresses: [] }, "host-a"],
+    ["by address", { names: ["x"], addresses: ["10.0.0.3"] }, "n3"],
+    ["none", { names: ["x"], addresses: ["10.9.9.9"] }, undefined],
+  ];
+  for (const [name, want, expected] of cases)
+    it(name, () => assert.equal(matchNode(nodes, want)?.metadata.name, expected));
+});
+
+describe("jobOutcome", () => {
+  it("reads Complete, Failed and running Jobs", () => {
+    assert.equal(
+      jobOutcome({ metadata: { name: "j" }, status: { conditions: [{ type: "Complete", status: "True" }] } }).state,
+      "succeeded",
+    );
+    assert.deepEqual(
+      jobOutcome({
+        metadata: { name: "j" },
+        status: { conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] },
+      }),
+      { state: "failed", message: "BackoffLimitExceeded:" },
+    );
+    assert.equal(jobOutcome({ metadata: { name: "j" }, status: {} }).state, "running");
+  });
+});
+
+describe("asRoot", () => {
+  it("uses sudo -n only for a non-root user who asked for it", () => {
+    assert.equal(asRoot("id -u", true, "capi"), "sudo -n sh -c 'id -u'");
+    assert.equal(asRoot("id -u", true, "root"), "sh -c 'id -u'");
+    assert.equal(asRoot("it's", false, "capi"), "sh -c 'it'\\''s'");
+  });
+});
+
+describe("parseConfig", () => {
+  it("defaults", () => {
+    const c = parseConfig([], {});
+    assert.ok(c !== "help");
+    assert.equal(c.concurrency, 10);
+    assert.equal(c.leaderElect, true);
+    assert.equal(c.healthAddress, ":8081");
+    assert.equal(c.leaseDurationMs, 15_000);
+  });
+  it("flags win over the environment", () => {
+    const c = parseConfig(["--concurrency=3", "--leader-elect=false"], {
+      CAPI_REMOTE_CONCURRENCY: "7",
+      POD_NAMESPACE: "ns1",
+    });
+    assert.ok(c !== "help");
+    assert.equal(c.concurrency, 3);
+    assert.equal(c.leaderElect, false);
+    assert.equal(c.leaderElectionNamespace, "ns1");
+  });
+  it("rejects bad values with a readable message", () => {
+    assert.throws(() => parseConfig(["--concurrency=zero"], {}), /--concurrency must be a positive number/);
+    assert.throws(() => parseConfig(["--log-level=loud"], {}), /--log-level/);
+    assert.throws(() => parseConfig(["--no-such-flag"], {}), /Unknown option/);
+  });
+  it("--help", () => assert.equal(parseConfig(["--help"], {}), "help"));
+});

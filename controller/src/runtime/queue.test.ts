@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { WorkQueue } from "./queue.js";
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe("WorkQueue", () => {
+  it("collapses duplicate keys waiting in the queue", async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue(
+      async (k) => {
+        seen.push(k);
+        if (k === "busy") await tick(20);
+        return undefined;
+      },
+      { concurrency: 1 },
+    );
+    q.add("busy"); // occupies the only worker, so the rest wait in the queue
+    q.add("a");
+    q.add("b");
+    q.add("a");
+    q.add("b");
+    assert.equal(q.depth, 2);
+    await tick(60);
+    assert.deepEqual(seen, ["busy", "a", "b"]);
+  });
+
+  it("never runs one key twice at once, and reruns a key added while it ran", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const q = new WorkQueue(
+      async () => {
+        running++;
+        runs++;
+        maxRunning = Math.max(maxRunning, running);
+        await tick(20);
+        running--;
+        return undefined;
+      },
+      { concurrency: 4 },
+    );
+    q.add("a");
+    await tick(2);
+    q.add("a");
+    q.add("a");
+    await tick(80);
+    assert.equal(maxRunning, 1);
+    assert.equal(runs, 2);
+  });
+
+  it("bounds concurrency across keys", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const q = new WorkQueue(
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await tick(10);
+        running--;
+        return undefined;
+      },
+      { concurrency: 3 },
+    );
+    for (let i = 0; i < 20; i++) q.add(`k${i}`);
+    await tick(150);
+    assert.equal(maxRunning, 3);
+  });
+
+  it("retries failures with doubling delays up to the cap, and forgets them", () => {
+    const q = new WorkQueue(async () => undefined, { concurrency: 1, baseDelayMs: 100, maxDelayMs: 1000 });
+    const delays = [1, 2, 3, 4, 5, 6].map(() => q.addRateLimited("k"));
+    assert.deepEqual(delays, [100, 200, 400, 800, 1000, 1000]);
+    q.forget("k");
+    assert.equal(q.addRateLimited("k"), 100);
+    assert.equal(q.addRateLimited("k", 150), 150, "a per-call cap");
+    void q.shutdown();
+  });
+
+  it("keeps the earliest of several delayed requeues", async () => {
+    const seen: number[] = [];
+    const q = new WorkQueue(
+      async () => {
+        seen.push(Date.now());
+        return undefined;
+      },
+      { concurrency: 1 },
+    );
+    const start = Date.now();
+    q.addAfter("k", 200);
+    q.addAfter("k", 20);
+    q.addAfter("k", 100);
+    await tick(300);
+    assert.equal(seen.length, 1);
+    assert.ok((seen[0] ?? 0) - start < 150);
+  });
+
+  it("retries a handler that throws, and requeues when asked", async () => {
+    let calls = 0;
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error("boom");
+        if (calls === 2) return { requeueAfterMs: 5 };
+        return undefined;
+      },
+      { concurrency: 1, baseDelayMs: 5 },
+    );
+    q.add("k");
+    await tick(80);
+    assert.equal(calls, 3);
+  });
+
+  it("stops taking work on shutdown and waits for running handlers", async () => {
+    let finished = false;
+    const q = new WorkQueue(
+      async () => {
+        await tick(30);
+        finished = true;
+        return undefined;
+      },
+      { concurrency: 1 },
+    );
+    q.add("k");
+    await tick(2);
+    await q.shutdown();
+    assert.ok(finished);
+    q.add("later");
+    assert.equal(q.depth, 0);
+  });
+});
