@@ -2,9 +2,11 @@
  * The main job (`npm start`).
  *
  * With a cluster at hand (KUBECONFIG, ~/.kube/config, or running in a Pod) it runs the
- * controller against it. With none, it brings up the local environment: a real kube-apiserver
- * and etcd, the Cluster API manager, capi-remote's CRDs and three SSH test hosts, and prints how
- * to reach them. Ctrl-C tears everything down.
+ * controller against it (arguments after `--` go to the controller; `--help` lists them). With
+ * none, it brings up the local environment: a real kube-apiserver and etcd, the Cluster API
+ * manager, capi-remote's CRDs, three SSH hosts and the controller, creates a demo cluster whose
+ * three Machines are provisioned over SSH while you watch, and prints how to reach it all.
+ * Ctrl-C tears everything down.
  */
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -15,6 +17,7 @@ import { createHost, destroyHost, type TestHost } from "../test/bed/hosts.js";
 import { REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
 import { apply, ensureNamespace } from "../test/bed/kube.js";
 import { ensureBinaries } from "../test/bed/versions.js";
+import { ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "../test/e2e/harness.js";
 
 function haveCluster(): string | undefined {
   if (process.env.KUBERNETES_SERVICE_HOST) return "in-cluster";
@@ -38,11 +41,13 @@ async function localEnvironment() {
   console.log("Starting kube-apiserver, etcd and the Cluster API manager...");
   const bed = await startTestBed();
   const hosts: TestHost[] = [];
+  let ctl: ControllerProcess | undefined;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     console.log("\nTearing down...");
+    await ctl?.stop();
     for (const h of hosts) await destroyHost(h).catch(() => {});
     await bed.stop();
     process.exit(0);
@@ -55,6 +60,7 @@ async function localEnvironment() {
   await ensureNamespace(bed.clients, "demo");
   await apply(bed.clients, [
     sshKeySecret("demo", "demo-ssh-key", key),
+    // The pool (claimed by RemoteMachineTemplates once pools are implemented).
     ...hosts.map((h) => ({
       apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
       kind: "PooledRemoteMachine",
@@ -65,6 +71,41 @@ async function localEnvironment() {
   const keyFile = join(bed.dir, "demo-ssh-key");
   await writeFile(keyFile, key.privateKey, { mode: 0o600 });
 
+  console.log("Starting the capi-remote controller...");
+  ctl = new ControllerProcess(bed, "demo", "demo");
+  await ctl.start();
+
+  console.log("Creating Cluster demo with one Machine per host; watch them provision:");
+  await makeCluster(bed, "demo", "demo");
+  for (const h of hosts) {
+    await makeMachine(
+      bed,
+      "demo",
+      h.name,
+      "demo",
+      { address: h.address, sshKeyRef: { name: "demo-ssh-key" } },
+      testBootstrap(bed),
+    );
+  }
+  const o = objects(bed, "demo");
+  const seen = new Map<string, string>();
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    let running = 0;
+    for (const h of hosts) {
+      const m = await o.machineOrUndefined(h.name);
+      const rm = await o.rmOrUndefined(h.name);
+      const ready = rm ? o.condition(rm, "Ready") : undefined;
+      const line =
+        `  ${h.name} (${h.address}): Machine ${m?.status?.phase ?? "Pending"}, RemoteMachine ${ready?.reason ?? "-"} ${ready?.message ?? ""}`.trimEnd();
+      if (seen.get(h.name) !== line) console.log(line);
+      seen.set(h.name, line);
+      if (m?.status?.phase === "Running") running++;
+    }
+    if (running === hosts.length) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
   console.log(`
 Local environment is up.
 
@@ -72,7 +113,8 @@ Local environment is up.
             kubectl get crds; kubectl -n demo get pooledremotemachines
   Lens:     add the kubeconfig file above (File > Add Cluster, or ~/.kube/config).
   SSH:      ${hosts.map((h) => `ssh -i ${keyFile} root@${h.address}   # ${h.name}`).join("\n            ")}
-  Logs:     ${bed.dir}/{kube-apiserver,etcd,capi-manager}.log
+            kubectl -n demo get machines,remotemachines
+  Logs:     ${bed.dir}/{kube-apiserver,etcd,capi-manager,controller-demo}.log
 
 Press Ctrl-C to tear everything down.`);
   await new Promise(() => {});
@@ -80,8 +122,15 @@ Press Ctrl-C to tear everything down.`);
 
 const cluster = haveCluster();
 if (cluster) {
-  console.error(`A cluster is configured (${cluster}), but the controller is not built yet (see the issues).`);
-  process.exit(1);
+  // Run the controller against that cluster, in the foreground, as it runs in a Pod.
+  const { spawnSync } = await import("node:child_process");
+  const args = process.argv.slice(2);
+  if (!args.some((a) => a.startsWith("--leader-elect"))) args.push("--leader-elect=false");
+  console.error(`Running the capi-remote controller against ${cluster} (--help lists its flags)`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts"), ...args], {
+    stdio: "inherit",
+  });
+  process.exit(r.status ?? 1);
 } else {
   await localEnvironment();
 }

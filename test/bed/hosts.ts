@@ -100,8 +100,10 @@ async function claimSlot(): Promise<number> {
 export async function hostExec(host: TestHost, command: string, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("nsenter", ["-t", String(host.holderPid), "-m", "-n", "-u", "--", "sh", "-c", command], {
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    // A command that does not read its input may exit before we write it: not an error.
+    child.stdin?.on("error", () => {});
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -114,7 +116,7 @@ export async function hostExec(host: TestHost, command: string, input?: string):
     child.on("exit", (code) =>
       code === 0 ? resolve(out) : reject(new Error(`on ${host.name}: \`${command}\` exited ${code}: ${err.trim()}`)),
     );
-    child.stdin.end(input ?? "");
+    child.stdin?.end(input);
   });
 }
 

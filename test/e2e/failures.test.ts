@@ -193,7 +193,7 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
     );
     await waitReason("f-down", "HostReachable", "HostUnreachable", 30_000);
     await hasEvent("f-down", "HostUnreachable");
-    await sleep(12_000); // long enough for the backoff to reach its cap
+    await sleep(8_000); // long enough for the backoff to reach its cap
     await setLink(down, true);
     const back = Date.now();
     await waitFor("f-down provisioned", async () => (await o.rm("f-down")).status?.initialization?.provisioned, {

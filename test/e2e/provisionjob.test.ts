@@ -113,8 +113,10 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
     assert.equal(c.image, "teleport:16");
     assert.ok(c.volumeMounts.some((m: Any) => m.mountPath === "/capi-remote"));
     assert.equal(j.spec.template.spec.volumes[0].secret.secretName, "m-job-provision");
-    const rm = await o.rm("m-job");
-    assert.equal(o.condition(rm, "BootstrapExecSucceeded")?.reason, "ProvisionJobRunning");
+    const rm = await waitFor("ProvisionJobRunning", async () => {
+      const x = await o.rm("m-job");
+      return o.condition(x, "BootstrapExecSucceeded")?.reason === "ProvisionJobRunning" ? x : undefined;
+    });
     assert.notEqual(rm.status?.initialization?.provisioned, true, "not provisioned while the Job runs");
 
     // Run the Job's command as its pod would, with the Secret mounted at /capi-remote.

@@ -41,7 +41,7 @@ type RM = RemoteMachine & Named;
 type Result = { requeueAfterMs?: number } | undefined;
 
 /** Backoff caps: a host that is down comes back by itself (retry soon); a bad key needs a person. */
-const UNREACHABLE_MAX_DELAY_MS = 10_000;
+const UNREACHABLE_MAX_DELAY_MS = 5_000;
 const NEEDS_USER_MAX_DELAY_MS = 300_000;
 const CLEANUP_ATTEMPTS = 3;
 
