@@ -106,10 +106,10 @@ export async function hostExec(host: TestHost, command: string, input?: string):
     child.stdin?.on("error", () => {});
     let out = "";
     let err = "";
-    child.stdout.on("data", (d: Buffer) => {
+    child.stdout?.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    child.stderr.on("data", (d: Buffer) => {
+    child.stderr?.on("data", (d: Buffer) => {
       err += d.toString();
     });
     child.on("error", reject);
