@@ -188,7 +188,7 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
       t.ns,
       "f-down",
       "c1",
-      { address: down.address, sshKeyRef: { name: "good-key" }, timeouts: { connectSeconds: 2 } },
+      { address: down.address, sshKeyRef: { name: "good-key" }, timeouts: { connectSeconds: 5 } },
       testBootstrap(t.bed),
     );
     await waitReason("f-down", "HostReachable", "HostUnreachable", 30_000);

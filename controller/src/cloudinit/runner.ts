@@ -127,11 +127,13 @@ export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
   return [
     "seen=0",
     "while :; do",
+    // Look for the end first, then print progress: lines written just before the end are not lost.
+    `  done=0; [ -f ${S}/exit ] && done=1`,
     `  if [ -f ${S}/progress ]; then`,
     `    total=$(wc -l < ${S}/progress)`,
     `    if [ "$total" -gt "$seen" ]; then tail -n +$((seen + 1)) ${S}/progress | head -n $((total - seen)) | sed 's/^/progress /'; seen=$total; fi`,
     "  fi",
-    `  if [ -f ${S}/exit ]; then echo "exit $(cat ${S}/exit)"; exit 0; fi`,
+    `  if [ "$done" = 1 ]; then echo "exit $(cat ${S}/exit)"; exit 0; fi`,
     `  [ -d ${S}/started ] || { echo "exit none"; exit 0; }`,
     `  sleep ${pollSeconds}`,
     "done",
