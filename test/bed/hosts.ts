@@ -179,12 +179,15 @@ export async function createHost(name: string, authorizedKeys: string[]): Promis
     await mkdir(join(dir, t, "up"), { recursive: true });
     await mkdir(join(dir, t, "work"), { recursive: true });
   }
-  await writeFile(join(SLOT_DIR, String(slot), "state"), JSON.stringify({ name, dir, netns, veth }));
+  await writeFile(join(SLOT_DIR, String(slot), "state"), JSON.stringify({ name, dir, netns, veth, address }));
 
   await sh("ip", ["netns", "add", netns]);
   await sh("ip", ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns]);
   await sh("ip", ["link", "set", veth, "master", BRIDGE]);
   await sh("ip", ["link", "set", veth, "up"]);
+  // The address may have belonged to a host destroyed moments ago: forget its old MAC, or
+  // packets go to a dead link until the neighbour entry expires.
+  await sh("ip", ["neigh", "flush", "to", address, "dev", BRIDGE]).catch(() => "");
   await sh("ip", [
     "netns",
     "exec",
@@ -233,7 +236,10 @@ export async function createHost(name: string, authorizedKeys: string[]): Promis
     },
     { timeoutMs: 10_000, intervalMs: 20 },
   );
-  await writeFile(join(SLOT_DIR, String(slot), "state"), JSON.stringify({ name, dir, netns, veth, holderPid }));
+  await writeFile(
+    join(SLOT_DIR, String(slot), "state"),
+    JSON.stringify({ name, dir, netns, veth, holderPid, address }),
+  );
 
   const host: TestHost = { name, address, port: 22, knownHostsLine: "", hostPublicKey: "", dir, slot, holderPid, veth };
   const keys = `${authorizedKeys.join("\n")}\n`;
@@ -329,7 +335,7 @@ export async function regenerateHostKeys(host: TestHost): Promise<void> {
 }
 
 async function teardown(
-  state: { dir?: string; netns?: string; veth?: string; holderPid?: number },
+  state: { dir?: string; netns?: string; veth?: string; holderPid?: number; address?: string },
   slot: number,
   sshdPid?: number,
 ) {
@@ -345,6 +351,7 @@ async function teardown(
     await stopPid(state.holderPid, 1000);
   }
   if (state.veth) await sh("ip", ["link", "del", state.veth]).catch(() => "");
+  if (state.address) await sh("ip", ["neigh", "flush", "to", state.address, "dev", BRIDGE]).catch(() => "");
   if (state.netns) await sh("ip", ["netns", "del", state.netns]).catch(() => "");
   if (state.dir) await rm(state.dir, { recursive: true, force: true });
   await rm(join(SLOT_DIR, String(slot)), { recursive: true, force: true });
@@ -353,7 +360,7 @@ async function teardown(
 /** Destroys the host: processes, namespaces, link and files. */
 export async function destroyHost(host: TestHost): Promise<void> {
   await teardown(
-    { dir: host.dir, netns: `crh-${host.slot}`, veth: host.veth, holderPid: host.holderPid },
+    { dir: host.dir, netns: `crh-${host.slot}`, veth: host.veth, holderPid: host.holderPid, address: host.address },
     host.slot,
     host.sshdPid,
   );
