@@ -196,10 +196,7 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
     await sleep(8_000); // long enough for the backoff to reach its cap
     await setLink(down, true);
     const back = Date.now();
-    await waitFor("f-down provisioned", async () => (await o.rm("f-down")).status?.initialization?.provisioned, {
-      timeoutMs: 30_000,
-      intervalMs: 200,
-    });
+    await o.waitProvisioned("f-down", 30_000);
     const seconds = (Date.now() - back) / 1000;
     console.log(`# unreachable host provisioned ${seconds.toFixed(1)} s after it came back`);
     assert.ok(seconds < 15, `took ${seconds} s`);

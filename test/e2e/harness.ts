@@ -123,6 +123,19 @@ export function objects(bed: TestBed, ns: string) {
     allEvents: async () => (await c.core.listNamespacedEvent({ namespace: ns })).items,
     condition: (rm: Any, type: string) =>
       (rm.status?.conditions ?? []).find((x: Any) => x.type === type) as Any | undefined,
+    /** Waits until the RemoteMachine reports provisioned; the timeout names its conditions. */
+    waitProvisioned: (name: string, timeoutMs = 60_000) =>
+      waitFor(
+        `${name} provisioned`,
+        async () => {
+          const rm = (await custom.getNamespacedCustomObject({ ...infra("remotemachines"), name })) as Any;
+          if (rm.status?.initialization?.provisioned === true) return rm;
+          throw new Error(
+            `conditions now ${JSON.stringify(rm.status?.conditions?.map((c: Any) => [c.type, c.reason, c.message]))}`,
+          );
+        },
+        { timeoutMs, intervalMs: 200 },
+      ),
   };
 }
 

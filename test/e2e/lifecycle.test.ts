@@ -43,11 +43,7 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
     await c.start();
     return c;
   };
-  const provisioned = (name: string, timeoutMs = 60_000) =>
-    waitFor(`${name} provisioned`, async () => (await o.rm(name)).status?.initialization?.provisioned === true, {
-      timeoutMs,
-      intervalMs: 200,
-    });
+  const provisioned = (name: string) => o.waitProvisioned(name);
   const progressLines = (h: TestHost, name: string) => countLines(h, `/var/lib/capi-remote/${t.ns}.${name}/progress`);
 
   it("SIGKILLed mid-bootstrap and restarted: the bootstrap completes and ran exactly once", async () => {

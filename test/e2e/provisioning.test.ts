@@ -129,9 +129,7 @@ runcmd:
   - mkdir -p /run/cluster-api && touch /run/cluster-api/bootstrap-success.complete
 `;
     await makeMachine(t.bed, t.ns, "m-files", "c1", { address: h.address, sshKeyRef: { name: "ssh-key" } }, data);
-    await waitFor("m-files provisioned", async () => (await o.rm("m-files")).status?.initialization?.provisioned, {
-      timeoutMs: 60_000,
-    });
+    await o.waitProvisioned("m-files");
     assert.equal(await readHostFile(h, "/etc/app/plain.conf"), "plain\nappended\n");
     assert.equal(await readHostFile(h, "/etc/app/b64"), "base64 text\n");
     assert.equal(await readHostFile(h, "/etc/app/gz"), "gzipped\n");

@@ -139,9 +139,7 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
         { type: "Complete", status: "True", lastTransitionTime: now(), lastProbeTime: now() },
       ],
     });
-    await waitFor("m-job provisioned", async () => (await o.rm("m-job")).status?.initialization?.provisioned === true, {
-      timeoutMs: 30_000,
-    });
+    await o.waitProvisioned("m-job", 30_000);
     assert.equal((await o.rm("m-job")).spec.providerID, `remote-machine://${h.address}:22`);
   });
 
