@@ -203,6 +203,25 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
     assert.equal(await countLines(down, RUNS, "run"), 1);
   });
 
+  it("deleting a machine whose host is gone gives up on cleanup after bounded retries and says so", async () => {
+    await setLink(down, false);
+    const start = Date.now();
+    await o.deleteMachine("f-down");
+    await waitFor("Machine f-down gone", async () => (await o.machineOrUndefined("f-down")) === undefined, {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+    });
+    console.log(`# deletion with an unreachable host finished in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    const events = (await o.allEvents()).filter(
+      (e) => e.involvedObject.name === "f-down" && e.reason === "CleanupFailed",
+    );
+    assert.ok(
+      events.some((e) => /gave up after 3 attempts/.test(e.message ?? "")),
+      JSON.stringify(events.map((e) => e.message)),
+    );
+    await setLink(down, true);
+  });
+
   it("does not storm: failing machines are retried with backoff", async () => {
     const before = await ctl.metric("capi_remote_reconcile_total", { controller: "remotemachine" });
     const window = 20;

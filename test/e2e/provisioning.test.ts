@@ -23,9 +23,17 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
   before(async () => {
     o = objects(t.bed, t.ns);
     const key = await makeKeyPair("ed25519");
-    const made = await Promise.all(["prov-root", "prov-sudo", "prov-files"].map((n) => createHost(n, [key.publicKey])));
+    const encrypted = await makeKeyPair("ed25519-encrypted");
+    const rsa = await makeKeyPair("rsa-pem");
+    const keys = [key.publicKey, encrypted.publicKey, rsa.publicKey];
+    const made = await Promise.all(["prov-root", "prov-sudo", "prov-files"].map((n) => createHost(n, keys)));
     for (const h of made) hosts[h.name] = h;
-    await o.apply([sshKeySecret(t.ns, "ssh-key", key)]);
+    await o.apply([
+      sshKeySecret(t.ns, "ssh-key", key),
+      // An encrypted OpenSSH key with its passphrase in the Secret, and an RSA key in PEM format.
+      sshKeySecret(t.ns, "encrypted-key", encrypted),
+      sshKeySecret(t.ns, "rsa-key", rsa),
+    ]);
     await makeCluster(t.bed, t.ns, "c1");
     ctl = new ControllerProcess(t.bed, t.ns, "prov");
     await ctl.start();
@@ -88,7 +96,13 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
       t.ns,
       "m-sudo",
       "c1",
-      { address: h.address, user: "capi", useSudo: true, sshKeyRef: { name: "ssh-key" } },
+      {
+        address: h.address,
+        user: "capi",
+        useSudo: true,
+        sshKeyRef: { name: "encrypted-key" },
+        cleanUpCommands: ["echo cleaned-by-custom-command > /root/cleaned"],
+      },
       testBootstrap(t.bed, { extra: "  - id -un > /root/whoami\n" }),
     );
     await running("m-sudo");
@@ -128,7 +142,7 @@ runcmd:
   - echo "run $(date +%s%N)" >> ${RUNS}
   - mkdir -p /run/cluster-api && touch /run/cluster-api/bootstrap-success.complete
 `;
-    await makeMachine(t.bed, t.ns, "m-files", "c1", { address: h.address, sshKeyRef: { name: "ssh-key" } }, data);
+    await makeMachine(t.bed, t.ns, "m-files", "c1", { address: h.address, sshKeyRef: { name: "rsa-key" } }, data);
     await o.waitProvisioned("m-files");
     assert.equal(await readHostFile(h, "/etc/app/plain.conf"), "plain\nappended\n");
     assert.equal(await readHostFile(h, "/etc/app/b64"), "base64 text\n");
@@ -144,6 +158,16 @@ runcmd:
     );
     // The working dir is k0smotron's default, created on the machine.
     assert.equal((await hostExec(h, "test -d /etc/k0smotron && echo yes")).trim(), "yes");
+  });
+
+  it("runs a machine's own cleanUpCommands on delete (through sudo)", async () => {
+    const h = hosts["prov-sudo"]!;
+    await o.deleteMachine("m-sudo");
+    await waitFor("Machine m-sudo gone", async () => (await o.machineOrUndefined("m-sudo")) === undefined, {
+      timeoutMs: 60_000,
+    });
+    assert.equal(await readHostFile(h, "/root/cleaned"), "cleaned-by-custom-command\n");
+    assert.equal(await o.rmOrUndefined("m-sudo"), undefined);
   });
 
   it("cleans up on delete: cleanup ran on the host, finalizer and Machine gone", async () => {

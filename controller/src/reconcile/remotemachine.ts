@@ -367,7 +367,10 @@ export class RemoteMachineReconciler {
     if (!task && gate && gate.inputs === inputs && Date.now() < gate.at) {
       // Say it again: the write that first reported it may have lost a race with another write.
       this.condition(s, ConditionType.HostReachable, "False", gate.reason, gate.message);
-      return this.block(s, gate.reason, gate.message);
+      this.block(s, gate.reason, gate.message);
+      // Come back when the gate opens (a timer may fire a little early, or this run may be due
+      // to an unrelated event): never leave a failing machine without a scheduled retry.
+      return { requeueAfterMs: gate.at - Date.now() + 50 };
     }
     if (!task) {
       this.retryGate.delete(s.key);
