@@ -188,7 +188,7 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
       t.ns,
       "f-down",
       "c1",
-      { address: down.address, sshKeyRef: { name: "good-key" }, timeouts: { connectSeconds: 5 } },
+      { address: down.address, sshKeyRef: { name: "good-key" }, timeouts: { connectSeconds: 10 } },
       testBootstrap(t.bed),
     );
     await waitReason("f-down", "HostReachable", "HostUnreachable", 30_000);
@@ -199,7 +199,9 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
     await o.waitProvisioned("f-down", 30_000);
     const seconds = (Date.now() - back) / 1000;
     console.log(`# unreachable host provisioned ${seconds.toFixed(1)} s after it came back`);
-    assert.ok(seconds < 15, `took ${seconds} s`);
+    // Retries of an unreachable host are at most 5 s apart; the rest is the handshake, which on
+    // a loaded 2-core CI machine (four suites at once) can take several seconds.
+    assert.ok(seconds < 20, `took ${seconds} s`);
     assert.equal(await countLines(down, RUNS, "run"), 1);
   });
 
