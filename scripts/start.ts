@@ -13,7 +13,7 @@ import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { makeKeyPair, sshKeySecret } from "../test/bed/fixtures.js";
-import { createHost, destroyHost, type TestHost } from "../test/bed/hosts.js";
+import { createHost, destroyHost, reapStaleHosts, type TestHost } from "../test/bed/hosts.js";
 import { REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
 import { apply, ensureNamespace } from "../test/bed/kube.js";
 import { ensureBinaries } from "../test/bed/versions.js";
@@ -38,6 +38,7 @@ async function localEnvironment() {
   console.log("Building the local environment's binaries if needed (first run: about 20 minutes)...");
   await ensureBinaries(["etcd", "kube-apiserver", "capi-manager"]);
   await reapStaleBeds();
+  await reapStaleHosts();
   console.log("Starting kube-apiserver, etcd and the Cluster API manager...");
   const bed = await startTestBed();
   const hosts: TestHost[] = [];
@@ -52,8 +53,10 @@ async function localEnvironment() {
     await bed.stop();
     process.exit(0);
   };
-  process.on("SIGINT", () => void stop());
-  process.on("SIGTERM", () => void stop());
+  // Ctrl-C reaches npm, tsx and us at once; our output may go away before we are done tearing
+  // down, which must not stop the teardown.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void stop());
 
   const key = await makeKeyPair("ed25519", "demo");
   for (const name of ["node-1", "node-2", "node-3"]) hosts.push(await createHost(name, [key.publicKey]));
@@ -112,8 +115,8 @@ Local environment is up.
   kubectl:  export KUBECONFIG=${bed.controlPlane.kubeconfig}
             kubectl get crds; kubectl -n demo get pooledremotemachines
   Lens:     add the kubeconfig file above (File > Add Cluster, or ~/.kube/config).
+            kubectl -n demo get clusters,machines,remotemachines
   SSH:      ${hosts.map((h) => `ssh -i ${keyFile} root@${h.address}   # ${h.name}`).join("\n            ")}
-            kubectl -n demo get machines,remotemachines
   Logs:     ${bed.dir}/{kube-apiserver,etcd,capi-manager,controller-demo}.log
 
 Press Ctrl-C to tear everything down.`);
