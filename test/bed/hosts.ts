@@ -15,7 +15,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BRIDGE_GATEWAY } from "./controlplane.js";
-import { alive, execFileAsync, Fatal, sleep, stopPid, waitFor } from "./util.js";
+import { alive, execFileAsync, Fatal, stopPid, waitFor } from "./util.js";
 
 export const BRIDGE = "crbr0";
 const STATE_ROOT = join(tmpdir(), "capi-remote-testbed");
@@ -383,6 +383,5 @@ export async function reapStaleHosts(): Promise<number> {
     await teardown(state, Number(s));
     reaped++;
   }
-  await sleep(0);
   return reaped;
 }

@@ -20,6 +20,7 @@ interface Watched {
   secretVersion: string;
   api: KubeApi;
   informer: Informer<Node>;
+  synced: boolean;
 }
 
 /** Labels bootstrap providers put on a Node to name its machine (k0smotron's first). */
@@ -56,7 +57,7 @@ export class NodeWatcher {
       return undefined;
     }
     if (cur && cur.secretVersion === secretVersion) {
-      return { api: cur.api, nodes: cur.informer.list(), synced: this.isSynced(cur) };
+      return { api: cur.api, nodes: cur.informer.list(), synced: cur.synced };
     }
     if (cur) this.forget(clusterKey);
     const kc = new KubeConfig();
@@ -65,18 +66,14 @@ export class NodeWatcher {
     const informer = new Informer<Node>(api, kc, R.nodes, this.log.with({ workloadCluster: clusterKey }));
     const fire = () => this.onChange(clusterKey);
     informer.on({ onAdd: fire, onUpdate: fire });
-    const w: Watched = { secretVersion, api, informer };
+    const w: Watched = { secretVersion, api, informer, synced: false };
     informer.synced.then(() => {
-      (w as Watched & { done?: boolean }).done = true;
+      w.synced = true;
       fire();
     });
     informer.start();
     this.clusters.set(clusterKey, w);
     return { api, nodes: [], synced: false };
-  }
-
-  private isSynced(w: Watched): boolean {
-    return (w as Watched & { done?: boolean }).done === true;
   }
 
   forget(clusterKey: string): void {

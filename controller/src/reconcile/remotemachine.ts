@@ -390,7 +390,6 @@ export class RemoteMachineReconciler {
         owner: s.key,
         commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
         bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
-        startedBefore: !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted],
         recordHostKey: async (key) => {
           await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
             metadata: { annotations: { [RemoteAnnotations.HostKey]: key } },

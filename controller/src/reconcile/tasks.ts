@@ -18,8 +18,6 @@ export interface BootstrapInput {
   owner: string;
   commandTimeoutSeconds: number;
   bootstrapTimeoutMs: number;
-  /** True when the object already says a run was started (so a missing receipt is not "fresh"). */
-  startedBefore: boolean;
   /** Durably records the key seen on first use, before anything runs. */
   recordHostKey(key: string): Promise<void>;
   /** Durably marks the object "bootstrap started", before the run is started on the machine. */
