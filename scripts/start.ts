@@ -124,12 +124,12 @@ Press Ctrl-C to tear everything down.`);
 }
 
 const cluster = haveCluster();
-if (cluster) {
+if (cluster || process.argv.includes("--help")) {
   // Run the controller against that cluster, in the foreground, as it runs in a Pod.
   const { spawnSync } = await import("node:child_process");
   const args = process.argv.slice(2);
   if (!args.some((a) => a.startsWith("--leader-elect"))) args.push("--leader-elect=false");
-  console.error(`Running the capi-remote controller against ${cluster} (--help lists its flags)`);
+  if (cluster) console.error(`Running the capi-remote controller against ${cluster} (--help lists its flags)`);
   const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts"), ...args], {
     stdio: "inherit",
   });
