@@ -10,6 +10,7 @@
  *   npm test                 everything
  *   npm test -- --unit       lint, types and unit tests only (no test bed)
  *   npm test -- FILE...      lint, types and just these test files
+ *   npm test -- --no-checks FILE...   skip lint and types (while iterating on a test)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -20,6 +21,7 @@ import { ensureBinaries } from "../test/bed/versions.js";
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes("--unit");
+const noChecks = args.includes("--no-checks");
 const explicit = args.filter((a) => !a.startsWith("--"));
 const bin = (name: string) => join(REPO_ROOT, "node_modules", ".bin", name);
 
@@ -49,12 +51,14 @@ function findTests(dir: string): string[] {
 const isIntegration = (f: string) => relative(REPO_ROOT, f).startsWith("test/");
 
 async function main(): Promise<number> {
-  step("lint and format (biome)");
-  if ((await run(bin("biome"), ["check", "."])) !== 0) return 1;
-  step("types (tsc)");
-  for (const project of ["tsconfig.json", "extension/tsconfig.json"]) {
-    if (!existsSync(join(REPO_ROOT, project))) continue;
-    if ((await run(bin("tsc"), ["-p", project])) !== 0) return 1;
+  if (!noChecks) {
+    step("lint and format (biome)");
+    if ((await run(bin("biome"), ["check", "."])) !== 0) return 1;
+    step("types (tsc)");
+    for (const project of ["tsconfig.json", "extension/tsconfig.json"]) {
+      if (!existsSync(join(REPO_ROOT, project))) continue;
+      if ((await run(bin("tsc"), ["-p", project])) !== 0) return 1;
+    }
   }
 
   let files = explicit.length
@@ -71,7 +75,7 @@ async function main(): Promise<number> {
       console.error("integration tests need root (network namespaces for SSH test hosts); run as root or use --unit");
       return 1;
     }
-    if ((await run("bash", [join(REPO_ROOT, "test/bed/install-system-deps.sh")])) !== 0) return 1;
+    if ((await run("bash", [join(REPO_ROOT, "test/bed/install-system-deps.sh"), "--browser"])) !== 0) return 1;
     await ensureBinaries(["etcd", "kube-apiserver", "capi-manager", "clusterctl"]);
     const reaped = (await reapStaleBeds()) + (await reapStaleHosts());
     if (reaped) console.log(`stopped ${reaped} leftovers of an earlier aborted run`);

@@ -15,6 +15,7 @@ export interface Config {
   retryPeriodMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
   identity: string;
+  poolFacts: boolean;
 }
 
 const FLAGS = {
@@ -45,6 +46,10 @@ const FLAGS = {
   },
   "retry-period": { env: "CAPI_REMOTE_RETRY_PERIOD", help: "seconds between lease attempts (default 2)" },
   "log-level": { env: "CAPI_REMOTE_LOG_LEVEL", help: "debug|info|warn|error (default info)" },
+  "pool-facts": {
+    env: "CAPI_REMOTE_POOL_FACTS",
+    help: "read hostname, OS, CPUs and memory of pool machines over SSH: true|false (default true)",
+  },
 } as const;
 
 export function usage(): string {
@@ -87,6 +92,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     throw new Error(`--log-level must be debug, info, warn or error`);
   const le = (get("leader-elect") ?? "true").toLowerCase();
   if (!["true", "false"].includes(le)) throw new Error("--leader-elect must be true or false");
+  const facts = (get("pool-facts") ?? "true").toLowerCase();
+  if (!["true", "false"].includes(facts)) throw new Error("--pool-facts must be true or false");
   return {
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,
@@ -101,5 +108,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     retryPeriodMs: num(get("retry-period"), 2, "retry-period") * 1000,
     logLevel: level,
     identity: `${env.POD_NAME ?? env.HOSTNAME ?? "capi-remote"}_${process.pid}`,
+    poolFacts: facts === "true",
   };
 }

@@ -5,22 +5,30 @@
 
 import {
   type Cluster,
+  claimantName,
+  isClaimable,
   isProvisioned,
   type Machine,
+  type PooledRemoteMachine,
+  RemoteAnnotations,
   type RemoteCluster,
   type RemoteMachine,
+  type RemoteMachineTemplate,
   referenceOf,
 } from "@capi-remote/shared";
 import { KubeConfig } from "@kubernetes/client-node";
 import { makeRedactor } from "./cloudinit/redact.js";
 import { type Config, parseConfig, usage } from "./config.js";
 import { isConflict, KubeApi, R } from "./kube/api.js";
+import { PoolClaims } from "./pool/claims.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
 import { NodeWatcher } from "./reconcile/nodes.js";
+import { PooledMachineReconciler } from "./reconcile/pooledmachine.js";
 import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";
 import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
 import { TaskManager } from "./reconcile/tasks.js";
+import { TemplateReconciler } from "./reconcile/template.js";
 import { EventRecorder } from "./runtime/events.js";
 import { serveHealth } from "./runtime/http.js";
 import { Informer, keyOf } from "./runtime/informer.js";
@@ -31,6 +39,7 @@ import { WorkQueue } from "./runtime/queue.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 
 type RM = RemoteMachine & Named;
+type PRM = PooledRemoteMachine & Named;
 
 /** Secret words of every cached Secret, so that none can reach a log line, Event or message. */
 class SecretWords {
@@ -70,12 +79,17 @@ export async function run(cfg: Config): Promise<void> {
     clusters: new Informer<Cluster & Named>(api, kc, R.clusters, log, ns),
     secrets: new Informer<Secret>(api, kc, R.secrets, log, ns),
     jobs: new Informer<Job>(api, kc, R.jobs, log, { ...ns, labelSelector: JOB_LABEL }),
+    pooledRemoteMachines: new Informer<PRM>(api, kc, R.pooledRemoteMachines, log, ns),
+    remoteMachineTemplates: new Informer<RemoteMachineTemplate & Named>(api, kc, R.remoteMachineTemplates, log, ns),
   };
+  const pools = new PoolClaims(api, inf.pooledRemoteMachines, log);
   secretsInformer = inf.secrets;
   const remoteClusters = new Informer<RemoteCluster & Named>(api, kc, R.remoteClusters, log, ns);
   const events = new EventRecorder(api, "capi-remote-controller", log, words.redact);
 
   let rmReconciler: RemoteMachineReconciler;
+  let prmReconciler: PooledMachineReconciler;
+  let templateReconciler: TemplateReconciler;
   const timed =
     (controller: string, fn: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>) =>
     async (key: string) => {
@@ -102,10 +116,22 @@ export async function run(cfg: Config): Promise<void> {
       onDepth: (d) => metrics.queueDepth.set({ controller: "remotemachine" }, d),
     },
   );
+  const prmQueue = new WorkQueue(
+    timed("pooledremotemachine", (k) => prmReconciler.reconcile(k)),
+    {
+      concurrency: cfg.concurrency,
+      onDepth: (d) => metrics.queueDepth.set({ controller: "pooledremotemachine" }, d),
+    },
+  );
+  const templateQueue = new WorkQueue(
+    timed("remotemachinetemplate", (k) => templateReconciler.reconcile(k)),
+    { concurrency: 2 },
+  );
   const dialer = new Ssh2Dialer((n) => metrics.sshSessions.set(n));
   const tasks = new TaskManager(
     dialer,
-    (k) => queue.add(k),
+    // Pool machine tasks are keyed "prm:<what>:<ns>/<name>"; the rest are RemoteMachine keys.
+    (k) => (k.startsWith("prm:") ? prmQueue.add(k.slice(k.indexOf(":", 4) + 1)) : queue.add(k)),
     cfg.maxParallelSSH,
     (_k, t) => words.redact(t),
     (t) => {
@@ -132,12 +158,78 @@ export async function run(cfg: Config): Promise<void> {
     const [cns, cname] = clusterKey.split("/") as [string, string];
     for (const rm of machinesOfCluster(cns, cname)) if (isProvisioned(rm.status)) queue.add(keyOf(rm));
   });
-  const ctx: Ctx = { api, kc, log, events, metrics, tasks, nodes, queue, inf, now: () => new Date() };
+  const ctx: Ctx = {
+    api,
+    kc,
+    log,
+    events,
+    metrics,
+    tasks,
+    nodes,
+    queue,
+    pools,
+    poolFacts: cfg.poolFacts,
+    inf,
+    now: () => new Date(),
+  };
   rmReconciler = new RemoteMachineReconciler(ctx);
+  prmReconciler = new PooledMachineReconciler(ctx, prmQueue);
+  templateReconciler = new TemplateReconciler(ctx);
 
   // Watch-driven: every object a RemoteMachine depends on enqueues it when it changes.
   const enqueue = (o: { metadata: { namespace?: string; name: string } }) => queue.add(keyOf(o));
-  inf.remoteMachines.on({ onAdd: enqueue, onUpdate: enqueue, onDelete: enqueue });
+  /** Templates of a pool recount after a pool change; a short delay folds bursts into one write. */
+  const recountPool = (namespace: string | undefined, pool: string | undefined) => {
+    if (!pool) return;
+    for (const t of inf.remoteMachineTemplates.list())
+      if (t.metadata.namespace === namespace && t.spec.template.spec.pool === pool)
+        templateQueue.addAfter(keyOf(t), 250);
+  };
+  const fromRemoteMachine = (rm: RM) => {
+    enqueue(rm);
+    if (!rm.spec.pool) return;
+    // The pool machines it holds (or names) show its progress in their phase.
+    const rmNs = rm.metadata.namespace ?? "";
+    for (const p of pools.claimedByName(rmNs, rm.metadata.name)) prmQueue.add(keyOf(p));
+    const named = rm.metadata.annotations?.[RemoteAnnotations.PoolMachine];
+    if (named) prmQueue.add(`${rmNs}/${named}`);
+    recountPool(rm.metadata.namespace, rm.spec.pool);
+  };
+  inf.remoteMachines.on({ onAdd: fromRemoteMachine, onUpdate: fromRemoteMachine, onDelete: fromRemoteMachine });
+  /** A machine became free: the RemoteMachines waiting on its pool try again at once. */
+  const wakeWaiting = (p: PRM) => {
+    if (!isClaimable(p, p.spec.pool)) return;
+    for (const rm of inf.remoteMachines.list()) {
+      if (
+        rm.metadata.namespace === p.metadata.namespace &&
+        rm.spec.pool === p.spec.pool &&
+        !rm.metadata.deletionTimestamp &&
+        !rm.metadata.annotations?.[RemoteAnnotations.PoolMachine]
+      )
+        enqueue(rm);
+    }
+  };
+  const fromPoolMachine = (p: PRM, old?: PRM) => {
+    prmQueue.add(keyOf(p));
+    recountPool(p.metadata.namespace, p.spec.pool);
+    if (old && old.spec.pool !== p.spec.pool) recountPool(old.metadata.namespace, old.spec.pool);
+    wakeWaiting(p);
+    // The holder re-reads its pool machine (e.g. a claim that a release cleared).
+    const who = claimantName(p) ?? (old ? claimantName(old) : undefined);
+    if (who) queue.add(`${p.metadata.namespace}/${who}`);
+  };
+  inf.pooledRemoteMachines.on({
+    onAdd: (p) => fromPoolMachine(p),
+    onUpdate: (p, old) => fromPoolMachine(p, old),
+    onDelete: (p) => {
+      prmQueue.add(keyOf(p));
+      recountPool(p.metadata.namespace, p.spec.pool);
+    },
+  });
+  inf.remoteMachineTemplates.on({
+    onAdd: (t) => templateQueue.add(keyOf(t)),
+    onUpdate: (t) => templateQueue.add(keyOf(t)),
+  });
   const fromMachine = (m: Machine & Named) => {
     const ref = referenceOf(m.spec.infrastructureRef);
     if (ref?.kind === "RemoteMachine") queue.add(`${m.metadata.namespace}/${ref.name}`);
@@ -172,6 +264,16 @@ export async function run(cfg: Config): Promise<void> {
       ) {
         enqueue(rm);
       }
+    }
+    for (const p of inf.pooledRemoteMachines.list()) {
+      const mspec = p.spec.machine;
+      if (
+        p.metadata.namespace === sns &&
+        (mspec.sshKeyRef.name === name ||
+          mspec.hostKeysSecretRef?.name === name ||
+          mspec.bastion?.sshKeyRef.name === name)
+      )
+        prmQueue.add(keyOf(p));
     }
   };
   inf.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
@@ -221,7 +323,7 @@ export async function run(cfg: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down");
-    await Promise.all([queue.shutdown(), rcQueue.shutdown()]);
+    await Promise.all([queue.shutdown(), rcQueue.shutdown(), prmQueue.shutdown(), templateQueue.shutdown()]);
     await tasks.shutdown();
     for (const i of all) i.stop();
     nodes.stop();

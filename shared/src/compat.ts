@@ -13,10 +13,7 @@ export function cleanUpCommandsOf(spec: Cleanup): string[] | undefined {
   return spec.cleanUpCommands ?? spec.customCleanUpCommands;
 }
 
-/** Provisioned under either contract. */
-export function isProvisioned(status: { ready?: boolean; initialization?: { provisioned?: boolean } } | undefined) {
-  return status?.initialization?.provisioned ?? status?.ready ?? false;
-}
+export { isProvisioned } from "./contract.js";
 
 /** Failure reason and message under either contract. */
 export function failureOf(

@@ -42,6 +42,16 @@ export const ConditionType = {
   NodeProviderIDSet: "NodeProviderIDSet",
   /** Cleanup on deletion. */
   CleanupSucceeded: "CleanupSucceeded",
+  /** Pool machine: held by a RemoteMachine. */
+  Claimed: "Claimed",
+  /** Pool machine: out of service by request (spec.cordoned). */
+  Cordoned: "Cordoned",
+  /** Pool machine: its cleanup failed; never handed out until released. */
+  Quarantined: "Quarantined",
+  /** Pool machine: hostname, OS, CPUs and memory were read over SSH. */
+  FactsGathered: "FactsGathered",
+  /** Pool machine: outcome of the last release request. */
+  Released: "Released",
   /** RemoteCluster: the control plane endpoint is known. */
   ControlPlaneEndpointSet: "ControlPlaneEndpointSet",
 } as const;
@@ -64,6 +74,21 @@ export const Reason = {
   // Pools
   WaitingForPoolMachine: "WaitingForPoolMachine",
   PoolMachineClaimed: "PoolMachineClaimed",
+  PoolMachineReturned: "PoolMachineReturned",
+  PoolMachineQuarantined: "PoolMachineQuarantined",
+  Available: "Available",
+  Claimed: "Claimed",
+  ClaimantNotFound: "ClaimantNotFound",
+  Cordoned: "Cordoned",
+  NotCordoned: "NotCordoned",
+  NotQuarantined: "NotQuarantined",
+  FactsGathered: "FactsGathered",
+  FactsDisabled: "FactsDisabled",
+  StaleClaimCleared: "StaleClaimCleared",
+  QuarantineLifted: "QuarantineLifted",
+  ReleaseFailed: "ReleaseFailed",
+  MachineRetired: "MachineRetired",
+  NothingToRelease: "NothingToRelease",
   // SSH
   Connected: "Connected",
   HostUnreachable: "HostUnreachable",

@@ -5,5 +5,7 @@ export * from "./conditions.js";
 export * from "./crd.js";
 export * from "./kinds.js";
 export * from "./models/remote.js";
+export * from "./policy.js";
+export * from "./pools.js";
 export * from "./providerid.js";
 export * from "./schema/k8s.js";

@@ -12,6 +12,7 @@ import {
   RemoteMachineSpecSchema,
   RemoteMachineStatusSchema,
   RemoteMachineTemplateSpecSchema,
+  RemoteMachineTemplateStatusSchema,
 } from "./models/remote.js";
 import type { TSchema } from "./schema/k8s.js";
 
@@ -38,7 +39,7 @@ export interface KindDefinition {
   singular: string;
   shortNames: string[];
   spec: TSchema;
-  /** Absent for template kinds, which have no status. */
+  /** Absent for kinds without status (RemoteClusterTemplate). */
   status?: TSchema;
   columns: PrinterColumn[];
   description: string;
@@ -87,14 +88,19 @@ export const KINDS = {
     columns: [
       { name: "Pool", type: "string", jsonPath: ".spec.pool" },
       { name: "Address", type: "string", jsonPath: ".spec.machine.address", description: "IP address or DNS name" },
-      { name: "Reserved", type: "boolean", jsonPath: ".status.reserved", description: "Claimed by a RemoteMachine" },
+      { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Where the machine is in its life" },
       {
         name: "Claimed-By",
         type: "string",
         jsonPath: ".status.machineRef.name",
         description: "The RemoteMachine holding it",
       },
+      { name: "Reserved", type: "boolean", jsonPath: ".status.reserved", priority: 1 },
+      { name: "Cordoned", type: "boolean", jsonPath: ".spec.cordoned", priority: 1 },
       { name: "User", type: "string", jsonPath: ".spec.machine.user", priority: 1 },
+      { name: "OS", type: "string", jsonPath: ".status.facts.osImage", priority: 1 },
+      { name: "CPUs", type: "integer", jsonPath: ".status.facts.cpus", priority: 1 },
+      { name: "Memory", type: "string", jsonPath: ".status.facts.memory", priority: 1 },
       age,
     ],
   },
@@ -104,8 +110,17 @@ export const KINDS = {
     singular: "remotemachinetemplate",
     shortNames: ["rmt", "rmachinetemplate"],
     spec: RemoteMachineTemplateSpecSchema,
+    status: RemoteMachineTemplateStatusSchema,
     description: "Template of RemoteMachines for MachineDeployments, control planes and ClusterClasses.",
-    columns: [{ name: "Pool", type: "string", jsonPath: ".spec.template.spec.pool" }, age],
+    columns: [
+      { name: "Pool", type: "string", jsonPath: ".spec.template.spec.pool" },
+      { name: "Total", type: "integer", jsonPath: ".status.pool.total", description: "Machines in the pool" },
+      { name: "Available", type: "integer", jsonPath: ".status.pool.available", description: "Free machines" },
+      { name: "In-Use", type: "integer", jsonPath: ".status.pool.inUse", priority: 1 },
+      { name: "Cordoned", type: "integer", jsonPath: ".status.pool.cordoned", priority: 1 },
+      { name: "Quarantined", type: "integer", jsonPath: ".status.pool.quarantined", priority: 1 },
+      age,
+    ],
   },
   RemoteCluster: {
     kind: "RemoteCluster",

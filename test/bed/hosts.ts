@@ -120,14 +120,13 @@ export async function hostExec(host: TestHost, command: string, input?: string):
   });
 }
 
+const MISSING = "<capi-remote-test: no such file>";
+
 /** Reads a file on the host; undefined when it does not exist. */
 export async function readHostFile(host: TestHost, path: string): Promise<string | undefined> {
-  try {
-    return await hostExec(host, `cat -- '${path.replace(/'/g, "'\\''")}'`);
-  } catch (e) {
-    if (String(e).includes("No such file")) return undefined;
-    throw e;
-  }
+  const q = path.replace(/'/g, "'\\''");
+  const out = await hostExec(host, `if [ -e '${q}' ]; then cat -- '${q}'; else echo '${MISSING}'; fi`);
+  return out === `${MISSING}\n` ? undefined : out;
 }
 
 /** Writes a file on the host as root. */

@@ -34,10 +34,10 @@ export interface TestBed extends TestBedInfo {
   stop(): Promise<void>;
 }
 
-/** The CRD objects in `crds/`. */
+/** The objects in `crds/`: the CRDs and the admission policy. */
 export async function ourCrds() {
   const dir = join(REPO_ROOT, "crds");
-  const files = (await readdir(dir)).filter((f) => f.startsWith("infrastructure.") && f.endsWith(".yaml"));
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
   const objs = [];
   for (const f of files.sort()) objs.push(...parseYamlObjects(await readFile(join(dir, f), "utf8")));
   return objs;
@@ -47,7 +47,7 @@ export async function ourCrds() {
 export async function installCrds(c: Clients): Promise<string[]> {
   const crds = await ourCrds();
   await apply(c, crds);
-  const names = crds.map((x) => x.metadata?.name ?? "");
+  const names = crds.filter((x) => x.kind === "CustomResourceDefinition").map((x) => x.metadata?.name ?? "");
   await waitEstablished(c, names);
   return names;
 }

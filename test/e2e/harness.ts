@@ -85,14 +85,80 @@ export class ControllerProcess {
   }
 }
 
+/** An error answer of the API server, with its Status message. */
+export class RestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One raw request to the test bed's API server (for merge patches and status writes, which
+ * client-node's typed calls do not make easy). Resolves with the parsed body.
+ */
+export async function rest(
+  bed: TestBed,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<Any> {
+  const { request } = await import("node:https");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${bed.controlPlane.server}${path}`,
+      {
+        method,
+        ca: bed.controlPlane.caPEM,
+        headers: { authorization: `Bearer ${bed.controlPlane.token}`, "content-type": contentType },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on("end", () => {
+          let parsed: Any = {};
+          try {
+            parsed = JSON.parse(text) as Any;
+          } catch {}
+          if ((res.statusCode ?? 0) < 300) resolve(parsed);
+          else reject(new RestError(res.statusCode ?? 0, String(parsed.message ?? text)));
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
 /** API helpers bound to a namespace. */
 export function objects(bed: TestBed, ns: string) {
   const c = bed.clients;
   const custom = c.custom;
   const infra = (plural: string) => ({ group: INFRA, version: "v1beta2", namespace: ns, plural });
   const capi = (plural: string) => ({ group: "cluster.x-k8s.io", version: "v1beta2", namespace: ns, plural });
+  const path = (group: string, version: string, plural: string, name?: string, sub?: string) =>
+    `/apis/${group}/${version}/namespaces/${ns}/${plural}${name ? `/${name}` : ""}${sub ? `/${sub}` : ""}`;
   return {
     ns,
+    /** Merge-patches an infrastructure object (or its status). */
+    patchInfra: (plural: string, name: string, body: Any, sub?: string) =>
+      rest(bed, "PATCH", path(INFRA, "v1beta2", plural, name, sub), body, "application/merge-patch+json"),
+    /** Merge-patches a Cluster API object. */
+    patchCapi: (plural: string, name: string, body: Any) =>
+      rest(bed, "PATCH", path("cluster.x-k8s.io", "v1beta2", plural, name), body, "application/merge-patch+json"),
+    /** Replaces an infrastructure object's status with `{}` (as `clusterctl move` leaves it). */
+    wipeStatus: async (plural: string, name: string) => {
+      const x = await rest(bed, "GET", path(INFRA, "v1beta2", plural, name));
+      await rest(bed, "PUT", path(INFRA, "v1beta2", plural, name, "status"), { ...x, status: {} });
+    },
+    list: async (plural: string, group = INFRA) =>
+      ((await rest(bed, "GET", path(group, group === INFRA ? "v1beta2" : "v1beta2", plural))).items ?? []) as Any[],
+    getInfra: (plural: string, name: string) => rest(bed, "GET", path(INFRA, "v1beta2", plural, name)),
     apply: (objs: Any[]) =>
       apply(
         c,
@@ -187,13 +253,19 @@ export function testBootstrap(
     .split("\n")
     .map((l) => `      ${l}`)
     .join("\n");
+  // A machine reused from a pool still has its Node from last time (Cluster API keeps Nodes of
+  // clusters without control plane machines): a kubelet would re-register, so replace it. The
+  // Node is registered Ready, as a kubelet reports it, so Machines become Available and
+  // MachineDeployment rollouts proceed.
   const register =
     opts.registerNode === false
       ? ""
       : `  - >-
+    curl -sS -o /dev/null --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
+    -X DELETE ${bed.controlPlane.hostServer}/api/v1/nodes/$(hostname) || true;
     curl -sS --fail --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
     -H 'Content-Type: application/json' -X POST ${bed.controlPlane.hostServer}/api/v1/nodes
-    -d "{\\"apiVersion\\":\\"v1\\",\\"kind\\":\\"Node\\",\\"metadata\\":{\\"name\\":\\"$(hostname)\\"}}"
+    -d "{\\"apiVersion\\":\\"v1\\",\\"kind\\":\\"Node\\",\\"metadata\\":{\\"name\\":\\"$(hostname)\\"},\\"status\\":{\\"conditions\\":[{\\"type\\":\\"Ready\\",\\"status\\":\\"True\\",\\"reason\\":\\"KubeletReady\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"MemoryPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasSufficientMemory\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"DiskPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasNoDiskPressure\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"PIDPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasSufficientPID\\",\\"message\\":\\"test host\\"}]}}"
 `;
   return `#cloud-config
 write_files:

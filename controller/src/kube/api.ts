@@ -35,6 +35,12 @@ export const R = {
     plural: "remoteclusters",
     namespaced: true,
   },
+  remoteMachineTemplates: {
+    group: "infrastructure.cluster.x-k8s.io",
+    version: "v1beta2",
+    plural: "remotemachinetemplates",
+    namespaced: true,
+  },
   pooledRemoteMachines: {
     group: "infrastructure.cluster.x-k8s.io",
     version: "v1beta2",

@@ -1,8 +1,16 @@
 /** What every reconciler gets: API, caches, events, logs, metrics, tasks. */
 
-import type { Cluster, Machine, RemoteCluster, RemoteMachine } from "@capi-remote/shared";
+import type {
+  Cluster,
+  Machine,
+  PooledRemoteMachine,
+  RemoteCluster,
+  RemoteMachine,
+  RemoteMachineTemplate,
+} from "@capi-remote/shared";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { KubeApi } from "../kube/api.js";
+import type { PoolClaims } from "../pool/claims.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
@@ -37,12 +45,17 @@ export interface Ctx {
   tasks: TaskManager;
   nodes: NodeWatcher;
   queue: WorkQueue;
+  pools: PoolClaims;
+  /** Gather hostname, OS, CPUs and memory of pool machines over SSH. */
+  poolFacts: boolean;
   inf: {
     remoteMachines: Informer<RemoteMachine & Named>;
     machines: Informer<Machine & Named>;
     clusters: Informer<Cluster & Named>;
     secrets: Informer<Secret>;
     jobs: Informer<Job>;
+    pooledRemoteMachines: Informer<PooledRemoteMachine & Named>;
+    remoteMachineTemplates: Informer<RemoteMachineTemplate & Named>;
   };
   now: () => Date;
 }

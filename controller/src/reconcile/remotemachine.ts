@@ -7,17 +7,18 @@ import {
   CAPI_GROUP,
   type Condition,
   ConditionType,
+  claimantName,
   cleanUpCommandsOf,
+  countPool,
   DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS,
   DEFAULT_COMMAND_TIMEOUT_SECONDS,
-  DEFAULT_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_SSH_PORT,
-  DEFAULT_SSH_USER,
   DEFAULT_WORKING_DIR,
   formatProviderID,
   isClusterInfrastructureProvisioned,
   isPaused,
   type Machine,
+  poolPhaseOf,
   REMOTE_MACHINE_FINALIZER,
   Reason,
   RemoteAnnotations,
@@ -29,13 +30,13 @@ import {
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { stateDirFor } from "../cloudinit/runner.js";
 import { ApiError, isNotFound, R } from "../kube/api.js";
-import type { SSHTarget } from "../ssh/executor.js";
-import type { HostKeyPolicy } from "../ssh/hostkeys.js";
-import { fingerprint, pinnedKeysFor } from "../ssh/hostkeys.js";
+import { claimPatch, propagatedMetadata } from "../pool/copy.js";
+import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { mergePatch } from "./diff.js";
 import { matchNode } from "./nodes.js";
 import { jobOutcome, provisionJob, provisionScript, provisionSecret } from "./provisionjob.js";
+import { sshTargetFor } from "./sshtarget.js";
 
 type RM = RemoteMachine & Named;
 type Result = { requeueAfterMs?: number } | undefined;
@@ -205,83 +206,12 @@ export class RemoteMachineReconciler {
   }
 
   /** The SSH target of the machine, or a reason it cannot be built. */
-  private sshTarget(
-    s: Scope,
-  ): { target: SSHTarget; policy: HostKeyPolicy["mode"] } | { reason: string; message: string } {
-    const ns = s.rm.metadata.namespace ?? "";
-    const spec = s.rm.spec;
-    const keySecret = this.secret(ns, spec.sshKeyRef?.name);
-    if (!keySecret) {
-      return {
-        reason: Reason.SSHKeySecretNotFound,
-        message: `SSH key Secret ${spec.sshKeyRef?.name ?? "(none)"} not found`,
-      };
-    }
-    const privateKey = secretValue(keySecret, "value");
-    if (!privateKey)
-      return {
-        reason: Reason.InvalidSSHKey,
-        message: `SSH key Secret ${keySecret.metadata.name} has no key \`value\``,
-      };
-    const passphrase = secretValue(keySecret, "passphrase");
-    const address = spec.address ?? "";
-    const port = spec.port ?? DEFAULT_SSH_PORT;
-    let hostKeys: HostKeyPolicy;
-    if (spec.insecureSkipHostKeyVerification) hostKeys = { mode: "insecure" };
-    else {
-      const pinned = pinnedKeysFor((spec.hostKeys ?? []).join("\n"), address, port);
-      if (spec.hostKeysSecretRef) {
-        const hs = this.secret(ns, spec.hostKeysSecretRef.name);
-        const text = secretValue(hs, spec.hostKeysSecretRef.key ?? "known_hosts");
-        if (text === undefined) {
-          return {
-            reason: Reason.HostKeySecretNotFound,
-            message: `known_hosts Secret ${spec.hostKeysSecretRef.name} (key ${spec.hostKeysSecretRef.key ?? "known_hosts"}) not found`,
-          };
-        }
-        pinned.push(...pinnedKeysFor(text, address, port));
-      }
-      const recorded = s.rm.metadata.annotations?.[RemoteAnnotations.HostKey];
-      hostKeys =
-        pinned.length > 0 || spec.hostKeys || spec.hostKeysSecretRef
-          ? { mode: "pinned", keys: pinned }
-          : { mode: "tofu", ...(recorded ? { recorded } : {}) };
-    }
-    let bastion: SSHTarget["bastion"];
-    if (spec.bastion) {
-      const b = spec.bastion;
-      const bs = this.secret(ns, b.sshKeyRef.name);
-      const bkey = secretValue(bs, "value");
-      if (!bkey)
-        return { reason: Reason.SSHKeySecretNotFound, message: `bastion SSH key Secret ${b.sshKeyRef.name} not found` };
-      const bport = b.port ?? DEFAULT_SSH_PORT;
-      const bpinned = pinnedKeysFor((b.hostKeys ?? []).join("\n"), b.address, bport);
-      bastion = {
-        host: b.address,
-        port: bport,
-        user: b.user ?? DEFAULT_SSH_USER,
-        privateKey: bkey,
-        ...(secretValue(bs, "passphrase") ? { passphrase: secretValue(bs, "passphrase") } : {}),
-        hostKeys: spec.insecureSkipHostKeyVerification
-          ? { mode: "insecure" }
-          : bpinned.length
-            ? { mode: "pinned", keys: bpinned }
-            : { mode: "tofu" },
-      };
-    }
-    return {
-      policy: hostKeys.mode,
-      target: {
-        host: address,
-        port,
-        user: spec.user ?? DEFAULT_SSH_USER,
-        privateKey,
-        ...(passphrase ? { passphrase } : {}),
-        hostKeys,
-        connectTimeoutMs: (spec.timeouts?.connectSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS) * 1000,
-        ...(bastion ? { bastion } : {}),
-      },
-    };
+  private sshTarget(s: Scope) {
+    return sshTargetFor(
+      (n) => this.secret(s.rm.metadata.namespace ?? "", n),
+      s.rm.spec,
+      s.rm.metadata.annotations?.[RemoteAnnotations.HostKey],
+    );
   }
 
   // ------------------------------------------------------------------------------------------
@@ -323,9 +253,20 @@ export class RemoteMachineReconciler {
       this.ctx.tasks.clear(s.key);
       this.condition(s, ConditionType.BootstrapExecSucceeded, "True", Reason.BootstrapSucceeded);
       s.status.bootstrap = { ...(s.status.bootstrap ?? {}), phase: "Succeeded" };
+      const held = rm.spec.pool ? this.ctx.pools.heldBy(rm) : undefined;
+      if (held) {
+        this.condition(
+          s,
+          ConditionType.PoolMachineClaimed,
+          "True",
+          Reason.PoolMachineClaimed,
+          `pool machine ${held.metadata.name} (${held.spec.machine.address})`,
+        );
+      }
       this.markProvisioned(s, undefined);
       return this.reconcileNode(s, machine, cluster.metadata.name);
     }
+    if (rm.spec.pool && !(await this.ensurePoolMachine(s, machine))) return undefined;
     if (!isClusterInfrastructureProvisioned(cluster)) {
       return this.block(
         s,
@@ -454,6 +395,71 @@ export class RemoteMachineReconciler {
     this.retryGate.set(s.key, { at: Date.now() + delay, inputs, reason: f.reason, message });
     this.log(s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
     return this.block(s, f.reason, message);
+  }
+
+  /**
+   * Pool machines: claims one (or finds the one held), copies its connection fields and
+   * metadata into this RemoteMachine, and passes its labels and annotations to the Machine.
+   * Returns false while waiting for a free machine.
+   */
+  private async ensurePoolMachine(s: Scope, machine: Machine & Named): Promise<boolean> {
+    const pool = s.rm.spec.pool ?? "";
+    const ns = s.rm.metadata.namespace ?? "";
+    let prm = this.ctx.pools.heldBy(s.rm);
+    if (!prm) {
+      if (s.rm.metadata.annotations?.[RemoteAnnotations.PoolMachine] && s.rm.spec.address) {
+        // Claimed before; the pool machine was deleted since. The copied fields still work.
+        this.condition(
+          s,
+          ConditionType.PoolMachineClaimed,
+          "True",
+          Reason.PoolMachineClaimed,
+          `pool machine ${s.rm.metadata.annotations[RemoteAnnotations.PoolMachine]} (no longer in the pool)`,
+        );
+        return true;
+      }
+      prm = await this.ctx.pools.claim(s.rm, pool, s.rm.spec.poolSelector);
+      if (!prm) {
+        const all = this.ctx.pools.poolMachines(ns, pool);
+        const counts = countPool(
+          all.map((p) => ({
+            phase: poolPhaseOf(p, this.ctx.inf.remoteMachines.get(ns, claimantName(p) ?? "")),
+            cordoned: p.spec.cordoned,
+          })),
+        );
+        const msg =
+          `no free machine in pool ${pool}${s.rm.spec.poolSelector ? " matching the selector" : ""}: ` +
+          `${counts.total} in total, ${counts.claimed} claimed, ${counts.cordoned} cordoned, ${counts.quarantined} quarantined`;
+        this.condition(s, ConditionType.PoolMachineClaimed, "False", Reason.WaitingForPoolMachine, msg, "Normal");
+        this.block(s, Reason.WaitingForPoolMachine, msg);
+        return false;
+      }
+    }
+    const copied = s.rm.metadata.annotations?.[RemoteAnnotations.PoolMachine] === prm.metadata.name;
+    if (!copied || !s.rm.spec.address) {
+      const patch = claimPatch(prm);
+      // With the resourceVersion: should two controllers both claim for this RemoteMachine, only
+      // one record wins; the other claim is then a duplicate the pool machine's reconcile clears.
+      const res = await this.ctx.api.patch<RM>(R.remoteMachines, ns, s.rm.metadata.name, {
+        ...patch,
+        metadata: { ...patch.metadata, resourceVersion: s.rm.metadata.resourceVersion },
+      });
+      s.rm = { ...res, status: s.rm.status };
+      const { labels, annotations } = propagatedMetadata(prm);
+      const missing = (want: Record<string, string>, have: Record<string, string> | undefined) =>
+        Object.entries(want).some(([k, v]) => have?.[k] !== v);
+      if (missing(labels, machine.metadata.labels) || missing(annotations, machine.metadata.annotations)) {
+        await this.ctx.api.patch(R.machines, ns, machine.metadata.name, { metadata: { labels, annotations } });
+      }
+    }
+    this.condition(
+      s,
+      ConditionType.PoolMachineClaimed,
+      "True",
+      Reason.PoolMachineClaimed,
+      `pool machine ${prm.metadata.name} (${prm.spec.machine.address})`,
+    );
+    return true;
   }
 
   /** Bootstrapped: the provider ID goes into spec (durable), the rest into status. */
@@ -695,13 +701,22 @@ export class RemoteMachineReconciler {
     if (existing?.kind === "bootstrap") this.ctx.tasks.cancel(s.key);
     const touched = !!rm.spec.providerID || !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted];
     s.blocker = { reason: Reason.Deleting, message: "cleaning up" };
-    if (!touched || !rm.spec.address) return this.removeFinalizer(s, "nothing ran on the machine");
-    if (this.cleanedUp.has(s.key)) return this.removeFinalizer(s);
+    if (!touched || !rm.spec.address) {
+      await this.settlePool(s);
+      return this.removeFinalizer(s, "nothing ran on the machine");
+    }
+    if (this.cleanedUp.has(s.key)) {
+      await this.settlePool(s);
+      return this.removeFinalizer(s);
+    }
     const task = this.ctx.tasks.get(s.key);
+    const commands = cleanUpCommandsOf(rm.spec) ?? this.defaultCleanup(s);
     if (!task) {
       const t = this.sshTarget(s);
-      if ("reason" in t) return this.removeFinalizer(s, undefined, `cleanup skipped: ${t.message}`);
-      const commands = cleanUpCommandsOf(rm.spec) ?? this.defaultCleanup(s);
+      if ("reason" in t) {
+        await this.settlePool(s, { reason: Reason.CleanupSkipped, message: `cleanup skipped: ${t.message}`, commands });
+        return this.removeFinalizer(s, undefined, `cleanup skipped: ${t.message}`);
+      }
       this.ctx.tasks.startCleanup(s.key, {
         target: t.target,
         useSudo: rm.spec.useSudo ?? false,
@@ -724,6 +739,7 @@ export class RemoteMachineReconciler {
     if (task.ok) {
       this.condition(s, ConditionType.CleanupSucceeded, "True", Reason.CleanupSucceeded, "", "Normal");
       this.cleanedUp.add(s.key);
+      await this.settlePool(s);
       return this.removeFinalizer(s);
     }
     const attempts = (this.cleanupAttempts.get(s.key) ?? 0) + 1;
@@ -741,7 +757,57 @@ export class RemoteMachineReconciler {
       return { requeueAfterMs: 2000 * 3 ** (attempts - 1) };
     }
     const undone = task.leftUndone?.length ? `left undone: ${task.leftUndone.join("; ")}` : what;
-    return this.removeFinalizer(s, undefined, `cleanup gave up after ${CLEANUP_ATTEMPTS} attempts (${undone})`);
+    const message = `cleanup gave up after ${CLEANUP_ATTEMPTS} attempts (${undone})`;
+    await this.settlePool(s, { reason: Reason.CleanupFailed, message, commands });
+    return this.removeFinalizer(s, undefined, message);
+  }
+
+  /**
+   * On deletion, before the finalizer goes: the held pool machine returns to the pool when the
+   * cleanup succeeded (or nothing ran), and is quarantined when it did not.
+   */
+  private async settlePool(s: Scope, failed?: { reason: string; message: string; commands: string[] }): Promise<void> {
+    if (!s.rm.spec.pool) return;
+    const prm = this.ctx.pools.heldBy(s.rm);
+    if (!prm) return;
+    const ns = s.rm.metadata.namespace ?? "";
+    const record = failed
+      ? {
+          reason: failed.reason,
+          message: failed.message,
+          since: this.ctx
+            .now()
+            .toISOString()
+            .replace(/\.\d{3}Z$/, "Z"),
+          remoteMachine: s.rm.metadata.name,
+          stateDir: stateDirFor(ns, s.rm.metadata.name),
+          commands: failed.commands,
+        }
+      : undefined;
+    if (!(await this.ctx.pools.release(prm, s.rm, record))) return;
+    const target = {
+      apiVersion: prm.apiVersion ?? "infrastructure.cluster.x-k8s.io/v1beta2",
+      kind: "PooledRemoteMachine",
+      metadata: prm.metadata as Named["metadata"] & { uid?: string },
+    };
+    if (record) {
+      const msg = `quarantined after RemoteMachine ${s.rm.metadata.name}: ${record.message}; fix the machine, then release it`;
+      void this.ctx.events.emit(target, "Warning", Reason.PoolMachineQuarantined, msg);
+      void this.ctx.events.emit(
+        this.target(s),
+        "Warning",
+        Reason.PoolMachineQuarantined,
+        `pool machine ${prm.metadata.name} ${msg}`,
+      );
+    } else {
+      const back = prm.spec.cordoned ? "cordoned, so kept out of the pool" : "back in the pool";
+      void this.ctx.events.emit(
+        target,
+        "Normal",
+        Reason.PoolMachineReturned,
+        `freed by RemoteMachine ${s.rm.metadata.name}: ${back}`,
+      );
+    }
   }
 
   private async removeFinalizer(s: Scope, note?: string, warning?: string): Promise<Result> {

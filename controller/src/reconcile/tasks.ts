@@ -34,7 +34,9 @@ export type TaskFailure = {
 };
 
 export interface TaskState {
-  kind: "bootstrap" | "cleanup";
+  kind: "bootstrap" | "cleanup" | "probe";
+  /** For probes: what the command printed. */
+  output?: string;
   running: boolean;
   startedAt: Date;
   finishedAt?: Date;
@@ -284,6 +286,31 @@ export class TaskManager {
     } finally {
       conn.close();
     }
+  }
+
+  /**
+   * Runs one read-only command as the login user (for pool machine facts) and keeps its output.
+   * A host key seen for the first time is recorded through `recordHostKey` before anything runs.
+   */
+  startProbe(
+    key: string,
+    input: { target: SSHTarget; command: string; timeoutMs: number; recordHostKey(key: string): Promise<void> },
+  ): TaskState {
+    return this.launch(key, "probe", async (t) => {
+      const conn = await this.dialer.dial(input.target, t.abort.signal);
+      try {
+        t.hostKey = conn.hostKey;
+        if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
+          await input.recordHostKey(conn.hostKey);
+        const r = await conn.exec(input.command, { timeoutMs: input.timeoutMs, signal: t.abort.signal });
+        t.output = this.redact(key, r.stdout);
+        t.ok = r.code === 0;
+        if (!t.ok)
+          t.failure = { reason: "ProbeFailed", message: `the command exited with code ${r.code}`, terminal: false };
+      } finally {
+        conn.close();
+      }
+    });
   }
 
   /** Runs cleanup commands, then removes capi-remote's state from the machine. */

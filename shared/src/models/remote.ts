@@ -23,6 +23,7 @@ import {
   Optional,
   type Static,
   Str,
+  StringMap,
   TemplateMeta,
 } from "../schema/k8s.js";
 
@@ -213,6 +214,34 @@ const Initialization = Obj({
   provisioned: Optional(Bool({ description: "True once the infrastructure is provisioned (v1beta2 contract)." })),
 });
 
+/** A Kubernetes label selector (metav1.LabelSelector). */
+export const LabelSelector = Obj(
+  {
+    matchLabels: Optional(StringMap({ description: "Labels the pool machine must carry, all of them." })),
+    matchExpressions: Optional(
+      List(
+        Obj({
+          key: Str({ minLength: 1, maxLength: 317 }),
+          operator: Enum(["In", "NotIn", "Exists", "DoesNotExist"] as const),
+          values: Optional(List(Str({ maxLength: 63 }), { maxItems: 64 })),
+        }),
+        { maxItems: 32 },
+      ),
+    ),
+  },
+  {
+    description: "Only pool machines whose labels match are claimed (capi-remote addition).",
+    validations: [
+      {
+        rule: "!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))",
+        message: "matchExpressions: In and NotIn need values; Exists and DoesNotExist take none",
+      },
+    ],
+  },
+);
+
+const poolSelector = LabelSelector;
+
 // ---------------------------------------------------------------------------------------------
 // RemoteMachine
 
@@ -226,6 +255,7 @@ export const RemoteMachineSpecSchema = Obj(
         validations: [{ rule: "self == oldSelf", message: "is immutable: a RemoteMachine cannot change pools" }],
       }),
     ),
+    poolSelector: Optional(poolSelector),
     providerID: Optional(
       Str({
         minLength: 1,
@@ -306,11 +336,21 @@ export const PooledMachineSchema = Obj({
 });
 
 export const PooledRemoteMachineSpecSchema = Obj({
-  pool: Str({ minLength: 1, maxLength: 253, description: "Name of the pool this machine belongs to." }),
+  pool: Str({
+    minLength: 1,
+    maxLength: 253,
+    description: "Name of the pool this machine belongs to.",
+  }),
   machine: Obj(PooledMachineSchema.properties, {
     description: "How to reach the machine.",
     validations: [cleanupRule],
   }),
+  cordoned: Optional(
+    Bool({
+      description:
+        "Take the machine out of service: it is never handed out; a machine in use stays in use until it is freed, then stays out of the pool (capi-remote addition).",
+    }),
+  ),
 });
 export type PooledRemoteMachineSpec = Static<typeof PooledRemoteMachineSpecSchema>;
 
@@ -319,9 +359,43 @@ export const RemoteMachineRef = Obj({
   namespace: Str({ maxLength: 63 }),
 });
 
+/** Where a pool machine is in its life; derived from its annotations, spec and claimant. */
+export const POOL_PHASES = [
+  "Available",
+  "Claimed",
+  "Provisioning",
+  "InUse",
+  "Failed",
+  "Cleaning",
+  "Cordoned",
+  "Quarantined",
+] as const;
+export type PoolPhase = (typeof POOL_PHASES)[number];
+
+export const MachineFacts = Obj(
+  {
+    hostname: Optional(Str({ maxLength: 253 })),
+    operatingSystem: Optional(Str({ maxLength: 64, description: "Kernel name in lower case (linux)." })),
+    osImage: Optional(Str({ maxLength: 256, description: "PRETTY_NAME of /etc/os-release." })),
+    kernelVersion: Optional(Str({ maxLength: 256 })),
+    architecture: Optional(Str({ maxLength: 64, description: "Go/Kubernetes spelling: amd64, arm64, ..." })),
+    cpus: Optional(Int({ minimum: 0 })),
+    memory: Optional(Str({ maxLength: 64, description: "Total memory as a Kubernetes quantity (Ki)." })),
+    gatheredAt: Optional(Str({ format: "date-time" })),
+  },
+  { description: "What the machine reported over SSH when it joined the pool." },
+);
+export type MachineFacts = Static<typeof MachineFacts>;
+
 export const PooledRemoteMachineStatusSchema = Obj({
   reserved: Optional(Bool({ description: "True while a RemoteMachine holds this machine." })),
   machineRef: Optional(RemoteMachineRef),
+  phase: Optional(Enum(POOL_PHASES)),
+  cordoned: Optional(Bool({ description: "Mirrors spec.cordoned once the controller has seen it." })),
+  facts: Optional(MachineFacts),
+  hostKey: Optional(HostKeyStatus),
+  observedGeneration: Optional(Int({ minimum: 0 })),
+  conditions: Optional(ConditionList),
 });
 export type PooledRemoteMachineStatus = Static<typeof PooledRemoteMachineStatusSchema>;
 export type PooledRemoteMachine = KubeObject<PooledRemoteMachineSpec, PooledRemoteMachineStatus>;
@@ -335,6 +409,7 @@ export const RemoteMachineTemplateResourceSpec = Obj(
     pool: Optional(
       Str({ minLength: 1, maxLength: 253, description: "Pool the machines made from this template come from." }),
     ),
+    poolSelector: Optional(poolSelector),
     provisionJob: Optional(ProvisionJob),
   },
   {
@@ -356,7 +431,39 @@ export const RemoteMachineTemplateSpecSchema = Obj({
   }),
 });
 export type RemoteMachineTemplateSpec = Static<typeof RemoteMachineTemplateSpecSchema>;
-export type RemoteMachineTemplate = KubeObject<RemoteMachineTemplateSpec, Record<string, never>>;
+
+export const PoolCounts = Obj(
+  {
+    name: Optional(Str({ maxLength: 253 })),
+    total: Optional(Int({ minimum: 0 })),
+    available: Optional(Int({ minimum: 0, description: "Free, not cordoned, not quarantined." })),
+    claimed: Optional(Int({ minimum: 0, description: "Held by a RemoteMachine (provisioning, in use or cleaning)." })),
+    inUse: Optional(Int({ minimum: 0, description: "Provisioned and running a node." })),
+    cordoned: Optional(Int({ minimum: 0 })),
+    quarantined: Optional(Int({ minimum: 0 })),
+  },
+  { description: "Counts of the template's pool (machines matching its selector)." },
+);
+export type PoolCounts = Static<typeof PoolCounts>;
+
+export const RemoteMachineTemplateStatusSchema = Obj({
+  pool: Optional(PoolCounts),
+  capacity: Optional(
+    StringMap({
+      description:
+        "Resources of one machine (cpu, memory) when the pool's machines are alike; the cluster autoscaler reads it to scale from zero (v1beta2 contract).",
+    }),
+  ),
+  nodeInfo: Optional(
+    Obj({
+      architecture: Optional(Str({ maxLength: 64 })),
+      operatingSystem: Optional(Str({ maxLength: 64 })),
+    }),
+  ),
+  conditions: Optional(ConditionList),
+});
+export type RemoteMachineTemplateStatus = Static<typeof RemoteMachineTemplateStatusSchema>;
+export type RemoteMachineTemplate = KubeObject<RemoteMachineTemplateSpec, RemoteMachineTemplateStatus>;
 export type RemoteMachineTemplateList = KubeList<RemoteMachineTemplate>;
 
 // ---------------------------------------------------------------------------------------------
@@ -392,13 +499,10 @@ export type RemoteClusterTemplateSpec = Static<typeof RemoteClusterTemplateSpecS
 export type RemoteClusterTemplate = KubeObject<RemoteClusterTemplateSpec, Record<string, never>>;
 export type RemoteClusterTemplateList = KubeList<RemoteClusterTemplate>;
 
-/** Annotations capi-remote keeps on RemoteMachines: durable state that survives `clusterctl move`. */
-export const RemoteAnnotations = {
-  /** The host key seen on first connection, "type base64"; enforced afterwards. */
-  HostKey: "remote.infrastructure.cluster.x-k8s.io/host-key",
-  /** Set before a bootstrap is started on the machine: it is never started again. */
-  BootstrapStarted: "remote.infrastructure.cluster.x-k8s.io/bootstrap-started",
-} as const;
-
-/** The finalizer on RemoteMachines: cleanup runs before the object goes. */
-export const REMOTE_MACHINE_FINALIZER = "remotemachine.infrastructure.cluster.x-k8s.io";
+export {
+  PoolAnnotations,
+  type QuarantineRecord,
+  quarantineOf,
+  REMOTE_MACHINE_FINALIZER,
+  RemoteAnnotations,
+} from "../contract.js";

@@ -1,0 +1,215 @@
+/**
+ * Claim throughput (issue 4): N RemoteMachines created at once against N free pool machines, for
+ * N = 50, 100, 250, 500. Prints the time until every RemoteMachine holds a machine, the
+ * controller's API writes per RemoteMachine, and the same figures for a baseline run in the same
+ * bed: N RemoteMachines with an address (no pool), so the difference is what claiming costs.
+ *
+ * SSH is kept out: fact gathering is off (--pool-facts=false) and the Machines' bootstrap Secret
+ * does not exist, so every RemoteMachine stops at BootstrapSecretNotFound after its claim. The
+ * Machines own their RemoteMachines from the start (as Cluster API would make them), so the
+ * figures do not include Cluster API's own latency.
+ *
+ * Run: npm run bench -- claims   (root not needed; uses the test bed's API server and CAPI)
+ */
+import { randomBytes } from "node:crypto";
+import { getTestBed } from "../test/bed/index.js";
+import { ensureNamespace } from "../test/bed/kube.js";
+import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
+
+const SIZES = (process.env.BENCH_SIZES ?? "50,100,250,500").split(",").map(Number);
+const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
+const POOL_MACHINE = "remote.infrastructure.cluster.x-k8s.io/pool-machine";
+const WRITE_VERBS = ["create", "update", "patch", "delete"];
+
+const inBatches = async <T>(items: T[], size: number, fn: (x: T) => Promise<unknown>) => {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+};
+const pad = (i: number) => String(i).padStart(4, "0");
+
+interface Figures {
+  n: number;
+  mode: "pool" | "baseline";
+  ms: number;
+  writesPerRm: number;
+  byResource: Record<string, number>;
+  doubleClaims: number;
+}
+
+async function writes(c: ControllerProcess): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
+    const labels = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (!WRITE_VERBS.includes(labels.verb ?? "")) continue;
+    const k = `${labels.verb} ${labels.resource}`;
+    out[k] = (out[k] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+async function run(n: number, mode: "pool" | "baseline"): Promise<Figures> {
+  const bed = await getTestBed();
+  const ns = `bench-${mode}-${n}-${randomBytes(2).toString("hex")}`;
+  await ensureNamespace(bed.clients, ns);
+  const o = objects(bed, ns);
+  await makeCluster(bed, ns, "c1");
+  await o.apply([{ apiVersion: "v1", kind: "Secret", metadata: { name: "ssh-key" }, stringData: { value: "unused" } }]);
+  const address = (i: number) => `198.18.${200 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+  if (mode === "pool") {
+    await inBatches(
+      Array.from({ length: n }, (_, i) => i),
+      50,
+      (i) =>
+        o.apply([
+          {
+            apiVersion: `${INFRA}/v1beta2`,
+            kind: "PooledRemoteMachine",
+            metadata: { name: `pm-${pad(i)}` },
+            spec: { pool: "bench", machine: { address: address(i), sshKeyRef: { name: "ssh-key" } } },
+          },
+        ]),
+    );
+  }
+  // The Machines first, so the RemoteMachines can be created already owned.
+  const uids = new Map<string, string>();
+  await inBatches(
+    Array.from({ length: n }, (_, i) => `m-${pad(i)}`),
+    50,
+    async (name) => {
+      const [m] = (await o.apply([
+        {
+          apiVersion: "cluster.x-k8s.io/v1beta2",
+          kind: "Machine",
+          metadata: { name },
+          spec: {
+            clusterName: "c1",
+            bootstrap: { dataSecretName: "absent" },
+            infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name },
+          },
+        },
+      ])) as Any[];
+      uids.set(name, m?.metadata.uid);
+    },
+  );
+  const ctl = new ControllerProcess(bed, ns, `bench-${mode}-${n}`, ["--pool-facts=false", "--log-level=info"]);
+  await ctl.start();
+  await new Promise((r) => setTimeout(r, 1000)); // let the initial sync's work finish
+  const before = await writes(ctl);
+  const start = Date.now();
+  await inBatches(
+    Array.from({ length: n }, (_, i) => `m-${pad(i)}`),
+    50,
+    (name) =>
+      o.apply([
+        {
+          apiVersion: `${INFRA}/v1beta2`,
+          kind: "RemoteMachine",
+          metadata: {
+            name,
+            ownerReferences: [
+              { apiVersion: "cluster.x-k8s.io/v1beta2", kind: "Machine", name, uid: uids.get(name), controller: true },
+            ],
+          },
+          spec:
+            mode === "pool"
+              ? { pool: "bench" }
+              : { address: address(Number(name.slice(2))), sshKeyRef: { name: "ssh-key" } },
+        },
+      ]),
+  );
+  const created = Date.now() - start;
+  // Done when every RemoteMachine reports the end of what it can do: claimed (pool) and waiting
+  // for its bootstrap Secret; and, for pools, every pool machine's status shows its holder.
+  let ms = 0;
+  for (;;) {
+    const rms = await o.list("remotemachines");
+    const ready = rms.filter((r) =>
+      r.status?.conditions?.some((c: Any) => c.type === "Ready" && c.reason === "BootstrapSecretNotFound"),
+    );
+    let prmsDone = true;
+    if (mode === "pool") {
+      const prms = await o.list("pooledremotemachines");
+      prmsDone = prms.filter((p) => p.status?.phase === "Claimed" && p.status?.machineRef?.name).length === n;
+    }
+    if (ready.length === n && prmsDone) {
+      ms = Date.now() - start;
+      break;
+    }
+    if (Date.now() - start > 300_000) throw new Error(`${mode} ${n}: only ${ready.length} done after 300 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 1500)); // writes still in flight are counted too
+  const after = await writes(ctl);
+  const byResource: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d) byResource[k] = d / n;
+  }
+  let doubleClaims = 0;
+  if (mode === "pool") {
+    const prms = await o.list("pooledremotemachines");
+    const holders = prms.map((p) => p.metadata.annotations?.[CLAIMED_BY]).filter(Boolean);
+    doubleClaims = holders.length - new Set(holders).size;
+    const rms = await o.list("remotemachines");
+    const recorded = rms.map((r) => r.metadata.annotations?.[POOL_MACHINE]).filter(Boolean);
+    doubleClaims += recorded.length - new Set(recorded).size;
+  }
+  await ctl.stop();
+  await bed.clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
+  void created;
+  return {
+    n,
+    mode,
+    ms,
+    writesPerRm: Object.values(byResource).reduce((a, b) => a + b, 0),
+    byResource,
+    doubleClaims,
+  };
+}
+
+async function main() {
+  const bed = await getTestBed();
+  const rows: Figures[] = [];
+  try {
+    for (const n of SIZES) {
+      for (const mode of ["baseline", "pool"] as const) {
+        const f = await run(n, mode);
+        rows.push(f);
+        console.log(
+          `${mode.padEnd(8)} n=${String(n).padStart(4)}  all done in ${String(f.ms).padStart(6)} ms  ` +
+            `(${((f.ms / n) * 1000).toFixed(0).padStart(6)} us per machine)  writes per RemoteMachine ${f.writesPerRm.toFixed(2)}` +
+            (mode === "pool" ? `  double claims ${f.doubleClaims}` : ""),
+        );
+        console.log(
+          `         ${Object.entries(f.byResource)
+            .map(([k, v]) => `${k}=${v.toFixed(2)}`)
+            .join("  ")}`,
+        );
+      }
+    }
+  } finally {
+    await bed.stop();
+  }
+  console.log("\nclaims: pool run minus baseline run of the same size (what claiming adds)");
+  console.log("     n   time (ms)   claim ms   writes/claim   double claims");
+  for (const n of SIZES) {
+    const p = rows.find((r) => r.n === n && r.mode === "pool");
+    const b = rows.find((r) => r.n === n && r.mode === "baseline");
+    if (!p || !b) continue;
+    console.log(
+      `${String(n).padStart(6)}   ${String(p.ms).padStart(9)}   ${String(p.ms - b.ms).padStart(8)}   ${(p.writesPerRm - b.writesPerRm).toFixed(2).padStart(12)}   ${String(p.doubleClaims).padStart(13)}`,
+    );
+  }
+  const big = rows.find((r) => r.mode === "pool" && r.n === Math.max(...SIZES));
+  const base = rows.find((r) => r.mode === "baseline" && r.n === Math.max(...SIZES));
+  if (big && base) {
+    const perClaim = big.writesPerRm - base.writesPerRm;
+    console.log(
+      `\ntargets (n=${big.n}): all claimed in ${big.ms} ms (target < 10000) ${big.ms < 10_000 ? "MET" : "MISSED"}; ` +
+        `${perClaim.toFixed(2)} writes per claim (target <= 3) ${perClaim <= 3 ? "MET" : "MISSED"}; ` +
+        `double claims ${big.doubleClaims} ${big.doubleClaims === 0 ? "MET" : "MISSED"}`,
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,221 @@
+/**
+ * Claims on pool machines. The protocol (docs/pools.md):
+ *
+ * - A claim is two annotations on the PooledRemoteMachine (the RemoteMachine's name and UID),
+ *   written with a merge patch that carries the resourceVersion the claimer read. The API server
+ *   applies it only if the object is unchanged since, so of two claimers of one machine exactly
+ *   one succeeds (409 for the other), whatever the number of workers, replicas or restarts.
+ * - Within this process, machines being claimed are reserved in memory, so concurrent
+ *   reconciles pick different machines and conflicts stay rare.
+ * - A claim this process wrote is remembered until the informer cache shows it, so a reconcile
+ *   of a stale copy neither claims a second machine for the same RemoteMachine nor hands the
+ *   machine to another.
+ * - Metadata survives `clusterctl move` (status does not): the RemoteMachine also names its
+ *   machine in an annotation, which is how a moved object (new UID) is recognised.
+ */
+import {
+  claimantName,
+  holds,
+  isClaimable,
+  type LabelSelectorLike,
+  PoolAnnotations,
+  type PooledRemoteMachine,
+  type QuarantineRecord,
+  type RemoteMachine,
+} from "@capi-remote/shared";
+import { type ApiError, type KubeApi, R } from "../kube/api.js";
+import { type Informer, keyOf } from "../runtime/informer.js";
+import type { Logger } from "../runtime/log.js";
+
+type PRM = PooledRemoteMachine & { metadata: { name: string; namespace?: string } };
+type RM = RemoteMachine & { metadata: { name: string; namespace?: string } };
+
+/** How long a claim written here counts even if the cache does not show it yet. */
+const PENDING_TTL_MS = 60_000;
+const CAS_ATTEMPTS = 3;
+
+const isConflict = (e: unknown) => (e as ApiError | undefined)?.status === 409;
+const isNotFound = (e: unknown) => (e as ApiError | undefined)?.status === 404;
+
+export class PoolClaims {
+  /** "ns/rmName" -> pool machine names the cache shows claimed by that name. */
+  private readonly byClaimant = new Map<string, Set<string>>();
+  /** Pool machine key -> claim written by this process, until the cache shows it. */
+  private readonly pending = new Map<string, { claimant: string; obj: PRM; at: number }>();
+  /** Pool machine keys a reconcile is trying to claim right now. */
+  private readonly reserved = new Set<string>();
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly prms: Informer<PRM>,
+    private readonly log: Logger,
+  ) {
+    prms.on({
+      onAdd: (o) => this.index(o),
+      onUpdate: (o, old) => {
+        this.unindex(old);
+        this.index(o);
+      },
+      onDelete: (o) => {
+        this.unindex(o);
+        this.pending.delete(keyOf(o));
+      },
+    });
+  }
+
+  private index(o: PRM) {
+    const who = claimantName(o);
+    const key = keyOf(o);
+    const p = this.pending.get(key);
+    if (p && ((who ?? "") === p.claimant || o.metadata.resourceVersion === p.obj.metadata.resourceVersion))
+      this.pending.delete(key);
+    if (!who) return;
+    const k = `${o.metadata.namespace}/${who}`;
+    const set = this.byClaimant.get(k) ?? new Set<string>();
+    set.add(o.metadata.name);
+    this.byClaimant.set(k, set);
+  }
+
+  private unindex(o: PRM) {
+    const who = claimantName(o);
+    if (!who) return;
+    const k = `${o.metadata.namespace}/${who}`;
+    const set = this.byClaimant.get(k);
+    set?.delete(o.metadata.name);
+    if (set?.size === 0) this.byClaimant.delete(k);
+  }
+
+  /** The freshest copy we know of a pool machine (a claim written here beats the cache). */
+  current(ns: string, name: string): PRM | undefined {
+    const p = this.pending.get(`${ns}/${name}`);
+    if (p && Date.now() - p.at < PENDING_TTL_MS) return p.obj;
+    return this.prms.get(ns, name);
+  }
+
+  /** Pool machines whose claim names this RemoteMachine (held or not). */
+  claimedByName(ns: string, rmName: string): PRM[] {
+    const out: PRM[] = [];
+    for (const n of this.byClaimant.get(`${ns}/${rmName}`) ?? []) {
+      const o = this.current(ns, n);
+      if (o) out.push(o);
+    }
+    for (const [k, p] of this.pending) {
+      if (
+        p.claimant === rmName &&
+        p.obj.metadata.namespace === ns &&
+        Date.now() - p.at < PENDING_TTL_MS &&
+        !out.some((o) => keyOf(o) === k)
+      )
+        out.push(p.obj);
+    }
+    return out;
+  }
+
+  /** The pool machine this RemoteMachine holds, if any. */
+  heldBy(rm: RM): PRM | undefined {
+    return this.claimedByName(rm.metadata.namespace ?? "", rm.metadata.name).find((p) => holds(rm, p));
+  }
+
+  /** Machines of a pool in a namespace (from the cache, with our own claims applied). */
+  poolMachines(ns: string, pool: string): PRM[] {
+    return this.prms
+      .list()
+      .filter((p) => p.metadata.namespace === ns && p.spec.pool === pool)
+      .map((p) => this.current(ns, p.metadata.name) ?? p);
+  }
+
+  /**
+   * Claims a free machine of `pool` for `rm`, or returns undefined when none is free. Each
+   * attempt is one compare-and-swap write.
+   */
+  async claim(rm: RM, pool: string, selector: LabelSelectorLike | undefined): Promise<PRM | undefined> {
+    const ns = rm.metadata.namespace ?? "";
+    const candidates = this.poolMachines(ns, pool)
+      .filter((p) => isClaimable(p, pool, selector) && !this.reserved.has(keyOf(p)))
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    for (const candidate of candidates) {
+      const key = keyOf(candidate);
+      if (this.reserved.has(key)) continue;
+      this.reserved.add(key);
+      try {
+        const won = await this.cas(candidate, rm, pool, selector);
+        if (won) return won;
+      } finally {
+        this.reserved.delete(key);
+      }
+    }
+    return undefined;
+  }
+
+  private async cas(start: PRM, rm: RM, pool: string, selector: LabelSelectorLike | undefined) {
+    let obj: PRM | undefined = start;
+    const ns = rm.metadata.namespace ?? "";
+    for (let i = 0; i < CAS_ATTEMPTS && obj && isClaimable(obj, pool, selector); i++) {
+      try {
+        const res = await this.api.patch<PRM>(R.pooledRemoteMachines, ns, obj.metadata.name, {
+          metadata: {
+            resourceVersion: obj.metadata.resourceVersion,
+            annotations: {
+              [PoolAnnotations.ClaimedBy]: rm.metadata.name,
+              [PoolAnnotations.ClaimedByUID]: rm.metadata.uid ?? "",
+            },
+          },
+        });
+        this.pending.set(keyOf(res), { claimant: rm.metadata.name, obj: res, at: Date.now() });
+        this.log.info("claimed pool machine", {
+          remoteMachine: `${ns}/${rm.metadata.name}`,
+          poolMachine: res.metadata.name,
+        });
+        return res;
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        if (!isConflict(e)) throw e;
+        // Someone wrote it since we read it: look again, it may still be free.
+        obj = await this.api.get<PRM>(R.pooledRemoteMachines, ns, obj.metadata.name).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Ends `rm`'s claim on `prm` (only if it still holds it): the machine returns to the pool, or,
+   * with `quarantine`, is kept out of it until released. Returns false when the claim was gone.
+   */
+  async release(prm: PRM, rm: RM | undefined, quarantine?: QuarantineRecord): Promise<boolean> {
+    return this.clearClaim(prm, (o) => (rm ? holds(rm, o) : !!claimantName(o)), quarantine);
+  }
+
+  /** Clears the claim of `prm` while `still(current)` holds; compare-and-swap, retried. */
+  async clearClaim(prm: PRM, still: (o: PRM) => boolean, quarantine?: QuarantineRecord): Promise<boolean> {
+    const ns = prm.metadata.namespace ?? "";
+    let obj: PRM | undefined = this.current(ns, prm.metadata.name) ?? prm;
+    for (let i = 0; i < CAS_ATTEMPTS && obj; i++) {
+      if (!still(obj)) return false;
+      try {
+        const res = await this.api.patch<PRM>(R.pooledRemoteMachines, ns, obj.metadata.name, {
+          metadata: {
+            resourceVersion: obj.metadata.resourceVersion,
+            annotations: {
+              [PoolAnnotations.ClaimedBy]: null,
+              [PoolAnnotations.ClaimedByUID]: null,
+              ...(quarantine ? { [PoolAnnotations.Quarantined]: JSON.stringify(quarantine) } : {}),
+            },
+          },
+        });
+        this.pending.set(keyOf(res), { claimant: "", obj: res, at: Date.now() });
+        return true;
+      } catch (e) {
+        if (isNotFound(e)) return false;
+        if (!isConflict(e)) throw e;
+        obj = await this.api.get<PRM>(R.pooledRemoteMachines, ns, obj.metadata.name).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+      }
+    }
+    return false;
+  }
+}

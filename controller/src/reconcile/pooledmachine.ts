@@ -1,0 +1,436 @@
+/**
+ * The PooledRemoteMachine reconcile: keeps the status a person reads (phase, claim, conditions,
+ * the machine's facts) and carries out release requests. Claims themselves are made and ended by
+ * the RemoteMachine reconcile (see ../pool/claims.ts); this one only clears claims that nobody
+ * can hold any more (on request, or a duplicate superseded by the holder's own record).
+ */
+import {
+  API_VERSION,
+  type Condition,
+  ConditionType,
+  claimantName,
+  cleanUpCommandsOf,
+  holds,
+  type MachineFacts,
+  PoolAnnotations,
+  type PooledRemoteMachine,
+  type PooledRemoteMachineStatus,
+  type PoolPhase,
+  parseFacts,
+  poolPhaseOf,
+  quarantineOf,
+  Reason,
+  RemoteAnnotations,
+  type RemoteMachine,
+  setCondition,
+} from "@capi-remote/shared";
+import { isNotFound, R } from "../kube/api.js";
+import { fingerprint } from "../ssh/hostkeys.js";
+import type { Ctx, Named } from "./context.js";
+import { mergePatch } from "./diff.js";
+import { sshTargetFor } from "./sshtarget.js";
+
+type PRM = PooledRemoteMachine & Named;
+type RM = RemoteMachine & Named;
+type Result = { requeueAfterMs?: number } | undefined;
+
+/** Read-only; prints key=value lines that `parseFacts` reads. */
+export const FACTS_SCRIPT = [
+  "echo hostname=$(hostname)",
+  "echo os=$(uname -s)",
+  "echo kernel=$(uname -r)",
+  "echo arch=$(uname -m)",
+  "echo cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)",
+  "echo memkb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)",
+  "(. /etc/os-release 2>/dev/null && echo pretty=$PRETTY_NAME)",
+  "true",
+].join("; ");
+
+const FACTS_MAX_DELAY_MS = 300_000;
+const CLEANUP_TAIL = ["rm -f /run/cluster-api/bootstrap-success.complete"];
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export class PooledMachineReconciler {
+  /** After a failed fact gathering: no new attempt before `at` unless the spec changed. */
+  private readonly factsGate = new Map<string, { at: number; generation: number | undefined }>();
+  /**
+   * The outcome of the last release, until the status shows it: the release removes its request
+   * annotation, so a status write that loses a race must not lose the outcome with it.
+   */
+  private readonly released = new Map<
+    string,
+    { status: "True" | "False" | "Unknown"; reason: string; message: string }
+  >();
+  /** Facts gathered but maybe not yet in the cache. */
+  private readonly factsDone = new Map<string, { facts: MachineFacts; generation: number | undefined }>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly queue: {
+      add(key: string): void;
+      addRateLimited(key: string, cap?: number): number;
+      forget(key: string): void;
+    },
+  ) {}
+
+  /** Task keys of pool machines are prefixed so that task notifications reach this queue. */
+  static taskKey(key: string, what: "facts" | "release"): string {
+    return `prm:${what}:${key}`;
+  }
+
+  private target(prm: PRM) {
+    return {
+      apiVersion: prm.apiVersion ?? API_VERSION,
+      kind: "PooledRemoteMachine",
+      metadata: prm.metadata as Named["metadata"] & { uid?: string },
+    };
+  }
+
+  async reconcile(key: string): Promise<Result> {
+    const [ns, name] = key.split("/") as [string, string];
+    const cached = this.ctx.inf.pooledRemoteMachines.get(ns, name);
+    if (!cached) {
+      for (const what of ["facts", "release"] as const)
+        this.ctx.tasks.cancel(PooledMachineReconciler.taskKey(key, what));
+      this.factsGate.delete(key);
+      this.factsDone.delete(key);
+      this.released.delete(key);
+      return undefined;
+    }
+    // A claim or release this process just wrote is newer than the cache.
+    const prm = (this.ctx.pools.current(ns, name) ?? cached) as PRM;
+    const status: PooledRemoteMachineStatus = structuredClone(cached.status ?? {});
+    const conditions: Condition[] = structuredClone(cached.status?.conditions ?? []);
+    const cond = (
+      type: string,
+      st: "True" | "False" | "Unknown",
+      reason: string,
+      message = "",
+      event?: "Normal" | "Warning",
+    ) => {
+      const prev = conditions.find((c) => c.type === type);
+      setCondition(conditions, { type, status: st, reason, message }, this.ctx.now(), prm.metadata.generation);
+      if (event && (prev?.status !== st || prev?.reason !== reason))
+        void this.ctx.events.emit(this.target(prm), event, reason, message || reason);
+    };
+    let result: Result;
+
+    const who = claimantName(prm);
+    const claimant = who ? (this.ctx.inf.remoteMachines.get(ns, who) as RM | undefined) : undefined;
+    const held = !!who && holds(claimant, prm);
+
+    // A duplicate claim: the RemoteMachine it names committed to another pool machine.
+    const named = claimant?.metadata.annotations?.[RemoteAnnotations.PoolMachine];
+    if (who && claimant && !held && named && named !== prm.metadata.name) {
+      if (await this.ctx.pools.clearClaim(prm, (o) => claimantName(o) === who && !holds(claimant, o))) {
+        void this.ctx.events.emit(
+          this.target(prm),
+          "Normal",
+          Reason.StaleClaimCleared,
+          `cleared a duplicate claim by RemoteMachine ${who}, which uses pool machine ${named}`,
+        );
+      }
+      return undefined; // the write brings us back
+    }
+
+    if (prm.metadata.annotations?.[PoolAnnotations.Release] !== undefined) {
+      result = await this.release(key, prm, who, claimant, held, (type, st, reason, message = "", event) => {
+        cond(type, st, reason, message, event);
+        this.released.set(key, { status: st, reason, message });
+      });
+    } else {
+      const last = this.released.get(key);
+      if (last) {
+        const shown = cached.status?.conditions?.find((c) => c.type === ConditionType.Released);
+        if (shown?.reason === last.reason && shown.message === last.message) this.released.delete(key);
+        else cond(ConditionType.Released, last.status, last.reason, last.message);
+      }
+    }
+
+    const phase: PoolPhase = poolPhaseOf(prm, claimant);
+    status.phase = phase;
+    status.reserved = !!who;
+    if (who) status.machineRef = { name: who, namespace: ns };
+    else delete status.machineRef;
+    status.cordoned = prm.spec.cordoned ?? false;
+    status.observedGeneration = prm.metadata.generation;
+
+    // Conditions a person reads next to the phase.
+    if (!who) cond(ConditionType.Claimed, "False", Reason.Available, "");
+    else if (!held)
+      cond(
+        ConditionType.Claimed,
+        "True",
+        Reason.ClaimantNotFound,
+        `RemoteMachine ${who} no longer exists; release this machine to return it to the pool`,
+        "Warning",
+      );
+    else cond(ConditionType.Claimed, "True", Reason.Claimed, `RemoteMachine ${who} (${phase})`);
+    if (prm.spec.cordoned)
+      cond(
+        ConditionType.Cordoned,
+        "True",
+        Reason.Cordoned,
+        who ? "stays in use until freed, then stays out of the pool" : "never handed out",
+        "Normal",
+      );
+    else {
+      const wasCordoned = conditions.some((c) => c.type === ConditionType.Cordoned && c.status === "True");
+      cond(ConditionType.Cordoned, "False", Reason.NotCordoned, "", wasCordoned ? "Normal" : undefined);
+    }
+    const q = quarantineOf(prm.metadata.annotations);
+    if (q)
+      cond(ConditionType.Quarantined, "True", q.reason, `${q.message}; fix the machine, then release it`, "Warning");
+    else cond(ConditionType.Quarantined, "False", Reason.NotQuarantined, "");
+
+    const facts = this.facts(key, prm, status, cond);
+    result = result ?? facts;
+
+    const hostKey = prm.metadata.annotations?.[RemoteAnnotations.HostKey];
+    if (hostKey && !prm.spec.machine.insecureSkipHostKeyVerification) {
+      status.hostKey = {
+        fingerprint: fingerprint(hostKey),
+        source: prm.spec.machine.hostKeys || prm.spec.machine.hostKeysSecretRef ? "Pinned" : "FirstUse",
+      };
+    }
+    status.conditions = conditions;
+    const patch = mergePatch(cached.status ?? {}, status);
+    if (patch !== undefined) {
+      try {
+        await this.ctx.api.patch(
+          R.pooledRemoteMachines,
+          ns,
+          name,
+          { metadata: { resourceVersion: cached.metadata.resourceVersion }, status: patch },
+          "merge",
+          "status",
+        );
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+    return result;
+  }
+
+  /** Facts over SSH when the machine joins the pool or its connection fields change. */
+  private facts(
+    key: string,
+    prm: PRM,
+    status: PooledRemoteMachineStatus,
+    cond: (
+      type: string,
+      st: "True" | "False" | "Unknown",
+      reason: string,
+      message?: string,
+      event?: "Normal" | "Warning",
+    ) => void,
+  ): Result {
+    if (!this.ctx.poolFacts) {
+      cond(
+        ConditionType.FactsGathered,
+        "False",
+        Reason.FactsDisabled,
+        "fact gathering is switched off (--pool-facts=false)",
+      );
+      return undefined;
+    }
+    const generation = prm.metadata.generation;
+    const done = this.factsDone.get(key);
+    if (done && done.generation === generation) {
+      status.facts = done.facts;
+      cond(ConditionType.FactsGathered, "True", Reason.FactsGathered, "");
+      if (prm.status?.facts?.gatheredAt === done.facts.gatheredAt) this.factsDone.delete(key);
+      return undefined;
+    }
+    const current =
+      prm.status?.facts &&
+      prm.status.conditions?.find((c) => c.type === ConditionType.FactsGathered)?.observedGeneration === generation;
+    if (current) return undefined;
+    const tkey = PooledMachineReconciler.taskKey(key, "facts");
+    const task = this.ctx.tasks.get(tkey);
+    if (!task) {
+      const gate = this.factsGate.get(key);
+      if (gate && gate.generation === generation && Date.now() < gate.at)
+        return { requeueAfterMs: gate.at - Date.now() + 50 };
+      const ns = prm.metadata.namespace ?? "";
+      const t = sshTargetFor(
+        (n) => (n ? this.ctx.inf.secrets.get(ns, n) : undefined),
+        prm.spec.machine,
+        prm.metadata.annotations?.[RemoteAnnotations.HostKey],
+      );
+      if ("reason" in t) {
+        cond(ConditionType.FactsGathered, "False", t.reason, t.message, "Warning");
+        this.factsGate.set(key, { at: Date.now() + this.queue.addRateLimited(key, FACTS_MAX_DELAY_MS), generation });
+        return undefined;
+      }
+      this.ctx.tasks.startProbe(tkey, {
+        target: t.target,
+        command: FACTS_SCRIPT,
+        timeoutMs: 30_000,
+        recordHostKey: async (hk) => {
+          await this.ctx.api.patch(R.pooledRemoteMachines, ns, prm.metadata.name, {
+            metadata: { annotations: { [RemoteAnnotations.HostKey]: hk } },
+          });
+        },
+      });
+      return undefined;
+    }
+    if (task.running) return undefined;
+    this.ctx.tasks.clear(tkey);
+    if (task.ok) {
+      const facts = { ...parseFacts(task.output ?? ""), gatheredAt: iso(this.ctx.now()) };
+      this.factsDone.set(key, { facts, generation });
+      this.factsGate.delete(key);
+      this.queue.forget(key);
+      status.facts = facts;
+      cond(ConditionType.FactsGathered, "True", Reason.FactsGathered, "");
+      return undefined;
+    }
+    const f = task.failure ?? { reason: Reason.HostUnreachable, message: "unknown failure" };
+    const message =
+      f.reason === Reason.HostKeyMismatch && task.failure?.presentedKey
+        ? `${f.message}: it presented ${fingerprint(task.failure.presentedKey)}`
+        : f.message;
+    cond(ConditionType.FactsGathered, "False", f.reason, message, "Warning");
+    this.factsGate.set(key, { at: Date.now() + this.queue.addRateLimited(key, FACTS_MAX_DELAY_MS), generation });
+    return undefined;
+  }
+
+  /** Carries out the release request (annotation), then removes it. */
+  private async release(
+    key: string,
+    prm: PRM,
+    who: string | undefined,
+    claimant: RM | undefined,
+    held: boolean,
+    cond: (
+      type: string,
+      st: "True" | "False" | "Unknown",
+      reason: string,
+      message?: string,
+      event?: "Normal" | "Warning",
+    ) => void,
+  ): Promise<Result> {
+    const ns = prm.metadata.namespace ?? "";
+    const done = async (extra: Record<string, string | null> = {}) => {
+      await this.ctx.api.patch(R.pooledRemoteMachines, ns, prm.metadata.name, {
+        metadata: { annotations: { [PoolAnnotations.Release]: null, ...extra } },
+      });
+    };
+    const q = quarantineOf(prm.metadata.annotations);
+    if (q) {
+      // Retry the cleanup that failed; the machine comes back only if it succeeds.
+      const tkey = PooledMachineReconciler.taskKey(key, "release");
+      const task = this.ctx.tasks.get(tkey);
+      if (!task) {
+        const t = sshTargetFor(
+          (n) => (n ? this.ctx.inf.secrets.get(ns, n) : undefined),
+          prm.spec.machine,
+          prm.metadata.annotations?.[RemoteAnnotations.HostKey],
+        );
+        if ("reason" in t) {
+          cond(
+            ConditionType.Released,
+            "False",
+            Reason.ReleaseFailed,
+            `cannot retry the cleanup: ${t.message}`,
+            "Warning",
+          );
+          await done();
+          return undefined;
+        }
+        const commands = cleanUpCommandsOf(prm.spec.machine) ?? q.commands ?? CLEANUP_TAIL;
+        this.ctx.tasks.startCleanup(tkey, {
+          target: t.target,
+          useSudo: prm.spec.machine.useSudo ?? false,
+          commands,
+          stateDir: q.stateDir ?? "/var/lib/capi-remote/released",
+          commandTimeoutMs: (prm.spec.machine.timeouts?.commandSeconds ?? 300) * 1000,
+        });
+        cond(
+          ConditionType.Released,
+          "Unknown",
+          Reason.CleanupRunning,
+          `retrying the cleanup (${commands.length} commands)`,
+          "Normal",
+        );
+        return undefined;
+      }
+      if (task.running) return undefined;
+      this.ctx.tasks.clear(tkey);
+      if (task.ok) {
+        await done({ [PoolAnnotations.Quarantined]: null });
+        cond(
+          ConditionType.Released,
+          "True",
+          Reason.QuarantineLifted,
+          "the cleanup succeeded; the machine is back in the pool",
+          "Normal",
+        );
+      } else {
+        const undone = task.leftUndone?.length
+          ? `left undone: ${task.leftUndone.join("; ")}`
+          : (task.failure?.message ?? "failed");
+        await done({
+          [PoolAnnotations.Quarantined]: JSON.stringify({
+            ...q,
+            message: `cleanup retried on release and failed (${undone})`,
+            since: iso(this.ctx.now()),
+          }),
+        });
+        cond(
+          ConditionType.Released,
+          "False",
+          Reason.ReleaseFailed,
+          `the cleanup failed again (${undone}); still quarantined`,
+          "Warning",
+        );
+      }
+      return undefined;
+    }
+    if (who && !held) {
+      const cleared = await this.ctx.pools.clearClaim(
+        prm,
+        (o) => claimantName(o) === who && !holds(this.ctx.inf.remoteMachines.get(ns, who), o),
+      );
+      if (cleared) {
+        await done();
+        cond(
+          ConditionType.Released,
+          "True",
+          Reason.StaleClaimCleared,
+          `cleared the claim of RemoteMachine ${who}, which no longer exists`,
+          "Normal",
+        );
+      }
+      return undefined;
+    }
+    if (who && held && claimant) {
+      // In use: retire it from its cluster through Cluster API; our delete path cleans it up and
+      // returns it (cordoned machines stay out).
+      const owner = claimant.metadata.ownerReferences?.find((o) => o.kind === "Machine");
+      const machine = owner ? this.ctx.inf.machines.get(ns, owner.name) : undefined;
+      let what: string;
+      if (machine) {
+        if (!machine.metadata.deletionTimestamp)
+          await this.ctx.api.delete(R.machines, ns, machine.metadata.name).catch((e: unknown) => {
+            if (!isNotFound(e)) throw e;
+          });
+        what = `deleted Machine ${machine.metadata.name} of Cluster ${machine.spec.clusterName} (its node is drained); the machine returns ${prm.spec.cordoned ? "cordoned" : "to the pool"} after its cleanup`;
+      } else {
+        if (!claimant.metadata.deletionTimestamp)
+          await this.ctx.api.delete(R.remoteMachines, ns, claimant.metadata.name).catch((e: unknown) => {
+            if (!isNotFound(e)) throw e;
+          });
+        what = `deleted RemoteMachine ${claimant.metadata.name} (it has no Machine); the machine returns after its cleanup`;
+      }
+      await done();
+      cond(ConditionType.Released, "True", Reason.MachineRetired, what, "Normal");
+      return undefined;
+    }
+    await done();
+    cond(ConditionType.Released, "True", Reason.NothingToRelease, "the machine was not claimed", "Normal");
+    return undefined;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Builds the extension bundle with esbuild: one CommonJS file whose default export is the
+ * extension class, with the modules the host provides mapped to its globals (Lens and Freelens
+ * inject `LensExtensions`, `React`, `ReactDOM`, `Mobx`, `MobxReact`). `--pack` also writes a
+ * clean package (no dependencies, no "type": "module") and runs `npm pack` on it.
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build, type Plugin } from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8")) as { version: string; description: string };
+
+/** Host-provided modules and the globals they live in. */
+export const HOST_GLOBALS: Record<string, string> = {
+  "@k8slens/extensions": "LensExtensions",
+  react: "React",
+  "react-dom": "ReactDOM",
+  mobx: "Mobx",
+  "mobx-react": "MobxReact",
+};
+
+const hostGlobals: Plugin = {
+  name: "host-globals",
+  setup(b) {
+    const filter = new RegExp(
+      `^(${Object.keys(HOST_GLOBALS)
+        .map((k) => k.replace(/[/.]/g, "\\$&"))
+        .join("|")})$`,
+    );
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: "host-global" }));
+    b.onLoad({ filter: /.*/, namespace: "host-global" }, (args) => ({
+      contents: `module.exports = globalThis.${HOST_GLOBALS[args.path]};`,
+      loader: "js",
+    }));
+  },
+};
+
+export async function bundle(outdir = join(here, "dist"), minify = true): Promise<string> {
+  mkdirSync(outdir, { recursive: true });
+  const outfile = join(outdir, "renderer.js");
+  await build({
+    entryPoints: [join(here, "src", "renderer.tsx")],
+    bundle: true,
+    format: "cjs",
+    platform: "browser",
+    target: ["chrome100"],
+    outfile,
+    jsx: "transform",
+    jsxFactory: "React.createElement",
+    jsxFragment: "React.Fragment",
+    minify,
+    sourcemap: false,
+    legalComments: "none",
+    plugins: [hostGlobals],
+    define: { "process.env.NODE_ENV": '"production"' },
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = await bundle();
+  console.log(`built ${out}`);
+  if (process.argv.includes("--pack")) {
+    const stage = join(here, ".pack");
+    rmSync(stage, { recursive: true, force: true });
+    mkdirSync(join(stage, "dist"), { recursive: true });
+    cpSync(out, join(stage, "dist", "renderer.js"));
+    writeFileSync(
+      join(stage, "package.json"),
+      `${JSON.stringify(
+        {
+          name: "capi-remote-lens-extension",
+          version: pkg.version,
+          description: pkg.description,
+          license: "Apache-2.0",
+          renderer: "dist/renderer.js",
+          engines: { lens: "^6.5.0", freelens: "^1.3.0" },
+          keywords: ["lens", "freelens", "extension", "cluster-api"],
+          files: ["dist"],
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    writeFileSync(
+      join(stage, "README.md"),
+      "# capi-remote Lens/Freelens extension\n\nCluster API views, machine pools and cordon/release of pooled remote machines. Install this tarball from the Extensions page.\n",
+    );
+    const tgz = execFileSync("npm", ["pack", "--pack-destination", join(here, "dist")], {
+      cwd: stage,
+      encoding: "utf8",
+    }).trim();
+    console.log(`packed ${join(here, "dist", tgz.split("\n").pop() ?? "")}`);
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Serves the stand-in host page to Chromium: the host's React/MobX globals (UMD builds from
+ * node_modules), the stand-in `LensExtensions`, the extension bundle under test, and `/k8s/...`
+ * answered by `k8s` (a proxy to a real API server, or an in-memory fake for benchmarks).
+ * Also launches Chromium through playwright-core.
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { request as httpsRequest } from "node:https";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { HOST_GLOBALS } from "../../build.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/** UMD builds of what the host provides, in load order. */
+const VENDOR: [string, string][] = [
+  ["react.js", "react/umd/react.production.min.js"],
+  ["react-dom.js", "react-dom/umd/react-dom.production.min.js"],
+  ["mobx.js", "mobx/dist/mobx.umd.production.min.js"],
+  ["mobx-react-lite.js", "mobx-react-lite/dist/mobxreactlite.umd.production.min.js"],
+  ["mobx-react.js", "mobx-react/dist/mobxreact.umd.production.min.js"],
+];
+
+/** The stand-in host, bundled like the extension (host modules from globals). */
+export async function buildStandin(): Promise<string> {
+  const out = await build({
+    entryPoints: [join(here, "host.tsx")],
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    target: ["chrome100"],
+    write: false,
+    jsx: "transform",
+    jsxFactory: "React.createElement",
+    jsxFragment: "React.Fragment",
+    plugins: [
+      {
+        name: "globals",
+        setup(b) {
+          b.onResolve({ filter: /^(react|react-dom|mobx|mobx-react)$/ }, (a) => ({ path: a.path, namespace: "g" }));
+          b.onLoad({ filter: /.*/, namespace: "g" }, (a) => ({
+            contents: `module.exports = globalThis.${HOST_GLOBALS[a.path]};`,
+            loader: "js",
+          }));
+        },
+      },
+    ],
+    logLevel: "warning",
+  });
+  return out.outputFiles[0]?.text ?? "";
+}
+
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>capi-remote stand-in host</title>
+<style>body{margin:0;background:#1e2124;color:#ddd;font-family:sans-serif} #root{height:100vh}</style>
+<script>window.global = window;</script>
+${VENDOR.map(([n]) => `<script src="/vendor/${n}"></script>`).join("\n")}
+<script>
+  window.Mobx = window.mobx; window.MobxReact = window.mobxReact;
+</script>
+<script src="/standin.js"></script>
+<script>var module = { exports: {} }; var exports = module.exports;</script>
+<script src="/dist/renderer.js"></script>
+<script>
+  window.__extClass = module.exports.default;
+  window.__boot = async function () {
+    const ext = new window.__extClass();
+    await ext.onActivate?.();
+    window.__ext = ext;
+    return {
+      pages: ext.clusterPages.map((p) => p.id),
+      menus: ext.clusterPageMenus.map((m) => m.title),
+      details: ext.kubeObjectDetailItems.map((d) => d.kind),
+      menuItems: ext.kubeObjectMenuItems.map((d) => d.kind),
+      statusTexts: ext.kubeObjectStatusTexts.map((d) => d.kind),
+    };
+  };
+  /** Renders a registered component into #root; resolves after the next frame. */
+  window.__render = function (el) {
+    return new Promise((resolve) => {
+      const t0 = performance.now();
+      ReactDOM.render(el, document.getElementById("root"), () =>
+        requestAnimationFrame(() => resolve(performance.now() - t0)),
+      );
+    });
+  };
+  window.__page = (id) => window.__render(React.createElement(window.__ext.clusterPages.find((p) => p.id === id).components.Page));
+  window.__details = (kind, obj) =>
+    window.__render(React.createElement(window.__ext.kubeObjectDetailItems.find((d) => d.kind === kind).components.Details, { object: obj }));
+  window.__menu = (kind, obj) =>
+    window.__render(React.createElement("ul", null, React.createElement(window.__ext.kubeObjectMenuItems.find((d) => d.kind === kind).components.MenuItem, { object: obj, toolbar: false })));
+  window.__status = (kind, obj) => window.__ext.kubeObjectStatusTexts.find((d) => d.kind === kind).resolve(obj);
+</script>
+</head><body><div id="root"></div></body></html>`;
+
+export type K8sHandler = (
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  path: string,
+) => void;
+
+/** A `/k8s` handler that forwards to a real API server with a bearer token. */
+export function proxyTo(server: string, token: string, ca: string, opts: { hideGroups?: string[] } = {}): K8sHandler {
+  return (req, res, path) => {
+    if (opts.hideGroups?.some((g) => path.startsWith(`/apis/${g}/`))) {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({ kind: "Status", code: 404, message: "the server could not find the requested resource" }),
+      );
+      return;
+    }
+    const up = httpsRequest(
+      `${server}${path}`,
+      {
+        method: req.method,
+        ca,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {}),
+        },
+      },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, { "content-type": r.headers["content-type"] ?? "application/json" });
+        r.pipe(res as NodeJS.WritableStream);
+      },
+    );
+    up.on("error", () => {
+      res.writeHead(502);
+      res.end();
+    });
+    (req as NodeJS.ReadableStream).pipe(up);
+    res.on("close", () => up.destroy());
+  };
+}
+
+export interface Harness {
+  url: string;
+  browser: Browser;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Starts the server and Chromium, opens the page and activates the extension. */
+export async function startHarness(
+  bundlePath: string,
+  k8s: K8sHandler,
+): Promise<Harness & { boot: Record<string, string[]> }> {
+  const standin = await buildStandin();
+  const vendor = new Map<string, string>();
+  for (const [name, mod] of VENDOR) vendor.set(name, await readFile(require.resolve(mod), "utf8"));
+  const bundle = await readFile(bundlePath, "utf8");
+  // HTTP/2 (so TLS, with a throwaway certificate): a page holding a watch per kind would
+  // exhaust HTTP/1.1's six connections per origin, and further requests would wait forever.
+  const certDir = await tempDir("capi-remote-standin-");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(certDir, "key.pem"),
+      "-out",
+      join(certDir, "cert.pem"),
+      "-subj",
+      "/CN=127.0.0.1",
+      "-days",
+      "1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
+  const server = createSecureServer(
+    {
+      key: await readFile(join(certDir, "key.pem")),
+      cert: await readFile(join(certDir, "cert.pem")),
+      allowHTTP1: true,
+    },
+    (req, res) => {
+      const url = req.url ?? "/";
+      if (url.startsWith("/k8s/")) return k8s(req, res, url.slice(4));
+      const send = (type: string, body: string) => {
+        res.writeHead(200, { "content-type": type });
+        res.end(body);
+      };
+      if (url === "/") return send("text/html", PAGE);
+      if (url === "/standin.js") return send("text/javascript", standin);
+      if (url === "/dist/renderer.js") return send("text/javascript", bundle);
+      const v = vendor.get(url.replace("/vendor/", ""));
+      if (v) return send("text/javascript", v);
+      res.writeHead(404);
+      res.end();
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-dev-shm-usage",
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const url = `https://127.0.0.1:${port}/`;
+  await page.goto(url);
+  const boot = (await page.evaluate("window.__boot()")) as Record<string, string[]>;
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+  return {
+    url,
+    browser,
+    page,
+    boot,
+    close: async () => {
+      await browser.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export async function tempDir(prefix: string) {
+  return mkdtemp(join(tmpdir(), prefix));
+}

@@ -1,0 +1,62 @@
+/**
+ * The contract between capi-remote's objects that lives in metadata and a few status fields:
+ * annotation keys, the quarantine record, and "provisioned" under either Cluster API contract.
+ * Free of schema code, so the Lens extension bundles it without TypeBox.
+ */
+
+/** Annotations capi-remote keeps on RemoteMachines: durable state that survives `clusterctl move`. */
+export const RemoteAnnotations = {
+  /** The host key seen on first connection, "type base64"; enforced afterwards. */
+  HostKey: "remote.infrastructure.cluster.x-k8s.io/host-key",
+  /** Set before a bootstrap is started on the machine: it is never started again. */
+  BootstrapStarted: "remote.infrastructure.cluster.x-k8s.io/bootstrap-started",
+  /** On a RemoteMachine: the PooledRemoteMachine it claimed (its connection fields are copied). */
+  PoolMachine: "remote.infrastructure.cluster.x-k8s.io/pool-machine",
+} as const;
+
+/**
+ * Annotations on PooledRemoteMachines. The claim lives here, in metadata, so that it survives
+ * `clusterctl move` (which drops status) and is written with a compare-and-swap on the object
+ * (see docs/pools.md).
+ */
+export const PoolAnnotations = {
+  /** Name of the RemoteMachine (same namespace) holding the machine. */
+  ClaimedBy: "remote.infrastructure.cluster.x-k8s.io/claimed-by",
+  /** UID of that RemoteMachine when it claimed (a move changes UIDs; see docs/pools.md). */
+  ClaimedByUID: "remote.infrastructure.cluster.x-k8s.io/claimed-by-uid",
+  /** JSON {reason, message, since, commands, stateDir, remoteMachine}: cleanup failed; never handed out. */
+  Quarantined: "remote.infrastructure.cluster.x-k8s.io/quarantined",
+  /** A request (any value, e.g. a timestamp) that the controller carries out and removes. */
+  Release: "remote.infrastructure.cluster.x-k8s.io/release",
+} as const;
+
+/** What the quarantine annotation holds. */
+export interface QuarantineRecord {
+  reason: string;
+  message: string;
+  since: string;
+  remoteMachine?: string;
+  stateDir?: string;
+  commands?: string[];
+}
+
+/** Reads the quarantine annotation; a value that is not our JSON still quarantines. */
+export function quarantineOf(annotations: Record<string, string> | undefined): QuarantineRecord | undefined {
+  const v = annotations?.[PoolAnnotations.Quarantined];
+  if (v === undefined) return undefined;
+  try {
+    const r = JSON.parse(v) as Partial<QuarantineRecord>;
+    if (r && typeof r === "object") {
+      return { reason: r.reason ?? "Quarantined", message: r.message ?? "", since: r.since ?? "", ...r };
+    }
+  } catch {}
+  return { reason: "Quarantined", message: v, since: "" };
+}
+
+/** The finalizer on RemoteMachines: cleanup runs before the object goes. */
+export const REMOTE_MACHINE_FINALIZER = "remotemachine.infrastructure.cluster.x-k8s.io";
+
+/** Provisioned under either contract. */
+export function isProvisioned(status: { ready?: boolean; initialization?: { provisioned?: boolean } } | undefined) {
+  return status?.initialization?.provisioned ?? status?.ready ?? false;
+}

@@ -1,0 +1,271 @@
+/// <reference lib="dom" />
+/**
+ * The Lens extension in a real headless Chromium, fed by the real test-bed API server through a
+ * stand-in host, over objects the real controller made in a pool scenario (real CAPI manager,
+ * real sshd hosts): every page and panel renders what is there (screenshots in
+ * test-results/screenshots), right-click Cordon changes the object and the controller then skips
+ * the machine, and Release of a stale claim frees it.
+ */
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { bundle } from "../../extension/build.js";
+import { type Harness, proxyTo, startHarness, tempDir } from "../../extension/test/standin/server.js";
+import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
+import { createHost, destroyHost, type TestHost } from "../bed/hosts.js";
+import { canMakeHosts, REPO_ROOT } from "../bed/index.js";
+import { waitFor } from "../bed/util.js";
+import { useBed } from "../integration/helpers.js";
+import { type Any, ControllerProcess, INFRA, makeCluster, objects, testBootstrap } from "./harness.js";
+
+const SHOTS = join(REPO_ROOT, "test-results", "screenshots");
+const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
+
+describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
+  const t = useBed("lens");
+  const hosts: TestHost[] = [];
+  let o: ReturnType<typeof objects>;
+  let ctl: ControllerProcess;
+  let h: Harness & { boot: Record<string, string[]> };
+
+  const shot = async (name: string) => {
+    await mkdir(SHOTS, { recursive: true });
+    await h.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  };
+  const prm = (name: string) => o.getInfra("pooledremotemachines", name);
+  const poolMachine = (name: string, address: string, annotations: Record<string, string> = {}) => ({
+    apiVersion: `${INFRA}/v1beta2`,
+    kind: "PooledRemoteMachine",
+    metadata: { name, annotations },
+    spec: { pool: "lens", machine: { address, sshKeyRef: { name: "ssh-key" } } },
+  });
+  const poolRemoteMachine = (name: string) => [
+    { apiVersion: `${INFRA}/v1beta2`, kind: "RemoteMachine", metadata: { name }, spec: { pool: "lens" } },
+    {
+      apiVersion: "cluster.x-k8s.io/v1beta2",
+      kind: "Machine",
+      metadata: { name },
+      spec: {
+        clusterName: "c1",
+        bootstrap: { dataSecretName: "boot" },
+        infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name },
+      },
+    },
+  ];
+
+  before(async () => {
+    o = objects(t.bed, t.ns);
+    const key = await makeKeyPair("ed25519");
+    hosts.push(...(await Promise.all(["lx-a", "lx-b", "lx-c"].map((n) => createHost(n, [key.publicKey])))));
+    await makeCluster(t.bed, t.ns, "c1");
+    await o.apply([
+      sshKeySecret(t.ns, "ssh-key", key),
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "boot", labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
+        type: "cluster.x-k8s.io/secret",
+        stringData: { value: testBootstrap(t.bed) },
+      },
+      ...hosts.map((x, i) => poolMachine(`pm-${"abc"[i]}`, x.address)),
+      // A claim left behind by a RemoteMachine that is gone (its host does not answer either).
+      poolMachine("pm-stale", "198.18.250.250", { [CLAIMED_BY]: "gone" }),
+      {
+        apiVersion: `${INFRA}/v1beta2`,
+        kind: "RemoteMachineTemplate",
+        metadata: { name: "lens-tmpl" },
+        spec: { template: { spec: { pool: "lens" } } },
+      },
+      ...poolRemoteMachine("m-one"),
+    ]);
+    ctl = new ControllerProcess(t.bed, t.ns, "lens");
+    await ctl.start();
+    await o.waitProvisioned("m-one", 90_000);
+    await waitFor(
+      "facts of the three hosts",
+      async () => {
+        const ps = await o.list("pooledremotemachines");
+        if (ps.filter((p) => p.status?.facts?.cpus).length === 3) return true;
+        throw new Error("not yet");
+      },
+      { timeoutMs: 60_000, intervalMs: 300 },
+    );
+    const dir = await tempDir("capi-remote-ext-");
+    const js = await bundle(dir, true);
+    h = await startHarness(js, proxyTo(t.bed.controlPlane.server, t.bed.controlPlane.token, t.bed.controlPlane.caPEM));
+  });
+  after(async () => {
+    await h?.close();
+    await ctl?.stop();
+    await Promise.all(hosts.map((x) => destroyHost(x)));
+  });
+
+  it("activates and registers its pages, menus, panels, menu items and status texts", () => {
+    assert.deepEqual(h.boot.pages, ["capi-clusters", "capi-machines", "capi-remote-machines", "capi-pools"]);
+    assert.deepEqual(h.boot.menus, ["Cluster API", "Clusters", "Machines", "Remote machines", "Pools"]);
+    assert.deepEqual(h.boot.details, ["RemoteMachine", "PooledRemoteMachine", "Machine"]);
+    assert.deepEqual(h.boot.menuItems, ["PooledRemoteMachine", "Cluster", "MachineDeployment"]);
+    assert.deepEqual(h.boot.statusTexts, ["RemoteMachine", "PooledRemoteMachine"]);
+  });
+
+  it("Pools page: one row per pool with counts; the pool's machines with phase, holder and facts", async () => {
+    await h.page.evaluate("window.__page('capi-pools')");
+    const row = h.page.locator(`.capi-row[data-key="${t.ns}/lens"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await h.page.waitForFunction(
+      (key) => document.querySelector(`.capi-row[data-key="${key}"]`)?.textContent?.includes("lens-tmpl"),
+      `${t.ns}/lens`,
+    );
+    const text = (await row.textContent()) ?? "";
+    // total 4: 1 in use, 2 available, 0 cordoned, 0 quarantined
+    assert.match(text, /lens.*4.*2.*1.*0.*0.*lens-tmpl/);
+    await shot("pools");
+    await h.page.click(`.capi-pool-link[data-target="${t.ns}/lens"]`);
+    await h.page.locator('[data-testid="pool-machines-table"]').waitFor();
+    const a = (await h.page.locator(`.capi-row[data-key="${t.ns}/pm-a"]`).textContent()) ?? "";
+    assert.match(a, /InUse/);
+    assert.match(a, /m-one/, "claimed by m-one, linked to its Machine");
+    assert.match(a, /c1/, "and its Cluster");
+    assert.match(a, /GiB/, "facts: memory");
+    const stale = (await h.page.locator(`.capi-row[data-key="${t.ns}/pm-stale"]`).textContent()) ?? "";
+    assert.match(stale, /no longer exists/);
+    await shot("pool-lens");
+  });
+
+  it("Clusters page: the tree with the Cluster, its infrastructure and its Machines", async () => {
+    await h.page.evaluate("window.__page('capi-clusters')");
+    await h.page
+      .locator(`section[data-cluster="c1"] tr[data-kind="Machine"][data-name="m-one"]`)
+      .waitFor({ timeout: 15_000 });
+    const kinds = await h.page
+      .locator(`section[data-cluster="c1"] tr`)
+      .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.kind).filter(Boolean));
+    assert.deepEqual(kinds.slice(0, 2), ["Cluster", "RemoteCluster"]);
+    assert.ok(kinds.includes("Machine"));
+    await shot("clusters");
+  });
+
+  it("Machines and Remote machines pages", async () => {
+    await h.page.evaluate("window.__page('capi-machines')");
+    const m = h.page.locator(`.capi-row[data-key="${t.ns}/m-one"]`);
+    await m.waitFor({ timeout: 15_000 });
+    assert.match((await m.textContent()) ?? "", /c1.*Running.*remote-machine:\/\/.*RemoteMachine\/m-one/);
+    await shot("machines");
+    await h.page.evaluate("window.__page('capi-remote-machines')");
+    const r = h.page.locator(`.capi-row[data-key="${t.ns}/m-one"]`);
+    await r.waitFor({ timeout: 15_000 });
+    const text = (await r.textContent()) ?? "";
+    assert.match(text, new RegExp(hosts[0]!.address.replace(/\./g, "\\.")));
+    assert.match(text, /lens \(pm-a\)/);
+    assert.match(text, /succeeded \(\d+ steps\)/);
+    assert.match(text, /SHA256:.*recorded on first use/);
+    await shot("remote-machines");
+  });
+
+  it("detail panels: RemoteMachine, PooledRemoteMachine, and a Machine on a RemoteMachine", async () => {
+    const rm = await o.rm("m-one");
+    await h.page.evaluate(([obj]) => (window as Any).__details("RemoteMachine", obj), [rm]);
+    const panel = h.page.locator('[data-testid="panel-remote-machine"]');
+    await panel.waitFor();
+    await h.page.waitForFunction(() =>
+      document.querySelector('[data-testid="panel-remote-machine"]')?.textContent?.includes("Machinem-one"),
+    );
+    const text = (await panel.textContent()) ?? "";
+    assert.match(text, /root@198\.18\.\d+\.\d+:22/);
+    assert.match(text, /Pool machinepm-a/);
+    assert.match(text, /succeeded/);
+    assert.match(text, /Node/);
+    assert.ok(await panel.locator('tr[data-condition="Ready"]').count());
+    await shot("panel-remote-machine");
+
+    const pm = await prm("pm-a");
+    await h.page.evaluate(([obj]) => (window as Any).__details("PooledRemoteMachine", obj), [pm]);
+    const p = h.page.locator('[data-testid="panel-pool-machine"]');
+    await p.waitFor();
+    await h.page.waitForFunction(() =>
+      document.querySelector('[data-testid="panel-pool-machine"]')?.textContent?.includes("Clusterc1"),
+    );
+    const pt = (await p.textContent()) ?? "";
+    assert.match(pt, /InUse/);
+    assert.match(pt, /Hostnamelx-a/);
+    assert.match(pt, /RemoteMachinem-one/);
+    assert.ok(await p.locator('tr[data-condition="FactsGathered"]').count());
+    await shot("panel-pool-machine");
+
+    const m = await o.machine("m-one");
+    await h.page.evaluate(([obj]) => (window as Any).__details("Machine", obj), [m]);
+    await h.page.locator('[data-testid="panel-machine-remote"] [data-testid="panel-remote-machine"]').waitFor();
+    await shot("panel-machine");
+  });
+
+  it("status texts flag pool machines and RemoteMachines in trouble", async () => {
+    const stale = await prm("pm-stale");
+    const s = (await h.page.evaluate(([obj]) => (window as Any).__status("PooledRemoteMachine", obj), [stale])) as Any;
+    assert.equal(s?.level, 2, "a warning");
+    assert.match(s.text, /no longer exists/);
+    const fine = (await h.page.evaluate(
+      ([obj]) => (window as Any).__status("PooledRemoteMachine", obj),
+      [await prm("pm-b")],
+    )) as Any;
+    assert.equal(fine ?? undefined, undefined);
+  });
+
+  it("right-click Cordon changes the object; the controller then skips that machine", async () => {
+    await h.page.evaluate(([obj]) => (window as Any).__menu("PooledRemoteMachine", obj), [await prm("pm-b")]);
+    await h.page.click('.capi-menu-item[data-action="cordon"]');
+    await waitFor(
+      "pm-b cordoned in the API server",
+      async () =>
+        (await prm("pm-b")).spec.cordoned === true
+          ? true
+          : Promise.reject(new Error(`not yet; host saw ${JSON.stringify(await h.page.evaluate("window.__host"))}`)),
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    const host = (await h.page.evaluate("window.__host")) as Any;
+    assert.ok(
+      host.ok.some((m: string) => /pm-b cordoned/.test(m)),
+      "a notification said so",
+    );
+    await waitFor(
+      "pm-b Cordoned",
+      async () => ((await prm("pm-b")).status?.phase === "Cordoned" ? true : Promise.reject(new Error("not yet"))),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      },
+    );
+    // pm-b sorts before pm-c, so an uncordoned pm-b would be taken first.
+    await o.apply(poolRemoteMachine("m-two"));
+    await waitFor(
+      "m-two claims pm-c",
+      async () =>
+        (await prm("pm-c")).metadata.annotations?.[CLAIMED_BY] === "m-two"
+          ? true
+          : Promise.reject(new Error("not yet")),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    assert.equal((await prm("pm-b")).metadata.annotations?.[CLAIMED_BY], undefined, "the cordoned machine was skipped");
+    await shot("cordoned");
+  });
+
+  it("right-click Release on a stale claim explains it, and the controller frees the machine", async () => {
+    await h.page.evaluate(([obj]) => (window as Any).__menu("PooledRemoteMachine", obj), [await prm("pm-stale")]);
+    await h.page.click('.capi-menu-item[data-action="release"]');
+    await waitFor(
+      "pm-stale released",
+      async () => {
+        const p = await prm("pm-stale");
+        if (!p.metadata.annotations?.[CLAIMED_BY]) return p;
+        throw new Error(JSON.stringify(p.metadata.annotations));
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    const host = (await h.page.evaluate("window.__host")) as Any;
+    assert.match(host.confirms.at(-1).message, /RemoteMachine gone no longer exists/);
+    assert.equal(host.confirms.at(-1).labelOk, "Clear claim");
+    // The Pools page follows the watch: the stale machine is no longer claimed.
+    await h.page.evaluate("window.__page('capi-pools')");
+    await shot("released");
+  });
+});
