@@ -28,6 +28,9 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
   let o: ReturnType<typeof objects>;
   let ctl: ControllerProcess;
   let h: Harness & { boot: Record<string, string[]> };
+  /** The pool machine m-one took, and the two left free. */
+  let held = "";
+  let free: string[] = [];
 
   const shot = async (name: string) => {
     await mkdir(SHOTS, { recursive: true });
@@ -91,6 +94,8 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       },
       { timeoutMs: 60_000, intervalMs: 300 },
     );
+    held = (await o.rm("m-one")).metadata.annotations["remote.infrastructure.cluster.x-k8s.io/pool-machine"];
+    free = ["pm-a", "pm-b", "pm-c"].filter((n) => n !== held);
     const dir = await tempDir("capi-remote-ext-");
     const js = await bundle(dir, true);
     h = await startHarness(js, proxyTo(t.bed.controlPlane.server, t.bed.controlPlane.token, t.bed.controlPlane.caPEM));
@@ -123,7 +128,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     await shot("pools");
     await h.page.click(`.capi-pool-link[data-target="${t.ns}/lens"]`);
     await h.page.locator('[data-testid="pool-machines-table"]').waitFor();
-    const a = (await h.page.locator(`.capi-row[data-key="${t.ns}/pm-a"]`).textContent()) ?? "";
+    const a = (await h.page.locator(`.capi-row[data-key="${t.ns}/${held}"]`).textContent()) ?? "";
     assert.match(a, /InUse/);
     assert.match(a, /m-one/, "claimed by m-one, linked to its Machine");
     assert.match(a, /c1/, "and its Cluster");
@@ -156,8 +161,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     const r = h.page.locator(`.capi-row[data-key="${t.ns}/m-one"]`);
     await r.waitFor({ timeout: 15_000 });
     const text = (await r.textContent()) ?? "";
-    assert.match(text, new RegExp(hosts[0]!.address.replace(/\./g, "\\.")));
-    assert.match(text, /lens \(pm-a\)/);
+    assert.match(text, new RegExp(`lens \\(${held}\\)`));
     assert.match(text, /succeeded \(\d+ steps\)/);
     assert.match(text, /SHA256:.*recorded on first use/);
     await shot("remote-machines");
@@ -173,13 +177,13 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     );
     const text = (await panel.textContent()) ?? "";
     assert.match(text, /root@198\.18\.\d+\.\d+:22/);
-    assert.match(text, /Pool machinepm-a/);
+    assert.match(text, new RegExp(`Pool machine${held}`));
     assert.match(text, /succeeded/);
     assert.match(text, /Node/);
     assert.ok(await panel.locator('tr[data-condition="Ready"]').count());
     await shot("panel-remote-machine");
 
-    const pm = await prm("pm-a");
+    const pm = await prm(held);
     await h.page.evaluate(([obj]) => (window as Any).__details("PooledRemoteMachine", obj), [pm]);
     const p = h.page.locator('[data-testid="panel-pool-machine"]');
     await p.waitFor();
@@ -188,7 +192,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     );
     const pt = (await p.textContent()) ?? "";
     assert.match(pt, /InUse/);
-    assert.match(pt, /Hostnamelx-a/);
+    assert.match(pt, new RegExp(`Hostnamelx-${held.slice(3)}`));
     assert.match(pt, /RemoteMachinem-one/);
     assert.ok(await p.locator('tr[data-condition="FactsGathered"]').count());
     await shot("panel-pool-machine");
@@ -206,46 +210,61 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     assert.match(s.text, /no longer exists/);
     const fine = (await h.page.evaluate(
       ([obj]) => (window as Any).__status("PooledRemoteMachine", obj),
-      [await prm("pm-b")],
+      [await prm(free[0]!)],
     )) as Any;
     assert.equal(fine ?? undefined, undefined);
   });
 
   it("right-click Cordon changes the object; the controller then skips that machine", async () => {
-    await h.page.evaluate(([obj]) => (window as Any).__menu("PooledRemoteMachine", obj), [await prm("pm-b")]);
+    await h.page.evaluate(([obj]) => (window as Any).__menu("PooledRemoteMachine", obj), [await prm(free[0]!)]);
     await h.page.click('.capi-menu-item[data-action="cordon"]');
     await waitFor(
-      "pm-b cordoned in the API server",
+      "cordoned in the API server",
       async () =>
-        (await prm("pm-b")).spec.cordoned === true
+        (await prm(free[0]!)).spec.cordoned === true
           ? true
           : Promise.reject(new Error(`not yet; host saw ${JSON.stringify(await h.page.evaluate("window.__host"))}`)),
       { timeoutMs: 10_000, intervalMs: 100 },
     );
     const host = (await h.page.evaluate("window.__host")) as Any;
     assert.ok(
-      host.ok.some((m: string) => /pm-b cordoned/.test(m)),
-      "a notification said so",
+      host.ok.some((m: string) => m.startsWith(`${free[0]} cordoned`)),
+      `a notification said so: ${host.ok}`,
     );
     await waitFor(
-      "pm-b Cordoned",
-      async () => ((await prm("pm-b")).status?.phase === "Cordoned" ? true : Promise.reject(new Error("not yet"))),
+      "Cordoned phase",
+      async () => ((await prm(free[0]!)).status?.phase === "Cordoned" ? true : Promise.reject(new Error("not yet"))),
       {
         timeoutMs: 15_000,
         intervalMs: 200,
       },
     );
-    // pm-b sorts before pm-c, so an uncordoned pm-b would be taken first.
     await o.apply(poolRemoteMachine("m-two"));
     await waitFor(
-      "m-two claims pm-c",
+      "m-two claims the other free machine",
       async () =>
-        (await prm("pm-c")).metadata.annotations?.[CLAIMED_BY] === "m-two"
+        (await prm(free[1]!)).metadata.annotations?.[CLAIMED_BY] === "m-two"
           ? true
           : Promise.reject(new Error("not yet")),
       { timeoutMs: 30_000, intervalMs: 200 },
     );
-    assert.equal((await prm("pm-b")).metadata.annotations?.[CLAIMED_BY], undefined, "the cordoned machine was skipped");
+    // Now the cordoned machine is the only free one: a third RemoteMachine waits instead.
+    await o.apply(poolRemoteMachine("m-three"));
+    await waitFor(
+      "m-three waits for a pool machine",
+      async () => {
+        const rm = await o.rm("m-three");
+        const c = o.condition(rm, "PoolMachineClaimed");
+        if (c?.reason === "WaitingForPoolMachine") return c;
+        throw new Error(JSON.stringify(rm.status?.conditions));
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    assert.equal(
+      (await prm(free[0]!)).metadata.annotations?.[CLAIMED_BY],
+      undefined,
+      "the cordoned machine was skipped",
+    );
     await shot("cordoned");
   });
 
@@ -256,7 +275,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       "pm-stale released",
       async () => {
         const p = await prm("pm-stale");
-        if (!p.metadata.annotations?.[CLAIMED_BY]) return p;
+        if (p.metadata.annotations?.[CLAIMED_BY] !== "gone") return p;
         throw new Error(JSON.stringify(p.metadata.annotations));
       },
       { timeoutMs: 20_000, intervalMs: 200 },
@@ -264,7 +283,16 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     const host = (await h.page.evaluate("window.__host")) as Any;
     assert.match(host.confirms.at(-1).message, /RemoteMachine gone no longer exists/);
     assert.equal(host.confirms.at(-1).labelOk, "Clear claim");
-    // The Pools page follows the watch: the stale machine is no longer claimed.
+    // Freed, it goes at once to the RemoteMachine that was waiting for the pool.
+    await waitFor(
+      "m-three takes pm-stale",
+      async () =>
+        (await prm("pm-stale")).metadata.annotations?.[CLAIMED_BY] === "m-three"
+          ? true
+          : Promise.reject(new Error("not yet")),
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    // The Pools page follows the watch.
     await h.page.evaluate("window.__page('capi-pools')");
     await shot("released");
   });

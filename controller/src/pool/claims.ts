@@ -34,6 +34,13 @@ type RM = RemoteMachine & { metadata: { name: string; namespace?: string } };
 const PENDING_TTL_MS = 60_000;
 const CAS_ATTEMPTS = 3;
 
+/** A stable, well-spread number from a string (FNV-1a). */
+function spread(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 const isConflict = (e: unknown) => (e as ApiError | undefined)?.status === 409;
 const isNotFound = (e: unknown) => (e as ApiError | undefined)?.status === 404;
 
@@ -133,7 +140,10 @@ export class PoolClaims {
     const candidates = this.poolMachines(ns, pool)
       .filter((p) => isClaimable(p, pool, selector) && !this.reserved.has(keyOf(p)))
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    for (const candidate of candidates) {
+    // Each RemoteMachine starts at its own place in the list, so claimers in other processes
+    // (a second replica, an old leader) rarely race for the same machine.
+    const start = candidates.length ? spread(rm.metadata.uid ?? rm.metadata.name) % candidates.length : 0;
+    for (const candidate of [...candidates.slice(start), ...candidates.slice(0, start)]) {
       const key = keyOf(candidate);
       if (this.reserved.has(key)) continue;
       this.reserved.add(key);
