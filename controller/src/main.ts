@@ -7,6 +7,8 @@ import {
   type Cluster,
   claimantName,
   isClaimable,
+  isClusterInfrastructureProvisioned,
+  isPaused,
   isProvisioned,
   type Machine,
   type PooledRemoteMachine,
@@ -70,7 +72,9 @@ export async function run(cfg: Config): Promise<void> {
   let secretsInformer: Informer<Secret> | undefined;
   const words = new SecretWords(() => secretsInformer?.list() ?? []);
   const log = makeLogger({ level: cfg.logLevel, redact: words.redact });
-  const api = new KubeApi(kc, { onRequest: (verb, resource) => metrics.apiRequests.inc({ verb, resource }) });
+  const api = new KubeApi(kc, {
+    onRequest: (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }),
+  });
   const ns = cfg.namespace ? { namespace: cfg.namespace } : {};
 
   const inf = {
@@ -234,13 +238,40 @@ export async function run(cfg: Config): Promise<void> {
     const ref = referenceOf(m.spec.infrastructureRef);
     if (ref?.kind === "RemoteMachine") queue.add(`${m.metadata.namespace}/${ref.name}`);
   };
-  inf.machines.on({ onAdd: fromMachine, onUpdate: fromMachine, onDelete: fromMachine });
+  // Cluster API rewrites Machine and Cluster status all the time; a RemoteMachine only cares
+  // about a few fields, and requeueing every RemoteMachine of a Cluster on each Cluster status
+  // write would make the work grow with the square of the machines.
+  const machineView = (m: Machine & Named) =>
+    JSON.stringify([
+      m.spec.bootstrap?.dataSecretName,
+      m.spec.infrastructureRef,
+      m.spec.clusterName,
+      m.status?.nodeRef?.name,
+      m.metadata.deletionTimestamp,
+      m.metadata.labels,
+      m.metadata.annotations?.["cluster.x-k8s.io/paused"],
+    ]);
+  inf.machines.on({
+    onAdd: fromMachine,
+    onUpdate: (m, old) => {
+      if (machineView(m) !== machineView(old)) fromMachine(m);
+    },
+    onDelete: fromMachine,
+  });
   const fromCluster = (c: Cluster & Named) => {
     for (const rm of machinesOfCluster(c.metadata.namespace ?? "", c.metadata.name)) enqueue(rm);
   };
+  const clusterView = (c: Cluster & Named) =>
+    JSON.stringify([
+      isPaused(c, { metadata: {} }),
+      isClusterInfrastructureProvisioned(c),
+      c.metadata.deletionTimestamp,
+    ]);
   inf.clusters.on({
     onAdd: fromCluster,
-    onUpdate: fromCluster,
+    onUpdate: (c, old) => {
+      if (clusterView(c) !== clusterView(old)) fromCluster(c);
+    },
     onDelete: (c) => {
       nodes.forget(keyOf(c));
       fromCluster(c);

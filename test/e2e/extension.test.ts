@@ -268,6 +268,39 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     await shot("cordoned");
   });
 
+  it("right-click Pause and Resume on a Cluster set spec.paused, and the controller reports it", async () => {
+    const cluster = async () => (await o.list("clusters", "cluster.x-k8s.io")).find((c) => c.metadata.name === "c1")!;
+    await h.page.evaluate(([obj]) => (window as Any).__menu("Cluster", obj), [await cluster()]);
+    await h.page.click('.capi-menu-item[data-action="pause"]');
+    await waitFor(
+      "c1 paused",
+      async () => ((await cluster()).spec.paused === true ? true : Promise.reject(new Error("no"))),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      },
+    );
+    await waitFor(
+      "m-one reports Paused",
+      async () =>
+        o.condition(await o.rm("m-one"), "Paused")?.status === "True" ? true : Promise.reject(new Error("no")),
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    await h.page.evaluate(([obj]) => (window as Any).__menu("Cluster", obj), [await cluster()]);
+    await h.page.click('.capi-menu-item[data-action="resume"]');
+    await waitFor(
+      "c1 resumed",
+      async () => ((await cluster()).spec.paused !== true ? true : Promise.reject(new Error("no"))),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      },
+    );
+    const host = (await h.page.evaluate("window.__host")) as Any;
+    assert.ok(host.ok.some((m: string) => /Cluster c1 paused/.test(m)));
+    assert.ok(host.ok.some((m: string) => /Cluster c1 resumed/.test(m)));
+  });
+
   it("right-click Release on a stale claim explains it, and the controller frees the machine", async () => {
     await h.page.evaluate(([obj]) => (window as Any).__menu("PooledRemoteMachine", obj), [await prm("pm-stale")]);
     await h.page.click('.capi-menu-item[data-action="release"]');

@@ -49,6 +49,21 @@ export const R = {
   },
 } as const satisfies Record<string, Resource>;
 
+/**
+ * The resource a request path addresses, for metrics: "remotemachines", "remotemachines/status",
+ * "leases"; never an object name (bounded label values).
+ */
+export function resourceOfPath(path: string): string {
+  const parts = (path.split("?")[0] ?? "").split("/").filter(Boolean);
+  // /api/v1/... or /apis/group/version/...
+  let i = parts[0] === "api" ? 2 : 3;
+  if (parts[i] === "namespaces" && parts.length > i + 2) i += 2;
+  else if (parts[i] === "namespaces") return "namespaces";
+  const resource = parts[i] ?? "";
+  const sub = parts[i + 2];
+  return sub ? `${resource}/${sub}` : resource;
+}
+
 /** An error answer from the API server; `message` is the server's Status message. */
 export class ApiError extends Error {
   constructor(
@@ -80,7 +95,8 @@ const PATCH_CONTENT: Record<PatchType, string> = {
 
 export interface RequestHooks {
   /** Called for every request (method, resource plural), e.g. to count API traffic. */
-  onRequest?: (method: string, plural: string) => void;
+  /** Called when a request ends: lower-case verb, resource (see resourceOfPath), HTTP status (0: none). */
+  onRequest?: (method: string, resource: string, code: number) => void;
 }
 
 export class KubeApi {
@@ -107,7 +123,7 @@ export class KubeApi {
     const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
     if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
     await this.kc.applyToHTTPSOptions(opts);
-    this.hooks.onRequest?.(method, path.split("?")[0]?.split("/").filter(Boolean).at(-1) ?? "");
+    const done = (code: number) => this.hooks.onRequest?.(method.toLowerCase(), resourceOfPath(path), code);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {
       const req = send(url, opts, (res) => {
@@ -116,6 +132,7 @@ export class KubeApi {
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
+          done(status);
           if (status >= 200 && status < 300) {
             try {
               resolve((text ? JSON.parse(text) : {}) as T);
@@ -136,7 +153,10 @@ export class KubeApi {
         res.on("error", reject);
       });
       req.on("timeout", () => req.destroy(new Error(`${method} ${url.pathname}: timed out after ${timeoutMs} ms`)));
-      req.on("error", reject);
+      req.on("error", (e) => {
+        done(0);
+        reject(e);
+      });
       req.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
     });
   }

@@ -195,14 +195,16 @@ export class PooledMachineReconciler {
       };
     }
     status.conditions = conditions;
-    const patch = mergePatch(cached.status ?? {}, status);
+    // Against the freshest copy (a claim written here may be newer than the cache).
+    const patch = mergePatch(prm.status ?? {}, status);
     if (patch !== undefined) {
+      this.ctx.log.with({ pooledRemoteMachine: key }).debug("status patch", { patch });
       try {
         await this.ctx.api.patch(
           R.pooledRemoteMachines,
           ns,
           name,
-          { metadata: { resourceVersion: cached.metadata.resourceVersion }, status: patch },
+          { metadata: { resourceVersion: prm.metadata.resourceVersion }, status: patch },
           "merge",
           "status",
         );

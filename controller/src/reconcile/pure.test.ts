@@ -14,6 +14,19 @@ describe("mergePatch", () => {
     ["nested", { s: { x: 1, y: 2 } }, { s: { x: 1, y: 3 } }, { s: { y: 3 } }],
     ["arrays replace whole", { c: [1, 2] }, { c: [1] }, { c: [1] }],
     ["new object", {}, { s: { x: 1 } }, { s: { x: 1 } }],
+    [
+      "objects in arrays compare by content, not key order (the API server sorts keys)",
+      { conditions: [{ lastTransitionTime: "t", reason: "R", status: "True", type: "Ready" }] },
+      { conditions: [{ type: "Ready", status: "True", reason: "R", lastTransitionTime: "t" }] },
+      undefined,
+    ],
+    [
+      "a changed member of an array object replaces the array",
+      { conditions: [{ status: "True", type: "Ready" }] },
+      { conditions: [{ type: "Ready", status: "False" }] },
+      { conditions: [{ type: "Ready", status: "False" }] },
+    ],
+    ["undefined members are absent", { c: [{ a: 1 }] }, { c: [{ a: 1, b: undefined }] }, undefined],
   ];
   for (const [name, from, to, want] of cases) it(name, () => assert.deepEqual(mergePatch(from, to), want));
 });

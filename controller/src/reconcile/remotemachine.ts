@@ -54,6 +54,8 @@ interface Scope {
   machine?: Machine & Named;
   /** Ready's reason and message when not provisioned. */
   blocker?: { reason: string; message: string };
+  /** Condition types set in this pass (stamped with the final generation before the write). */
+  set: Set<string>;
 }
 
 const PROVISIONED_REASONS = new Set<string>([Reason.Provisioned]);
@@ -84,6 +86,7 @@ export class RemoteMachineReconciler {
       rm,
       status: structuredClone(rm.status ?? {}),
       conditions: structuredClone(rm.status?.conditions ?? []),
+      set: new Set(),
     };
     try {
       return rm.metadata.deletionTimestamp ? await this.reconcileDelete(s) : await this.reconcileNormal(s);
@@ -109,6 +112,7 @@ export class RemoteMachineReconciler {
     event?: "Normal" | "Warning",
   ) {
     const prev = s.conditions.find((c) => c.type === type);
+    s.set.add(type);
     setCondition(
       s.conditions,
       { type, status, reason, message },
@@ -139,12 +143,18 @@ export class RemoteMachineReconciler {
     else if (s.blocker) this.condition(s, ConditionType.Ready, "False", s.blocker.reason, s.blocker.message);
     else if (!s.conditions.some((c) => c.type === ConditionType.Ready))
       this.condition(s, ConditionType.Ready, "False", Reason.NotProvisioned);
+    // A pass may change the spec (a pool machine's fields copied in): what it observed is the
+    // final generation, for every condition it set.
+    const generation = s.rm.metadata.generation as number | undefined;
+    if (generation !== undefined)
+      for (const c of s.conditions) if (s.set.has(c.type)) c.observedGeneration = generation;
     s.status.conditions = s.conditions;
     if (!PROVISIONED_REASONS.has(s.conditions.find((c) => c.type === ConditionType.Ready)?.reason ?? "")) {
       s.status.ready = s.status.ready ?? false;
     }
     const patch = mergePatch(s.rm.status ?? {}, s.status);
     if (patch === undefined) return;
+    this.log(s).debug("status patch", { patch });
     try {
       // The resourceVersion makes a write computed from a stale cache fail (409) instead of
       // undoing a newer status; the retry then sees the fresh object.
@@ -218,11 +228,12 @@ export class RemoteMachineReconciler {
   // normal
 
   private async reconcileNormal(s: Scope): Promise<Result> {
-    const { rm } = s;
+    let rm = s.rm;
     const ns = rm.metadata.namespace ?? "";
     if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) {
+      // Carry on in the same pass: setFinalizer keeps the new resourceVersion, so the status
+      // write at the end does not conflict with our own finalizer write.
       await this.setFinalizer(s, true);
-      return undefined; // the update event brings us back
     }
     // Cluster API sets the owner reference, but not while the Cluster is paused: find the Machine
     // through its infrastructureRef too, so pausing is reported either way.
@@ -266,7 +277,10 @@ export class RemoteMachineReconciler {
       this.markProvisioned(s, undefined);
       return this.reconcileNode(s, machine, cluster.metadata.name);
     }
-    if (rm.spec.pool && !(await this.ensurePoolMachine(s, machine))) return undefined;
+    if (rm.spec.pool) {
+      if (!(await this.ensurePoolMachine(s, machine))) return undefined;
+      rm = s.rm; // with the pool machine's fields
+    }
     if (!isClusterInfrastructureProvisioned(cluster)) {
       return this.block(
         s,

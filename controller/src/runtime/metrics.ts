@@ -51,8 +51,8 @@ export function makeMetrics() {
     }),
     apiRequests: new Counter({
       name: "capi_remote_api_requests_total",
-      help: "Requests to the API server, by verb and resource.",
-      labelNames: ["verb", "resource"],
+      help: "Requests to the API server, by verb, resource and HTTP status code (0: no answer).",
+      labelNames: ["verb", "resource", "code"],
       registers: [registry],
     }),
   };
