@@ -98,9 +98,10 @@ const MOUNT = `async ([page, readySel]) => {
 }`;
 
 /** In-page: replace one object in its store as a watch MODIFIED event does; ms until `sel` shows `text`. */
-const UPDATE = `async ([apiBase, index, patch, sel, text]) => {
+const UPDATE = `async ([apiBase, pool, k, patch, sel, text]) => {
   const store = LensExtensions.Renderer.K8sApi.apiManager.getStore(apiBase);
-  const old = store.items[index];
+  const candidates = store.items.map((o, i) => [o, i]).filter(([o]) => !pool || o.spec.pool === pool);
+  const [old, index] = candidates[k % candidates.length];
   const obj = old.toPlainObject();
   const next = JSON.parse(JSON.stringify(obj));
   for (const [path, value] of patch) {
@@ -115,6 +116,7 @@ const UPDATE = `async ([apiBase, index, patch, sel, text]) => {
   for (;;) {
     const el = document.querySelector(sel);
     if (el && el.textContent.includes(text)) break;
+    if (performance.now() - t0 > 5000) throw new Error("the change did not show within 5 s: " + sel);
     await new Promise((r) => setTimeout(r, 0));
   }
   const t = performance.now() - t0;
@@ -138,18 +140,16 @@ async function measure(n: number, js: string) {
       name: string,
       pageId: string,
       readySel: string,
-      update: [string, number, [string, unknown][], string, string],
+      update: [string, string, [string, unknown][], string, string],
     ) => {
       const renders: number[] = [];
       for (let i = 0; i < 5; i++)
         renders.push((await page.evaluate(`(${MOUNT})(${JSON.stringify([pageId, readySel])})`)) as number);
       const updates: number[] = [];
       for (let i = 0; i < 20; i++) {
-        const [base, idx, patch, sel, text] = update;
+        const [base, pool, patch, sel, text] = update;
         updates.push(
-          (await page.evaluate(
-            `(${UPDATE})(${JSON.stringify([base, (idx + i * 20) % n, patch, sel, text])})`,
-          )) as number,
+          (await page.evaluate(`(${UPDATE})(${JSON.stringify([base, pool, i, patch, sel, text])})`)) as number,
         );
       }
       out[name] = { render: median(renders), update: median(updates) };
@@ -158,7 +158,7 @@ async function measure(n: number, js: string) {
     // Quarantined count (7th cell) from 0 to 1.
     await run("pools list", "capi-pools", `.capi-row[data-key="bench/pool-19"]`, [
       `${INFRA}/pooledremotemachines`,
-      20,
+      "pool-00",
       [["status.phase", "Quarantined"]],
       `.capi-row[data-key="bench/pool-00"] > div:nth-child(7)`,
       "1",
@@ -166,7 +166,7 @@ async function measure(n: number, js: string) {
     // Machines: a machine that fails moves to the top of the page.
     await run("machines", "capi-machines", `.capi-row[data-key="bench/m-00000"]`, [
       `${CAPI}/machines`,
-      0,
+      "",
       [
         ["status.phase", "Failed"],
         ["status.failureReason", "BenchFailure"],

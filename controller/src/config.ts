@@ -21,7 +21,7 @@ export interface Config {
 const FLAGS = {
   kubeconfig: { env: "KUBECONFIG", help: "kubeconfig file; without it, in-cluster config, then ~/.kube/config" },
   namespace: { env: "CAPI_REMOTE_NAMESPACE", help: "watch only this namespace (default: all)" },
-  concurrency: { env: "CAPI_REMOTE_CONCURRENCY", help: "reconciles running at once (default 10)" },
+  concurrency: { env: "CAPI_REMOTE_CONCURRENCY", help: "reconciles running at once (default 50)" },
   "max-parallel-ssh": {
     env: "CAPI_REMOTE_MAX_PARALLEL_SSH",
     help: "bootstraps and cleanups running at once (default 100)",
@@ -97,7 +97,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   return {
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,
-    concurrency: num(get("concurrency"), 10, "concurrency"),
+    concurrency: num(get("concurrency"), 50, "concurrency"),
     maxParallelSSH: num(get("max-parallel-ssh"), 100, "max-parallel-ssh"),
     healthAddress: get("health-addr") ?? ":8081",
     leaderElect: le === "true",

@@ -76,7 +76,7 @@ describe("parseConfig", () => {
   it("defaults", () => {
     const c = parseConfig([], {});
     assert.ok(c !== "help");
-    assert.equal(c.concurrency, 10);
+    assert.equal(c.concurrency, 50);
     assert.equal(c.leaderElect, true);
     assert.equal(c.healthAddress, ":8081");
     assert.equal(c.leaseDurationMs, 15_000);
