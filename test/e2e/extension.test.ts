@@ -37,6 +37,18 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     await h.page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   };
   const prm = (name: string) => o.getInfra("pooledremotemachines", name);
+  /**
+   * The text of an element once it matches `re`: stores load and follow watches asynchronously,
+   * and on a loaded CI machine that can take a while.
+   */
+  const textWhen = async (selector: string, re: RegExp, timeout = 60_000) => {
+    await h.page.waitForFunction(
+      ([sel, src]) => new RegExp(src as string).test(document.querySelector(sel as string)?.textContent ?? ""),
+      [selector, re.source],
+      { timeout },
+    );
+    return (await h.page.locator(selector).first().textContent()) ?? "";
+  };
   const poolMachine = (name: string, address: string, annotations: Record<string, string> = {}) => ({
     apiVersion: `${INFRA}/v1beta2`,
     kind: "PooledRemoteMachine",
@@ -98,7 +110,11 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     free = ["pm-a", "pm-b", "pm-c"].filter((n) => n !== held);
     const dir = await tempDir("capi-remote-ext-");
     const js = await bundle(dir, true);
-    h = await startHarness(js, proxyTo(t.bed.controlPlane.server, t.bed.controlPlane.token, t.bed.controlPlane.caPEM));
+    // Stores scoped to the suite's namespace, as Lens's namespace filter does (the shared test
+    // bed holds every other suite's objects too).
+    h = await startHarness(js, proxyTo(t.bed.controlPlane.server, t.bed.controlPlane.token, t.bed.controlPlane.caPEM), {
+      namespace: t.ns,
+    });
   });
   after(async () => {
     await h?.close();
@@ -117,7 +133,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
   it("Pools page: one row per pool with counts; the pool's machines with phase, holder and facts", async () => {
     await h.page.evaluate("window.__page('capi-pools')");
     const row = h.page.locator(`.capi-row[data-key="${t.ns}/lens"]`);
-    await row.waitFor({ timeout: 15_000 });
+    await row.waitFor({ timeout: 60_000 });
     await h.page.waitForFunction(
       (key) => document.querySelector(`.capi-row[data-key="${key}"]`)?.textContent?.includes("lens-tmpl"),
       `${t.ns}/lens`,
@@ -128,12 +144,12 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     await shot("pools");
     await h.page.click(`.capi-pool-link[data-target="${t.ns}/lens"]`);
     await h.page.locator('[data-testid="pool-machines-table"]').waitFor();
-    const a = (await h.page.locator(`.capi-row[data-key="${t.ns}/${held}"]`).textContent()) ?? "";
+    const a = await textWhen(`.capi-row[data-key="${t.ns}/${held}"]`, /InUse.*m-one.*c1.*GiB/);
     assert.match(a, /InUse/);
     assert.match(a, /m-one/, "claimed by m-one, linked to its Machine");
     assert.match(a, /c1/, "and its Cluster");
     assert.match(a, /GiB/, "facts: memory");
-    const stale = (await h.page.locator(`.capi-row[data-key="${t.ns}/pm-stale"]`).textContent()) ?? "";
+    const stale = await textWhen(`.capi-row[data-key="${t.ns}/pm-stale"]`, /no longer exists/);
     assert.match(stale, /no longer exists/);
     await shot("pool-lens");
   });
@@ -142,7 +158,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     await h.page.evaluate("window.__page('capi-clusters')");
     await h.page
       .locator(`section[data-cluster="c1"] tr[data-kind="Machine"][data-name="m-one"]`)
-      .waitFor({ timeout: 15_000 });
+      .waitFor({ timeout: 60_000 });
     const kinds = await h.page
       .locator(`section[data-cluster="c1"] tr`)
       .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.kind).filter(Boolean));
@@ -154,13 +170,13 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
   it("Machines and Remote machines pages", async () => {
     await h.page.evaluate("window.__page('capi-machines')");
     const m = h.page.locator(`.capi-row[data-key="${t.ns}/m-one"]`);
-    await m.waitFor({ timeout: 15_000 });
-    assert.match((await m.textContent()) ?? "", /c1.*Running.*remote-machine:\/\/.*RemoteMachine\/m-one/);
+    await m.waitFor({ timeout: 60_000 });
+    await textWhen(`.capi-row[data-key="${t.ns}/m-one"]`, /c1.*Running.*remote-machine:\/\/.*RemoteMachine\/m-one/);
     await shot("machines");
     await h.page.evaluate("window.__page('capi-remote-machines')");
     const r = h.page.locator(`.capi-row[data-key="${t.ns}/m-one"]`);
-    await r.waitFor({ timeout: 15_000 });
-    const text = (await r.textContent()) ?? "";
+    await r.waitFor({ timeout: 60_000 });
+    const text = await textWhen(`.capi-row[data-key="${t.ns}/m-one"]`, /succeeded/);
     assert.match(text, new RegExp(`lens \\(${held}\\)`));
     assert.match(text, /succeeded \(\d+ steps\)/);
     assert.match(text, /SHA256:.*recorded on first use/);
@@ -224,7 +240,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
         (await prm(free[0]!)).spec.cordoned === true
           ? true
           : Promise.reject(new Error(`not yet; host saw ${JSON.stringify(await h.page.evaluate("window.__host"))}`)),
-      { timeoutMs: 10_000, intervalMs: 100 },
+      { timeoutMs: 30_000, intervalMs: 100 },
     );
     const host = (await h.page.evaluate("window.__host")) as Any;
     assert.ok(
@@ -235,7 +251,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       "Cordoned phase",
       async () => ((await prm(free[0]!)).status?.phase === "Cordoned" ? true : Promise.reject(new Error("not yet"))),
       {
-        timeoutMs: 15_000,
+        timeoutMs: 45_000,
         intervalMs: 200,
       },
     );
@@ -276,7 +292,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       "c1 paused",
       async () => ((await cluster()).spec.paused === true ? true : Promise.reject(new Error("no"))),
       {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         intervalMs: 100,
       },
     );
@@ -284,7 +300,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       "m-one reports Paused",
       async () =>
         o.condition(await o.rm("m-one"), "Paused")?.status === "True" ? true : Promise.reject(new Error("no")),
-      { timeoutMs: 15_000, intervalMs: 200 },
+      { timeoutMs: 45_000, intervalMs: 200 },
     );
     await h.page.evaluate(([obj]) => (window as Any).__menu("Cluster", obj), [await cluster()]);
     await h.page.click('.capi-menu-item[data-action="resume"]');
@@ -292,7 +308,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       "c1 resumed",
       async () => ((await cluster()).spec.paused !== true ? true : Promise.reject(new Error("no"))),
       {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         intervalMs: 100,
       },
     );
@@ -311,7 +327,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
         if (p.metadata.annotations?.[CLAIMED_BY] !== "gone") return p;
         throw new Error(JSON.stringify(p.metadata.annotations));
       },
-      { timeoutMs: 20_000, intervalMs: 200 },
+      { timeoutMs: 60_000, intervalMs: 200 },
     );
     const host = (await h.page.evaluate("window.__host")) as Any;
     assert.match(host.confirms.at(-1).message, /RemoteMachine gone no longer exists/);
@@ -323,7 +339,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
         (await prm("pm-stale")).metadata.annotations?.[CLAIMED_BY] === "m-three"
           ? true
           : Promise.reject(new Error("not yet")),
-      { timeoutMs: 20_000, intervalMs: 200 },
+      { timeoutMs: 60_000, intervalMs: 200 },
     );
     // The Pools page follows the watch.
     await h.page.evaluate("window.__page('capi-pools')");

@@ -49,6 +49,15 @@ export const FACTS_SCRIPT = [
 const FACTS_MAX_DELAY_MS = 300_000;
 const CLEANUP_TAIL = ["rm -f /run/cluster-api/bootstrap-success.complete"];
 
+/** Sets a condition of the pool machine (and emits an Event on a change when `event` is given). */
+type SetCondition = (
+  type: string,
+  st: "True" | "False" | "Unknown",
+  reason: string,
+  message?: string,
+  event?: "Normal" | "Warning",
+) => void;
+
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export class PooledMachineReconciler {
@@ -216,18 +225,7 @@ export class PooledMachineReconciler {
   }
 
   /** Facts over SSH when the machine joins the pool or its connection fields change. */
-  private facts(
-    key: string,
-    prm: PRM,
-    status: PooledRemoteMachineStatus,
-    cond: (
-      type: string,
-      st: "True" | "False" | "Unknown",
-      reason: string,
-      message?: string,
-      event?: "Normal" | "Warning",
-    ) => void,
-  ): Result {
+  private facts(key: string, prm: PRM, status: PooledRemoteMachineStatus, cond: SetCondition): Result {
     if (!this.ctx.poolFacts) {
       cond(
         ConditionType.FactsGathered,
@@ -306,13 +304,7 @@ export class PooledMachineReconciler {
     who: string | undefined,
     claimant: RM | undefined,
     held: boolean,
-    cond: (
-      type: string,
-      st: "True" | "False" | "Unknown",
-      reason: string,
-      message?: string,
-      event?: "Normal" | "Warning",
-    ) => void,
+    cond: SetCondition,
   ): Promise<Result> {
     const ns = prm.metadata.namespace ?? "";
     const done = async (extra: Record<string, string | null> = {}) => {

@@ -87,8 +87,17 @@ class KubeObjectStore {
   private rv = "";
   constructor(readonly api: KubeApi) {}
 
+  /**
+   * Where to list and watch: the namespace the page was opened for (`?namespace=`), as Lens's
+   * stores load the namespaces selected in its filter, or the whole cluster.
+   */
+  private get base(): string {
+    const ns = new URLSearchParams(location.search).get("namespace");
+    return ns ? this.api.url(ns) : `/k8s${this.api.apiBase}`;
+  }
+
   async loadAll(opts: { onLoadFailure?(e: unknown): void } = {}) {
-    const res = await fetch(`/k8s${this.api.apiBase}`);
+    const res = await fetch(this.base);
     if (!res.ok) {
       opts.onLoadFailure?.(new Error(`${res.status} ${res.status === 404 ? "not found" : res.statusText}`));
       return undefined;
@@ -108,12 +117,9 @@ class KubeObjectStore {
     const loop = async () => {
       while (!abort.signal.aborted) {
         try {
-          const res = await fetch(
-            `/k8s${this.api.apiBase}?watch=1&allowWatchBookmarks=true&resourceVersion=${this.rv}`,
-            {
-              signal: abort.signal,
-            },
-          );
+          const res = await fetch(`${this.base}?watch=1&allowWatchBookmarks=true&resourceVersion=${this.rv}`, {
+            signal: abort.signal,
+          });
           if (!res.body) throw new Error("no body");
           const reader = res.body.getReader();
           const dec = new TextDecoder();

@@ -5,7 +5,6 @@
  * Also launches Chromium through playwright-core.
  */
 
-import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
@@ -16,6 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { makeCA, makeServingCert } from "../../../test/bed/certs.js";
 import { HOST_GLOBALS } from "../../build.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -86,11 +86,17 @@ ${VENDOR.map(([n]) => `<script src="/vendor/${n}"></script>`).join("\n")}
   };
   /** Renders a registered component into #root; resolves after the next frame. */
   window.__render = function (el) {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const t0 = performance.now();
-      ReactDOM.render(el, document.getElementById("root"), () =>
-        requestAnimationFrame(() => resolve(performance.now() - t0)),
-      );
+      const done = () => resolve(performance.now() - t0);
+      try {
+        ReactDOM.render(el, document.getElementById("root"), () => {
+          requestAnimationFrame(done);
+          setTimeout(done, 1000); // frames may be late on a loaded machine
+        });
+      } catch (e) {
+        reject(e);
+      }
     });
   };
   window.__page = (id) => window.__render(React.createElement(window.__ext.clusterPages.find((p) => p.id === id).components.Page));
@@ -153,41 +159,20 @@ export interface Harness {
 export async function startHarness(
   bundlePath: string,
   k8s: K8sHandler,
+  opts: { namespace?: string } = {},
 ): Promise<Harness & { boot: Record<string, string[]> }> {
   const standin = await buildStandin();
   const vendor = new Map<string, string>();
   for (const [name, mod] of VENDOR) vendor.set(name, await readFile(require.resolve(mod), "utf8"));
   const bundle = await readFile(bundlePath, "utf8");
-  // HTTP/2 (so TLS, with a throwaway certificate): a page holding a watch per kind would
+  // HTTP/2 (so TLS, with a throwaway CA and certificate): a page holding a watch per kind would
   // exhaust HTTP/1.1's six connections per origin, and further requests would wait forever.
   const certDir = await tempDir("capi-remote-standin-");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(certDir, "key.pem"),
-      "-out",
-      join(certDir, "cert.pem"),
-      "-subj",
-      "/CN=127.0.0.1",
-      "-days",
-      "1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
+  const cert = await makeServingCert(certDir, "standin", await makeCA(certDir), { ips: ["127.0.0.1"] });
   const server = createSecureServer(
     {
-      key: await readFile(join(certDir, "key.pem")),
-      cert: await readFile(join(certDir, "cert.pem")),
+      key: await readFile(cert.key),
+      cert: await readFile(cert.cert),
       allowHTTP1: true,
     },
     (req, res) => {
@@ -197,7 +182,7 @@ export async function startHarness(
         res.writeHead(200, { "content-type": type });
         res.end(body);
       };
-      if (url === "/") return send("text/html", PAGE);
+      if (url === "/" || url.startsWith("/?")) return send("text/html", PAGE);
       if (url === "/standin.js") return send("text/javascript", standin);
       if (url === "/dist/renderer.js") return send("text/javascript", bundle);
       const v = vendor.get(url.replace("/vendor/", ""));
@@ -223,9 +208,11 @@ export async function startHarness(
   });
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, ignoreHTTPSErrors: true });
   const page = await context.newPage();
+  // Stores load and follow watches asynchronously; on a loaded CI machine give them time.
+  page.setDefaultTimeout(60_000);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  const url = `https://127.0.0.1:${port}/`;
+  const url = `https://127.0.0.1:${port}/${opts.namespace ? `?namespace=${encodeURIComponent(opts.namespace)}` : ""}`;
   await page.goto(url);
   const boot = (await page.evaluate("window.__boot()")) as Record<string, string[]>;
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
