@@ -97,17 +97,20 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     ctl = new ControllerProcess(t.bed, t.ns, "lens");
     await ctl.start();
     await o.waitProvisioned("m-one", 90_000);
+    held = (await o.rm("m-one")).metadata.annotations["remote.infrastructure.cluster.x-k8s.io/pool-machine"];
+    free = ["pm-a", "pm-b", "pm-c"].filter((n) => n !== held);
+    // Facts come over SSH, retried with backoff; a loaded CI machine may need a few tries.
     await waitFor(
       "facts of the three hosts",
       async () => {
-        const ps = await o.list("pooledremotemachines");
-        if (ps.filter((p) => p.status?.facts?.cpus).length === 3) return true;
-        throw new Error("not yet");
+        const ps = await Promise.all(["pm-a", "pm-b", "pm-c"].map((n) => prm(n)));
+        if (ps.every((p) => p.status?.facts?.cpus)) return true;
+        throw new Error(
+          JSON.stringify(ps.map((p) => p.status?.conditions?.find((c: Any) => c.type === "FactsGathered"))),
+        );
       },
-      { timeoutMs: 60_000, intervalMs: 300 },
+      { timeoutMs: 180_000, intervalMs: 500 },
     );
-    held = (await o.rm("m-one")).metadata.annotations["remote.infrastructure.cluster.x-k8s.io/pool-machine"];
-    free = ["pm-a", "pm-b", "pm-c"].filter((n) => n !== held);
     const dir = await tempDir("capi-remote-ext-");
     const js = await bundle(dir, true);
     // Stores scoped to the suite's namespace, as Lens's namespace filter does (the shared test
