@@ -196,12 +196,14 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
     await sleep(8_000); // long enough for the backoff to reach its cap
     await setLink(down, true);
     const back = Date.now();
-    await o.waitProvisioned("f-down", 30_000);
+    await o.waitProvisioned("f-down", 60_000);
     const seconds = (Date.now() - back) / 1000;
     console.log(`# unreachable host provisioned ${seconds.toFixed(1)} s after it came back`);
-    // Retries of an unreachable host are at most 5 s apart; the rest is the handshake, which on
-    // a loaded 2-core CI machine (four suites at once) can take several seconds.
-    assert.ok(seconds < 20, `took ${seconds} s`);
+    // Retries of an unreachable host are at most 5 s apart; the rest is the handshake and the
+    // bootstrap, which on a loaded 2-core CI machine (four suites at once, one of them driving
+    // Chromium) take several seconds. The bound only proves the controller retries by itself
+    // (the 5-minute cap of a problem a person must fix would miss it); the figure is printed.
+    assert.ok(seconds < 45, `took ${seconds} s`);
     assert.equal(await countLines(down, RUNS, "run"), 1);
   });
 
