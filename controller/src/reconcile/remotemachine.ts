@@ -132,6 +132,16 @@ export class RemoteMachineReconciler {
     };
   }
 
+  /**
+   * While a new attempt is still connecting, Ready keeps saying what failed last time (a retry
+   * of a bad key is not "running"); only a connection that succeeds changes it.
+   */
+  private blockConnecting(s: Scope): Result {
+    const hr = s.conditions.find((c) => c.type === ConditionType.HostReachable);
+    if (hr?.status === "False") return this.block(s, hr.reason ?? Reason.HostUnreachable, hr.message ?? "");
+    return this.block(s, Reason.BootstrapRunning, "connecting");
+  }
+
   private block(s: Scope, reason: string, message: string): Result {
     s.blocker = { reason, message };
     return undefined;
@@ -358,7 +368,7 @@ export class RemoteMachineReconciler {
         },
       });
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting", "Normal");
-      return this.block(s, Reason.BootstrapRunning, "connecting");
+      return this.blockConnecting(s);
     }
     if (task.hostKey) {
       s.status.hostKey = {
@@ -380,7 +390,7 @@ export class RemoteMachineReconciler {
         ...(task.step ? { step: task.step, steps: task.steps, stepName: task.stepName } : {}),
       };
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, progress);
-      return this.block(s, Reason.BootstrapRunning, progress);
+      return task.hostKey ? this.block(s, Reason.BootstrapRunning, progress) : this.blockConnecting(s);
     }
     // A finished task stays until the cache shows its outcome (provisioned or failed), so a
     // reconcile of a stale copy can never start the bootstrap again.
