@@ -245,10 +245,14 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
           : Promise.reject(new Error(`not yet; host saw ${JSON.stringify(await h.page.evaluate("window.__host"))}`)),
       { timeoutMs: 30_000, intervalMs: 100 },
     );
-    const host = (await h.page.evaluate("window.__host")) as Any;
-    assert.ok(
-      host.ok.some((m: string) => m.startsWith(`${free[0]} cordoned`)),
-      `a notification said so: ${host.ok}`,
+    await waitFor(
+      "a notification says so",
+      async () => {
+        const host = (await h.page.evaluate("window.__host")) as Any;
+        if (host.ok.some((m: string) => m.startsWith(`${free[0]} cordoned`))) return true;
+        throw new Error(JSON.stringify(host.ok));
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
     );
     await waitFor(
       "Cordoned phase",
@@ -315,9 +319,18 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
         intervalMs: 100,
       },
     );
-    const host = (await h.page.evaluate("window.__host")) as Any;
-    assert.ok(host.ok.some((m: string) => /Cluster c1 paused/.test(m)));
-    assert.ok(host.ok.some((m: string) => /Cluster c1 resumed/.test(m)));
+    // The notification follows the answer to the patch, which may come after the API server
+    // already shows the change.
+    await waitFor(
+      "notifications of both",
+      async () => {
+        const host = (await h.page.evaluate("window.__host")) as Any;
+        const ok = (re: RegExp) => host.ok.some((m: string) => re.test(m));
+        if (ok(/Cluster c1 paused/) && ok(/Cluster c1 resumed/)) return true;
+        throw new Error(JSON.stringify(host.ok));
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   });
 
   it("right-click Release on a stale claim explains it, and the controller frees the machine", async () => {
