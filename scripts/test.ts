@@ -101,7 +101,7 @@ async function main(): Promise<number> {
         "--import",
         "tsx",
         "--test",
-        "--test-concurrency=4",
+        "--test-concurrency=3",
         "--test-timeout=900000",
         "--test-reporter=spec",
         "--test-reporter-destination=stdout",

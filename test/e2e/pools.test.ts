@@ -88,7 +88,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     for (const p of await prms()) out[p.metadata.name] = p.status?.phase ?? "";
     return out;
   };
-  const waitPhases = (what: string, pred: (p: Record<string, string>) => boolean, timeoutMs = 90_000) =>
+  const waitPhases = (what: string, pred: (p: Record<string, string>) => boolean, timeoutMs = 180_000) =>
     waitFor(
       what,
       async () => {
@@ -194,7 +194,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (r.length === 3) return r;
         throw new Error(`${r.length} running`);
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 300_000, intervalMs: 500 },
     );
     const p = await waitPhases("3 InUse, 1 Available", (x) => count(x, "InUse") === 3 && count(x, "Available") === 1);
     assert.equal(Object.keys(p).length, 4);
@@ -245,7 +245,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (r.length === 5) return r;
         throw new Error(`${r.length} running`);
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 300_000, intervalMs: 500 },
     );
   });
 
@@ -255,7 +255,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     const p = await waitPhases(
       "2 InUse, 3 Available",
       (x) => count(x, "InUse") === 2 && count(x, "Available") === 3,
-      120_000,
+      300_000,
     );
     for (const [name, phase] of Object.entries(p)) {
       if (phase !== "Available") continue;
@@ -272,7 +272,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     await waitPhases("cordoned free machine shows Cordoned", (x) => x[free[0]!] === "Cordoned");
     // Scale to 4: the two other free machines are taken, never the cordoned one.
     await scale(4);
-    await waitPhases("4 InUse", (x) => count(x, "InUse") === 4, 120_000);
+    await waitPhases("4 InUse", (x) => count(x, "InUse") === 4, 300_000);
     assert.equal((await phases())[free[0]!], "Cordoned");
     const waiting = (await rms()).filter((x) => !x.spec.address);
     assert.equal(waiting.length, 0);
@@ -285,7 +285,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     await waitPhases(
       "the cordoned machine freed and kept out",
       (x) => x[inUse[0]!] === "Cordoned" && count(x, "InUse") === 3,
-      120_000,
+      300_000,
     );
     assert.equal(await countLines(hosts[idx]!, CLEANED, "cleaned"), cleanedBefore + 1, "it was cleaned once");
     assert.equal((await prm(inUse[0]!)).metadata.annotations?.[CLAIMED_BY], undefined, "claim cleared");
@@ -332,9 +332,9 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (ms.length === 2 && r.length === 2 && fromV2.every(Boolean)) return r;
         throw new Error(`${ms.length} machines, ${r.length} running, from v2: ${fromV2}`);
       },
-      { timeoutMs: 180_000, intervalMs: 1000 },
+      { timeoutMs: 300_000, intervalMs: 1000 },
     );
-    await waitPhases("2 InUse, rest Available", (x) => count(x, "InUse") === 2 && count(x, "Available") === 3, 120_000);
+    await waitPhases("2 InUse, rest Available", (x) => count(x, "InUse") === 2 && count(x, "Available") === 3, 300_000);
   });
 
   it("release: a stale claim is cleared, a machine in use is retired through Cluster API", async () => {
@@ -384,7 +384,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (!(await o.machineOrUndefined(machineName))) return true;
         throw new Error("still there");
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 300_000, intervalMs: 500 },
     );
     await waitFor(
       `${inUse} back (Available or claimed by the replacement)`,
@@ -393,7 +393,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (x.metadata.annotations?.[CLAIMED_BY] !== holder && x.status?.phase !== "Cleaning") return x;
         throw new Error(JSON.stringify(x.status?.phase));
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 300_000, intervalMs: 500 },
     );
     const ev2 = await o.events(inUse);
     assert.ok(
@@ -407,7 +407,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (r.length === 2) return r;
         throw new Error(`${r.length} running`);
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 300_000, intervalMs: 500 },
     );
   });
 
@@ -428,7 +428,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
         if (x.status?.phase === "Quarantined") return x;
         throw new Error(JSON.stringify(x.status?.phase));
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 300_000, intervalMs: 500 },
     );
     assert.ok(q.metadata.annotations[QUARANTINED]);
     assert.match(
@@ -441,7 +441,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
       "2 running",
       async () => ((await running()).length === 2 ? true : Promise.reject(new Error("not yet"))),
       {
-        timeoutMs: 120_000,
+        timeoutMs: 300_000,
         intervalMs: 500,
       },
     );
@@ -485,7 +485,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
       "2 running",
       async () => ((await running()).length === 2 ? true : Promise.reject(new Error("not yet"))),
       {
-        timeoutMs: 120_000,
+        timeoutMs: 300_000,
         intervalMs: 500,
       },
     );
