@@ -17,6 +17,7 @@ import {
   type RemoteMachine,
   type RemoteMachineTemplate,
   referenceOf,
+  returningAfterOf,
 } from "@capi-remote/shared";
 import { KubeConfig } from "@kubernetes/client-node";
 import { makeRedactor } from "./cloudinit/redact.js";
@@ -256,7 +257,16 @@ export async function run(cfg: Config): Promise<void> {
     onUpdate: (m, old) => {
       if (machineView(m) !== machineView(old)) fromMachine(m);
     },
-    onDelete: fromMachine,
+    onDelete: (m) => {
+      fromMachine(m);
+      // Pool machines cleaned after this Machine's RemoteMachine went may return now.
+      for (const p of inf.pooledRemoteMachines.list())
+        if (
+          p.metadata.namespace === m.metadata.namespace &&
+          returningAfterOf(p.metadata.annotations)?.machine === m.metadata.name
+        )
+          prmQueue.add(keyOf(p));
+    },
   });
   const fromCluster = (c: Cluster & Named) => {
     for (const rm of machinesOfCluster(c.metadata.namespace ?? "", c.metadata.name)) enqueue(rm);

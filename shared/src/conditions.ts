@@ -75,6 +75,7 @@ export const Reason = {
   WaitingForPoolMachine: "WaitingForPoolMachine",
   PoolMachineClaimed: "PoolMachineClaimed",
   PoolMachineReturned: "PoolMachineReturned",
+  WaitingForMachineDeletion: "WaitingForMachineDeletion",
   PoolMachineQuarantined: "PoolMachineQuarantined",
   Available: "Available",
   Claimed: "Claimed",

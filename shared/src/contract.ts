@@ -28,7 +28,24 @@ export const PoolAnnotations = {
   Quarantined: "remote.infrastructure.cluster.x-k8s.io/quarantined",
   /** A request (any value, e.g. a timestamp) that the controller carries out and removes. */
   Release: "remote.infrastructure.cluster.x-k8s.io/release",
+  /**
+   * "<Machine name>/<Machine UID>": the machine was cleaned after that Machine's RemoteMachine
+   * went, and returns to the pool only once the Machine object is gone too. Cluster API deletes
+   * a Machine's Node (by name) after its infrastructure is gone; a new claimant's bootstrap
+   * registering the same hostname earlier would lose its Node to that deletion.
+   */
+  ReturningAfter: "remote.infrastructure.cluster.x-k8s.io/returning-after",
 } as const;
+
+/** Reads the returning-after annotation: the Machine whose deletion the machine waits for. */
+export function returningAfterOf(
+  annotations: Record<string, string> | undefined,
+): { machine: string; uid?: string } | undefined {
+  const v = annotations?.[PoolAnnotations.ReturningAfter];
+  if (!v) return undefined;
+  const [machine, uid] = v.split("/", 2) as [string, string | undefined];
+  return uid ? { machine, uid } : { machine };
+}
 
 /** What the quarantine annotation holds. */
 export interface QuarantineRecord {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { returningAfterOf } from "./contract.js";
 import { PoolAnnotations, type PooledRemoteMachine, RemoteAnnotations, type RemoteMachine } from "./models/remote.js";
 import {
   alikeShape,
@@ -12,6 +13,20 @@ import {
   parseFacts,
   poolPhaseOf,
 } from "./pools.js";
+
+describe("returningAfterOf", () => {
+  it("reads name and UID", () =>
+    assert.deepEqual(returningAfterOf({ [PoolAnnotations.ReturningAfter]: "m-1/u-1" }), {
+      machine: "m-1",
+      uid: "u-1",
+    }));
+  it("reads a name alone", () =>
+    assert.deepEqual(returningAfterOf({ [PoolAnnotations.ReturningAfter]: "m-1/" }), { machine: "m-1" }));
+  it("absent or empty is undefined", () => {
+    assert.equal(returningAfterOf(undefined), undefined);
+    assert.equal(returningAfterOf({ [PoolAnnotations.ReturningAfter]: "" }), undefined);
+  });
+});
 
 const prm = (
   o: { annotations?: Record<string, string>; labels?: Record<string, string>; cordoned?: boolean; pool?: string } = {},
@@ -146,6 +161,12 @@ describe("poolPhaseOf", () => {
     ],
     ["holder deleting", prm({ annotations: claim() }), rm({ deleting: true, provisioned: true }), "Cleaning"],
     ["cordoned in use stays InUse", prm({ annotations: claim(), cordoned: true }), rm({ provisioned: true }), "InUse"],
+    [
+      "cleaned, waiting for its old Machine to go",
+      prm({ annotations: { [PoolAnnotations.ReturningAfter]: "md-abc/uid-1" } }),
+      undefined,
+      "Cleaning",
+    ],
   ];
   for (const [name, p, r, want] of cases) it(name, () => assert.equal(poolPhaseOf(p, r), want));
 });
@@ -157,6 +178,13 @@ describe("isClaimable", () => {
     ["claimed", prm({ annotations: claim() }), "p", undefined, false],
     ["cordoned", prm({ cordoned: true }), "p", undefined, false],
     ["quarantined", prm({ annotations: { [PoolAnnotations.Quarantined]: "x" } }), "p", undefined, false],
+    [
+      "returning after a Machine",
+      prm({ annotations: { [PoolAnnotations.ReturningAfter]: "md-abc/uid-1" } }),
+      "p",
+      undefined,
+      false,
+    ],
     ["selector matches", prm({ labels: { gpu: "1" } }), "p", { matchLabels: { gpu: "1" } }, true],
     ["selector misses", prm(), "p", { matchLabels: { gpu: "1" } }, false],
     [

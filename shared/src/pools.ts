@@ -3,7 +3,7 @@
  * phase it is in, whether it may be handed out, label selectors, pool counts and whether a
  * pool's machines are alike (for the autoscaler). Pure functions over plain objects.
  */
-import { isProvisioned, PoolAnnotations, quarantineOf, RemoteAnnotations } from "./contract.js";
+import { isProvisioned, PoolAnnotations, quarantineOf, RemoteAnnotations, returningAfterOf } from "./contract.js";
 import type { MachineFacts, PoolCounts, PooledRemoteMachine, PoolPhase, RemoteMachine } from "./models/remote.js";
 
 export interface LabelSelectorLike {
@@ -67,6 +67,8 @@ export function poolPhaseOf(
     if (claimant.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return "Provisioning";
     return "Claimed";
   }
+  // Cleaned; back once Cluster API has deleted the old Machine (and with it the old Node).
+  if (returningAfterOf(prm.metadata.annotations)) return "Cleaning";
   if (prm.spec.cordoned) return "Cordoned";
   return "Available";
 }
@@ -79,6 +81,7 @@ export function isClaimable(prm: PooledRemoteMachine, pool: string, selector?: L
     !claimantName(prm) &&
     !prm.spec.cordoned &&
     !quarantineOf(prm.metadata.annotations) &&
+    !returningAfterOf(prm.metadata.annotations) &&
     matchesSelector(prm.metadata.labels, selector)
   );
 }

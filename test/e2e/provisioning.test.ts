@@ -43,7 +43,8 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
     await Promise.all(Object.values(hosts).map((h) => destroyHost(h)));
   });
 
-  const running = (name: string, timeoutMs = 90_000) =>
+  // Generous: with three suites sharing 2 cores, Cluster API's node lookup can lag behind.
+  const running = (name: string, timeoutMs = 180_000) =>
     waitFor(
       `Machine ${name} Running`,
       async () => {
@@ -51,7 +52,7 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
         if (m.status?.phase === "Running" && m.status?.nodeRef) return m;
         const rm = await o.rm(name);
         throw new Error(
-          `Machine phase ${m.status?.phase}; RemoteMachine conditions ${JSON.stringify(rm.status?.conditions?.map((c: Any) => [c.type, c.status, c.reason, c.message]))}`,
+          `Machine phase ${m.status?.phase}, conditions ${JSON.stringify(m.status?.conditions?.filter((c: Any) => c.status !== "True").map((c: Any) => [c.type, c.reason, c.message]))}; RemoteMachine conditions ${JSON.stringify(rm.status?.conditions?.map((c: Any) => [c.type, c.status, c.reason, c.message]))}`,
         );
       },
       { timeoutMs, intervalMs: 250 },

@@ -194,12 +194,23 @@ export class PoolClaims {
    * Ends `rm`'s claim on `prm` (only if it still holds it): the machine returns to the pool, or,
    * with `quarantine`, is kept out of it until released. Returns false when the claim was gone.
    */
-  async release(prm: PRM, rm: RM | undefined, quarantine?: QuarantineRecord): Promise<boolean> {
-    return this.clearClaim(prm, (o) => (rm ? holds(rm, o) : !!claimantName(o)), quarantine);
+  async release(
+    prm: PRM,
+    rm: RM | undefined,
+    end: { quarantine?: QuarantineRecord; returningAfter?: { name: string; uid?: string | undefined } } = {},
+  ): Promise<boolean> {
+    const extra: Record<string, string> = {};
+    if (end.quarantine) extra[PoolAnnotations.Quarantined] = JSON.stringify(end.quarantine);
+    else if (end.returningAfter)
+      extra[PoolAnnotations.ReturningAfter] = [end.returningAfter.name, end.returningAfter.uid ?? ""].join("/");
+    return this.clearClaim(prm, (o) => (rm ? holds(rm, o) : !!claimantName(o)), extra);
   }
 
-  /** Clears the claim of `prm` while `still(current)` holds; compare-and-swap, retried. */
-  async clearClaim(prm: PRM, still: (o: PRM) => boolean, quarantine?: QuarantineRecord): Promise<boolean> {
+  /**
+   * Clears the claim of `prm` while `still(current)` holds, setting `extra` annotations in the
+   * same write; compare-and-swap, retried.
+   */
+  async clearClaim(prm: PRM, still: (o: PRM) => boolean, extra: Record<string, string> = {}): Promise<boolean> {
     const ns = prm.metadata.namespace ?? "";
     let obj: PRM | undefined = this.current(ns, prm.metadata.name) ?? prm;
     for (let i = 0; i < CAS_ATTEMPTS && obj; i++) {
@@ -211,7 +222,7 @@ export class PoolClaims {
             annotations: {
               [PoolAnnotations.ClaimedBy]: null,
               [PoolAnnotations.ClaimedByUID]: null,
-              ...(quarantine ? { [PoolAnnotations.Quarantined]: JSON.stringify(quarantine) } : {}),
+              ...extra,
             },
           },
         });

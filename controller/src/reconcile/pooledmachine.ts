@@ -22,6 +22,7 @@ import {
   Reason,
   RemoteAnnotations,
   type RemoteMachine,
+  returningAfterOf,
   setCondition,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../kube/api.js";
@@ -143,6 +144,28 @@ export class PooledMachineReconciler {
       return undefined; // the write brings us back
     }
 
+    // Cleaned after a RemoteMachine went: back in the pool once its Machine is gone too.
+    const returning = who ? undefined : returningAfterOf(prm.metadata.annotations);
+    if (returning && prm.metadata.annotations?.[PoolAnnotations.Release] === undefined) {
+      const m = this.ctx.inf.machines.get(ns, returning.machine);
+      if (!m || (returning.uid && m.metadata.uid !== returning.uid)) {
+        await this.ctx.api
+          .patch(R.pooledRemoteMachines, ns, name, {
+            metadata: { annotations: { [PoolAnnotations.ReturningAfter]: null } },
+          })
+          .catch((e: unknown) => {
+            if (!isNotFound(e)) throw e;
+          });
+        void this.ctx.events.emit(
+          this.target(prm),
+          "Normal",
+          Reason.PoolMachineReturned,
+          `Machine ${returning.machine} is deleted: ${prm.spec.cordoned ? "cordoned, so kept out of the pool" : "back in the pool"}`,
+        );
+        return undefined; // the write brings us back
+      }
+    }
+
     if (prm.metadata.annotations?.[PoolAnnotations.Release] !== undefined) {
       result = await this.release(key, prm, who, claimant, held, (type, st, reason, message = "", event) => {
         cond(type, st, reason, message, event);
@@ -166,7 +189,14 @@ export class PooledMachineReconciler {
     status.observedGeneration = prm.metadata.generation;
 
     // Conditions a person reads next to the phase.
-    if (!who) cond(ConditionType.Claimed, "False", Reason.Available, "");
+    if (!who && returning)
+      cond(
+        ConditionType.Claimed,
+        "False",
+        Reason.WaitingForMachineDeletion,
+        `cleaned; returns to the pool once Cluster API has deleted Machine ${returning.machine} (and its Node)`,
+      );
+    else if (!who) cond(ConditionType.Claimed, "False", Reason.Available, "");
     else if (!held)
       cond(
         ConditionType.Claimed,
@@ -421,6 +451,18 @@ export class PooledMachineReconciler {
       }
       await done();
       cond(ConditionType.Released, "True", Reason.MachineRetired, what, "Normal");
+      return undefined;
+    }
+    const returning = returningAfterOf(prm.metadata.annotations);
+    if (returning) {
+      await done({ [PoolAnnotations.ReturningAfter]: null });
+      cond(
+        ConditionType.Released,
+        "True",
+        Reason.StaleClaimCleared,
+        `returned to the pool without waiting for Machine ${returning.machine} to be deleted`,
+        "Normal",
+      );
       return undefined;
     }
     await done();

@@ -808,7 +808,12 @@ export class RemoteMachineReconciler {
           commands: failed.commands,
         }
       : undefined;
-    if (!(await this.ctx.pools.release(prm, s.rm, record))) return;
+    // Cleaned: the machine returns once Cluster API has deleted the Machine (it deletes the
+    // Machine's Node by name after we are gone; a new claimant's Node of the same name must not
+    // be registered before that).
+    const owner = s.rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
+    const returningAfter = !record && owner ? { name: owner.name, uid: owner.uid } : undefined;
+    if (!(await this.ctx.pools.release(prm, s.rm, record ? { quarantine: record } : { returningAfter }))) return;
     const target = {
       apiVersion: prm.apiVersion ?? "infrastructure.cluster.x-k8s.io/v1beta2",
       kind: "PooledRemoteMachine",
@@ -824,7 +829,11 @@ export class RemoteMachineReconciler {
         `pool machine ${prm.metadata.name} ${msg}`,
       );
     } else {
-      const back = prm.spec.cordoned ? "cordoned, so kept out of the pool" : "back in the pool";
+      const back = prm.spec.cordoned
+        ? "cordoned, so kept out of the pool"
+        : returningAfter
+          ? `back in the pool once Machine ${returningAfter.name} is deleted`
+          : "back in the pool";
       void this.ctx.events.emit(
         target,
         "Normal",

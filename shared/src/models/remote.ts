@@ -505,4 +505,5 @@ export {
   quarantineOf,
   REMOTE_MACHINE_FINALIZER,
   RemoteAnnotations,
+  returningAfterOf,
 } from "../contract.js";
