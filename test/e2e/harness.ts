@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { controllerKubeconfig } from "../bed/identity.js";
 import type { TestBed } from "../bed/index.js";
 import { REPO_ROOT } from "../bed/index.js";
 import { apply } from "../bed/kube.js";
@@ -24,12 +25,21 @@ export class ControllerProcess {
     private readonly namespace: string,
     name: string,
     private readonly extraArgs: string[] = [],
+    /** "serviceaccount" (default): the shipped ServiceAccount and RBAC; "admin" for tools. */
+    private readonly identity: "serviceaccount" | "admin" = "serviceaccount",
   ) {
+    this.name = name;
     this.logFile = join(bed.dir, `controller-${name}.log`);
   }
+  private readonly name: string;
+  private kubeconfig?: string;
 
   async start(): Promise<void> {
     this.port = await freePort();
+    this.kubeconfig ??=
+      this.identity === "admin"
+        ? this.bed.controlPlane.kubeconfig
+        : await controllerKubeconfig(this.bed, `${this.namespace}-${this.name}`);
     const out = createWriteStream(this.logFile, { flags: "a" });
     this.child = spawn(
       process.execPath,
@@ -37,7 +47,7 @@ export class ControllerProcess {
         "--import",
         "tsx",
         join(REPO_ROOT, "controller/src/main.ts"),
-        `--kubeconfig=${this.bed.controlPlane.kubeconfig}`,
+        `--kubeconfig=${this.kubeconfig}`,
         `--namespace=${this.namespace}`,
         `--health-addr=127.0.0.1:${this.port}`,
         "--leader-elect=false",

@@ -2,10 +2,12 @@
  * The controller's life: killed mid-bootstrap (the run finishes, once), paused clusters,
  * a bastion, and leader election across two replicas (standby idle, failover, clean handover).
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { countLines, createHost, destroyHost, readHostFile, type TestHost } from "../bed/hosts.js";
+import { CONTROLLER_NAMESPACE } from "../bed/identity.js";
 import { canMakeHosts } from "../bed/index.js";
 import { sleep, waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
@@ -132,7 +134,9 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
   it("elects one leader; the standby takes over within the lease when the leader dies, and at once on SIGTERM", async () => {
     const le = [
       "--leader-elect=true",
-      `--leader-election-namespace=${t.ns}`,
+      // The shipped RBAC allows Leases only in the controller's namespace; one Lease per suite run.
+      `--leader-election-namespace=${CONTROLLER_NAMESPACE}`,
+      `--leader-election-id=lease-${t.ns}`,
       "--lease-duration=4",
       "--renew-deadline=3",
       "--retry-period=1",
@@ -141,7 +145,7 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
       (await t.bed.clients.objects.read({
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
-        metadata: { name: "capi-remote-controller", namespace: t.ns },
+        metadata: { name: `lease-${t.ns}`, namespace: CONTROLLER_NAMESPACE },
       })) as Any;
     const first = await controller("leader-1", le);
     await waitFor("a leader", async () => (await lease()).spec?.holderIdentity, { timeoutMs: 15_000 });
