@@ -17,7 +17,7 @@ import { createHost, destroyHost, reapStaleHosts, type TestHost } from "../test/
 import { REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
 import { apply, ensureNamespace } from "../test/bed/kube.js";
 import { ensureBinaries } from "../test/bed/versions.js";
-import { ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "../test/e2e/harness.js";
+import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "../test/e2e/harness.js";
 
 function haveCluster(): string | undefined {
   if (process.env.KUBERNETES_SERVICE_HOST) return "in-cluster";
@@ -59,53 +59,99 @@ async function localEnvironment() {
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void stop());
 
   const key = await makeKeyPair("ed25519", "demo");
-  for (const name of ["node-1", "node-2", "node-3"]) hosts.push(await createHost(name, [key.publicKey]));
+  for (const name of ["demo-cp", "demo-w1", "demo-w2"]) hosts.push(await createHost(name, [key.publicKey]));
+  const [cpHost, ...workerHosts] = hosts as [TestHost, ...TestHost[]];
   await ensureNamespace(bed.clients, "demo");
+  const INFRA = "infrastructure.cluster.x-k8s.io";
   await apply(bed.clients, [
     sshKeySecret("demo", "demo-ssh-key", key),
-    // The pool (claimed by RemoteMachineTemplates once pools are implemented).
-    ...hosts.map((h) => ({
-      apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+    // The pool the workers come from: two machines, known by address.
+    ...workerHosts.map((h) => ({
+      apiVersion: `${INFRA}/v1beta2`,
       kind: "PooledRemoteMachine",
-      metadata: { name: h.name, namespace: "demo" },
-      spec: { pool: "demo", machine: { address: h.address, user: "root", sshKeyRef: { name: "demo-ssh-key" } } },
+      metadata: { name: h.name, namespace: "demo", labels: { rack: "demo" } },
+      spec: { pool: "workers", machine: { address: h.address, user: "root", sshKeyRef: { name: "demo-ssh-key" } } },
     })),
-  ]);
+    {
+      apiVersion: `${INFRA}/v1beta2`,
+      kind: "RemoteMachineTemplate",
+      metadata: { name: "demo-workers", namespace: "demo" },
+      spec: { template: { spec: { pool: "workers" } } },
+    },
+  ] as never);
   const keyFile = join(bed.dir, "demo-ssh-key");
   await writeFile(keyFile, key.privateKey, { mode: 0o600 });
 
-  console.log("Starting the capi-remote controller...");
+  console.log("Starting the capi-remote controller (as its ServiceAccount, under the shipped RBAC)...");
   ctl = new ControllerProcess(bed, "demo", "demo");
   await ctl.start();
 
-  console.log("Creating Cluster demo with one Machine per host; watch them provision:");
+  console.log("Creating Cluster demo: a control-plane Machine at an address, a MachineDeployment of 2 on the pool:");
   await makeCluster(bed, "demo", "demo");
-  for (const h of hosts) {
-    await makeMachine(
-      bed,
-      "demo",
-      h.name,
-      "demo",
-      { address: h.address, sshKeyRef: { name: "demo-ssh-key" } },
-      testBootstrap(bed),
-    );
-  }
+  // The demo's bootstrap stands in for kubeadm/k0s (no kubelet here): it registers the host as a
+  // Node of the demo cluster (the local API server itself), which is what Cluster API waits for.
+  await makeMachine(
+    bed,
+    "demo",
+    "demo-cp",
+    "demo",
+    { address: cpHost.address, sshKeyRef: { name: "demo-ssh-key" } },
+    testBootstrap(bed),
+    { controlPlane: true },
+  );
+  await apply(bed.clients, [
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: "demo-workers-bootstrap",
+        namespace: "demo",
+        labels: { "cluster.x-k8s.io/cluster-name": "demo" },
+      },
+      type: "cluster.x-k8s.io/secret",
+      stringData: { value: testBootstrap(bed) },
+    },
+    {
+      apiVersion: "cluster.x-k8s.io/v1beta2",
+      kind: "MachineDeployment",
+      metadata: { name: "demo-workers", namespace: "demo" },
+      spec: {
+        clusterName: "demo",
+        replicas: workerHosts.length,
+        selector: { matchLabels: { "demo/pool": "workers" } },
+        template: {
+          metadata: { labels: { "demo/pool": "workers" } },
+          spec: {
+            clusterName: "demo",
+            bootstrap: { dataSecretName: "demo-workers-bootstrap" },
+            infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachineTemplate", name: "demo-workers" },
+          },
+        },
+      },
+    },
+  ] as never);
   const o = objects(bed, "demo");
   const seen = new Map<string, string>();
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     let running = 0;
-    for (const h of hosts) {
-      const m = await o.machineOrUndefined(h.name);
-      const rm = await o.rmOrUndefined(h.name);
+    const machines = ((await o.list("machines", "cluster.x-k8s.io")) as Any[]).sort((x, y) =>
+      x.metadata.name.localeCompare(y.metadata.name),
+    );
+    for (const m of machines) {
+      const rmName = m.spec?.infrastructureRef?.name as string | undefined;
+      const rm = rmName ? await o.rmOrUndefined(rmName) : undefined;
       const ready = rm ? o.condition(rm, "Ready") : undefined;
+      const waiting = rm ? o.condition(rm, "PoolMachineClaimed") : undefined;
+      const where = rm?.spec?.address ? `${rm.spec.address}` : "no address yet";
+      const pool = rm?.metadata?.annotations?.["remote.infrastructure.cluster.x-k8s.io/pool-machine"];
       const line =
-        `  ${h.name} (${h.address}): Machine ${m?.status?.phase ?? "Pending"}, RemoteMachine ${ready?.reason ?? "-"} ${ready?.message ?? ""}`.trimEnd();
-      if (seen.get(h.name) !== line) console.log(line);
-      seen.set(h.name, line);
-      if (m?.status?.phase === "Running") running++;
+        `  ${m.metadata.name} (${where}${pool ? `, pool machine ${pool}` : ""}): Machine ${m.status?.phase ?? "Pending"}, ${ready?.reason ?? waiting?.reason ?? "-"} ${ready?.message ?? ""}`.trimEnd();
+      if (seen.get(m.metadata.name) !== line) console.log(line);
+      seen.set(m.metadata.name, line);
+      if (m.status?.phase === "Running") running++;
     }
-    if (running === hosts.length) break;
+    if (machines.length === hosts.length && running === hosts.length) break;
     await new Promise((r) => setTimeout(r, 500));
   }
 
@@ -113,7 +159,8 @@ async function localEnvironment() {
 Local environment is up.
 
   kubectl:  export KUBECONFIG=${bed.controlPlane.kubeconfig}
-            kubectl get crds; kubectl -n demo get pooledremotemachines
+            kubectl -n demo get pooledremotemachines,remotemachinetemplates
+            kubectl -n demo scale machinedeployment demo-workers --replicas=1   # a host goes back to the pool
   Lens:     add the kubeconfig file above (File > Add Cluster, or ~/.kube/config).
             kubectl -n demo get clusters,machines,remotemachines
   SSH:      ${hosts.map((h) => `ssh -i ${keyFile} root@${h.address}   # ${h.name}`).join("\n            ")}

@@ -27,6 +27,8 @@ export interface ControlPlaneInfo {
   /** Kubeconfig with the admin token, for tests and tools. */
   kubeconfig: string;
   pids: { etcd: number; apiserver: number };
+  /** How kube-apiserver was started (for restarts). */
+  apiserverArgs?: string[];
 }
 
 /** GET with the test CA and admin token; resolves with status and body. */
@@ -111,29 +113,26 @@ export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> 
   const port = await freePort();
   // Listens on every address so that test hosts in their network namespaces reach it through
   // the bridge; it still needs the admin token or a service-account token.
-  const apiserver = startProcess(
-    binaryPath("kube-apiserver"),
-    [
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      `--cert-dir=${pki}`,
-      `--tls-cert-file=${serving.cert}`,
-      `--tls-private-key-file=${serving.key}`,
-      `--client-ca-file=${ca.cert}`,
-      `--secure-port=${port}`,
-      "--bind-address=0.0.0.0",
-      "--advertise-address=127.0.0.1",
-      "--service-cluster-ip-range=10.0.0.0/24",
-      "--allow-privileged=true",
-      "--authorization-mode=RBAC",
-      `--token-auth-file=${join(pki, "tokens.csv")}`,
-      "--service-account-issuer=https://kubernetes.default.svc",
-      `--service-account-key-file=${sa.pub}`,
-      `--service-account-signing-key-file=${sa.key}`,
-      "--api-audiences=https://kubernetes.default.svc",
-      "--v=0",
-    ],
-    join(dir, "kube-apiserver.log"),
-  );
+  const apiserverArgs = [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    `--cert-dir=${pki}`,
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
+    `--client-ca-file=${ca.cert}`,
+    `--secure-port=${port}`,
+    "--bind-address=0.0.0.0",
+    "--advertise-address=127.0.0.1",
+    "--service-cluster-ip-range=10.0.0.0/24",
+    "--allow-privileged=true",
+    "--authorization-mode=RBAC",
+    `--token-auth-file=${join(pki, "tokens.csv")}`,
+    "--service-account-issuer=https://kubernetes.default.svc",
+    `--service-account-key-file=${sa.pub}`,
+    `--service-account-signing-key-file=${sa.key}`,
+    "--api-audiences=https://kubernetes.default.svc",
+    "--v=0",
+  ];
+  const apiserver = startProcess(binaryPath("kube-apiserver"), apiserverArgs, join(dir, "kube-apiserver.log"));
 
   const caPEM = await readFile(ca.cert, "utf8");
   const server = `https://127.0.0.1:${port}`;
@@ -149,6 +148,7 @@ export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> 
     caPEM,
     kubeconfig,
     pids: { etcd: etcd.pid ?? 0, apiserver: apiserver.pid ?? 0 },
+    apiserverArgs,
   };
   try {
     await waitFor(
@@ -171,4 +171,31 @@ export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> 
 export async function stopControlPlane(info: Pick<ControlPlaneInfo, "pids">): Promise<void> {
   await stopPid(info.pids.apiserver);
   await stopPid(info.pids.etcd);
+}
+
+/**
+ * Stops kube-apiserver (SIGTERM, as a rolling restart does), keeps it down for `downMs`, starts
+ * it again with the same arguments, and resolves when /readyz answers ok again. etcd keeps
+ * running, so every object survives. Only for beds this process owns.
+ */
+export async function restartApiServer(info: ControlPlaneInfo, downMs: number): Promise<{ readyAt: number }> {
+  if (!info.apiserverArgs) throw new Error("this control plane does not know how it was started");
+  await stopPid(info.pids.apiserver, 15_000);
+  await new Promise((r) => setTimeout(r, downMs));
+  const apiserver = startProcess(
+    binaryPath("kube-apiserver"),
+    info.apiserverArgs,
+    join(info.dir, "kube-apiserver.log"),
+  );
+  info.pids.apiserver = apiserver.pid ?? 0;
+  await waitFor(
+    "kube-apiserver /readyz after restart",
+    async () => {
+      if (apiserver.exitCode !== null)
+        throw new Fatal(`kube-apiserver exited (${join(info.dir, "kube-apiserver.log")})`);
+      return (await apiGet(info, `${info.server}/readyz`).catch(() => ({ status: 0 }))).status === 200;
+    },
+    { timeoutMs: 90_000, intervalMs: 100 },
+  );
+  return { readyAt: Date.now() };
 }

@@ -33,6 +33,8 @@ export class ControllerProcess {
   }
   private readonly name: string;
   private kubeconfig?: string;
+  /** A bundled controller (controller/scripts/build.ts) to run instead of the TypeScript source. */
+  entry?: string;
 
   async start(): Promise<void> {
     this.port = await freePort();
@@ -44,9 +46,7 @@ export class ControllerProcess {
     this.child = spawn(
       process.execPath,
       [
-        "--import",
-        "tsx",
-        join(REPO_ROOT, "controller/src/main.ts"),
+        ...(this.entry ? [this.entry] : ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts")]),
         `--kubeconfig=${this.kubeconfig}`,
         `--namespace=${this.namespace}`,
         `--health-addr=127.0.0.1:${this.port}`,
@@ -297,7 +297,7 @@ export async function makeMachine(
   cluster: string,
   rmSpec: Any,
   bootstrap: string,
-  opts: { format?: string; annotations?: Record<string, string> } = {},
+  opts: { format?: string; annotations?: Record<string, string>; controlPlane?: boolean } = {},
 ): Promise<void> {
   await objects(bed, ns).apply([
     {
@@ -316,7 +316,7 @@ export async function makeMachine(
     {
       apiVersion: "cluster.x-k8s.io/v1beta2",
       kind: "Machine",
-      metadata: { name },
+      metadata: { name, ...(opts.controlPlane ? { labels: { "cluster.x-k8s.io/control-plane": "" } } : {}) },
       spec: {
         clusterName: cluster,
         bootstrap: { dataSecretName: `${name}-bootstrap` },

@@ -67,6 +67,9 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
       "c1",
       { address: h.address, sshKeyRef: { name: "ssh-key" } },
       testBootstrap(t.bed),
+      // The cluster's first control-plane Machine: Cluster API reads the Nodes of the other
+      // Machines only once the control plane is initialized (a control-plane Machine has a Node).
+      { controlPlane: true },
     );
     const m = await running("m-root");
     const rm = await o.rm("m-root");

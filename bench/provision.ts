@@ -1,0 +1,255 @@
+/**
+ * Provisioning benchmarks (issue 6), against the test bed's real API server and Cluster API
+ * manager, real sshd hosts in network namespaces and the real controller (as its ServiceAccount):
+ *
+ * - **Reaction**: for each of R machines (default 30) waiting for bootstrap data, the time from
+ *   creating its bootstrap Secret to the first bootstrap command running on the host (the host
+ *   writes its clock, which is this machine's clock). Secrets are created one at a time, 1 s apart,
+ *   so each figure is a reaction and not a queue. Baseline, same run: this process connecting
+ *   with ssh2 and running one command on the same hosts (the floor any SSH provider pays).
+ * - **Parallel**: P machines (default 50) whose bootstrap sleeps 5 s, all released at once: wall
+ *   time from the Secrets' creation to the last bootstrap finished, against one machine's alone.
+ * - **API writes** per machine, from Machine creation to Running (Node registered by the
+ *   bootstrap, as a kubelet would), counted by the controller's own request metrics.
+ *
+ * Run: npm run bench -- provision   (root: the SSH hosts live in network namespaces)
+ * Env: BENCH_REACTION (30), BENCH_PARALLEL (50), BENCH_SLEEP (5).
+ */
+import { randomBytes } from "node:crypto";
+import { Client } from "ssh2";
+import { makeKeyPair, sshKeySecret } from "../test/bed/fixtures.js";
+import { createHost, destroyHost, readHostFile, type TestHost } from "../test/bed/hosts.js";
+import { getTestBed, type TestBed } from "../test/bed/index.js";
+import { ensureNamespace } from "../test/bed/kube.js";
+import {
+  type Any,
+  ControllerProcess,
+  INFRA,
+  makeCluster,
+  makeMachine,
+  objects,
+  testBootstrap,
+} from "../test/e2e/harness.js";
+
+const R = Number(process.env.BENCH_REACTION ?? 30);
+const P = Number(process.env.BENCH_PARALLEL ?? 50);
+const SLEEP = Number(process.env.BENCH_SLEEP ?? 5);
+const WRITE_VERBS = ["create", "update", "patch", "delete"];
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+async function controllerWrites(c: ControllerProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
+    const labels = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (WRITE_VERBS.includes(labels.verb ?? "")) n += Number(m[2]);
+  }
+  return n;
+}
+
+/** One ssh2 connection + one command, as the floor of the reaction. */
+function rawSshMs(host: TestHost, privateKey: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = new Client();
+    c.on("ready", () => {
+      c.exec("true", (err, stream) => {
+        if (err) return reject(err);
+        stream.on("close", () => {
+          resolve(performance.now() - t0);
+          c.end();
+        });
+        stream.resume();
+      });
+    });
+    c.on("error", reject);
+    c.connect({ host: host.address, port: 22, username: "root", privateKey, hostVerifier: () => true });
+  });
+}
+
+/** Machines (with RemoteMachines at the hosts' addresses) whose bootstrap Secrets do not exist yet. */
+async function machines(bed: TestBed, ns: string, names: string[], hosts: TestHost[]) {
+  const o = objects(bed, ns);
+  await Promise.all(
+    names.map((name, i) =>
+      o.apply([
+        {
+          apiVersion: `${INFRA}/v1beta2`,
+          kind: "RemoteMachine",
+          metadata: { name },
+          spec: { address: hosts[i]?.address, sshKeyRef: { name: "ssh-key" } },
+        },
+        {
+          apiVersion: "cluster.x-k8s.io/v1beta2",
+          kind: "Machine",
+          metadata: { name },
+          spec: {
+            clusterName: "c1",
+            bootstrap: { dataSecretName: `${name}-bootstrap` },
+            infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name },
+          },
+        },
+      ]),
+    ),
+  );
+}
+
+const bootstrapSecret = (name: string, value: string) => ({
+  apiVersion: "v1",
+  kind: "Secret",
+  metadata: { name: `${name}-bootstrap`, labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
+  type: "cluster.x-k8s.io/secret",
+  stringData: { value },
+});
+
+async function waitAll(what: string, pred: () => Promise<boolean>, timeoutMs: number) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await sleep(250);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+const bed = await getTestBed();
+const key = await makeKeyPair("ed25519", "bench");
+// Separate hosts for each phase: a host's Node and provider ID belong to one Machine.
+const count = R + P + 2;
+console.log(`creating ${count} SSH hosts...`);
+const hosts: TestHost[] = [];
+for (let i = 0; i < count; i++) hosts.push(await createHost(`bp-${i}`, [key.publicKey]));
+const ns = `bench-prov-${randomBytes(2).toString("hex")}`;
+await ensureNamespace(bed.clients, ns);
+const o = objects(bed, ns);
+await o.apply([sshKeySecret(ns, "ssh-key", key)]);
+await makeCluster(bed, ns, "c1");
+const ctl = new ControllerProcess(bed, ns, "bench-prov", ["--log-level=info"]);
+await ctl.start();
+
+try {
+  // The cluster's control plane first (Cluster API reads worker Nodes only after it).
+  await makeMachine(
+    bed,
+    ns,
+    "cp-0",
+    "c1",
+    { address: (hosts[R + P + 1] as TestHost).address, sshKeyRef: { name: "ssh-key" } },
+    testBootstrap(bed),
+    { controlPlane: true },
+  );
+  await waitAll(
+    "control plane Running",
+    async () => (await o.list("machines", "cluster.x-k8s.io")).some((m: Any) => m.status?.phase === "Running"),
+    180_000,
+  );
+  // ---- Reaction
+  const raw: number[] = [];
+  for (const h of hosts.slice(0, R)) raw.push(await rawSshMs(h, key.privateKey));
+  const rNames = hosts.slice(0, R).map((_, i) => `r-${i}`);
+  await machines(bed, ns, rNames, hosts);
+  await waitAll(
+    "reaction machines waiting for bootstrap data",
+    async () => {
+      const rms = await o.list("remotemachines");
+      const waiting = rms.filter((rm: Any) =>
+        rm.status?.conditions?.some((c: Any) => c.type === "Ready" && /Bootstrap/.test(c.reason)),
+      );
+      return rNames.every((n) => waiting.some((rm: Any) => rm.metadata.name === n));
+    },
+    120_000,
+  );
+  await sleep(2000);
+  const reaction: number[] = [];
+  for (const [i, name] of rNames.entries()) {
+    const h = hosts[i] as TestHost;
+    const data = `#cloud-config\nruncmd:\n  - date +%s%N > /var/tmp/bench-first\n  - mkdir -p /run/cluster-api && touch /run/cluster-api/bootstrap-success.complete\n`;
+    const t0 = nowNs();
+    await o.apply([bootstrapSecret(name, data)]);
+    let first: string | undefined;
+    for (let k = 0; k < 200 && !first; k++) {
+      first = (await readHostFile(h, "/var/tmp/bench-first"))?.trim();
+      if (!first) await sleep(25);
+    }
+    if (!first) throw new Error(`no bootstrap command ran on ${h.name}`);
+    reaction.push(Number(BigInt(first) - t0) / 1e6);
+    await sleep(1000);
+  }
+
+  // ---- Parallel + API writes
+  const pHosts = hosts.slice(R, R + P);
+  const one = async (names: string[], hs: TestHost[]) => {
+    const writes0 = await controllerWrites(ctl);
+    await machines(bed, ns, names, hs);
+    // Wait until they wait for bootstrap data (the Secret is what releases them).
+    await waitAll(
+      "machines waiting for bootstrap data",
+      async () => {
+        const rms = await o.list("remotemachines");
+        return names.every((n) =>
+          rms.some(
+            (rm: Any) =>
+              rm.metadata.name === n &&
+              rm.status?.conditions?.some((c: Any) => c.type === "Ready" && /Bootstrap/.test(c.reason)),
+          ),
+        );
+      },
+      120_000,
+    );
+    const data = testBootstrap(bed, { sleep: SLEEP, extra: "  - date +%s%N > /var/tmp/bench-done\n" });
+    const t0 = nowNs();
+    await Promise.all(names.map((n) => o.apply([bootstrapSecret(n, data)])));
+    await waitAll(
+      "bootstraps finished",
+      async () => {
+        const done = await Promise.all(hs.map((h) => readHostFile(h, `/var/tmp/bench-done`)));
+        return done.every((d) => d && BigInt(d.trim()) > t0);
+      },
+      600_000,
+    );
+    const ends = await Promise.all(
+      hs.map(async (h) => BigInt(((await readHostFile(h, "/var/tmp/bench-done")) ?? "0").trim())),
+    );
+    let last = 0n; // BigInt: Math.max does not take them
+    for (const e of ends) if (e > last) last = e;
+    const wall = Number(last - t0) / 1e6;
+    // Writes until every Machine is Running with its Node.
+    await waitAll(
+      "Machines Running",
+      async () => {
+        const ms = await o.list("machines", "cluster.x-k8s.io");
+        return names.every((n) => ms.some((m: Any) => m.metadata.name === n && m.status?.phase === "Running"));
+      },
+      600_000,
+    );
+    await sleep(3000); // writes that follow Running (the last status) are counted too
+    const writes = ((await controllerWrites(ctl)) - writes0) / names.length;
+    return { wall, writes };
+  };
+  // Each host registers a Node named after its hostname; one machine per host at a time.
+  const single = await one(["single"], [hosts[R + P] as TestHost]);
+  const names = pHosts.map((_, i) => `p-${i}`);
+  const all = await one(names, pHosts);
+
+  console.log(`
+reaction (bootstrap Secret created -> first command running on the host), ${R} machines:
+  capi-remote     p50 ${pct(reaction, 50).toFixed(0)} ms   p99 ${pct(reaction, 99).toFixed(0)} ms   (target: p50 <= 100 ms, p99 <= 500 ms)
+  baseline (ssh2 connect + one command from this process, same hosts)
+                  p50 ${pct(raw, 50).toFixed(0)} ms   p99 ${pct(raw, 99).toFixed(0)} ms
+parallel provisioning (bootstrap sleeping ${SLEEP} s):
+  1 machine        ${(single.wall / 1000).toFixed(2)} s
+  ${P} machines      ${(all.wall / 1000).toFixed(2)} s   = ${(all.wall / single.wall).toFixed(2)} x one machine (target <= 1.5 x)
+API writes per machine, Machine created -> Running (controller's own requests):
+  1 machine alone  ${single.writes.toFixed(1)}
+  ${P} at once      ${all.writes.toFixed(1)}   (target <= 8)
+`);
+} finally {
+  await ctl.stop();
+  await Promise.all(hosts.map((h) => destroyHost(h).catch(() => {})));
+  await bed.stop();
+}
