@@ -93,7 +93,14 @@ describe("faults", { skip: canMakeHosts() ? false : "test hosts need root" }, ()
             !rms.some((r: Any) => r.metadata.name === n && r.status?.initialization?.provisioned === true),
         );
         if (missing.length === 0) return true;
-        throw new Error(`not yet: ${missing.join(", ")}`);
+        const why = missing.map((n) => {
+          const m = ms.find((x: Any) => x.metadata.name === n);
+          const r = rms.find((x: Any) => x.metadata.name === n);
+          const ready = r?.status?.conditions?.find((c: Any) => c.type === "Ready");
+          const node = m?.status?.conditions?.find((c: Any) => c.type === "NodeHealthy");
+          return `${n}: Machine ${m?.status?.phase} (${node?.reason ?? "-"} ${node?.message ?? ""}), RemoteMachine ${ready?.reason ?? "-"} ${ready?.message ?? ""}`;
+        });
+        throw new Error(`not yet:\n  ${why.join("\n  ")}`);
       },
       { timeoutMs, intervalMs: 500 },
     );
@@ -106,19 +113,23 @@ describe("faults", { skip: canMakeHosts() ? false : "test hosts need root" }, ()
     const names = await machinesAt("k", hs, testBootstrap(bed, { sleep: 3 }));
     const kills: number[] = [];
     const t0 = Date.now();
+    const begun: number[] = [];
     for (let k = 0; k < 5; k++) {
-      await sleep(randomInt(300, 2500));
+      // Anywhere from connecting to mid-bootstrap (each bootstrap sleeps 3 s).
+      await sleep(randomInt(300, 6000));
       kills.push(Date.now() - t0);
+      begun.push(await started(hs));
       await ctl.kill();
       await sleep(randomInt(100, 1500));
       await ctl.start();
     }
     console.log(
-      `# killed at ${kills.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s; ${await started(hs)} of 20 begun by the last kill`,
+      `# killed at ${kills.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s, with ${begun.join(", ")} of 20 bootstraps begun`,
     );
     await allRunning(names, 300_000);
     console.log(`# all 20 Running ${((Date.now() - t0) / 1000).toFixed(1)} s after the first Machine was created`);
-    assert.deepEqual(await runsOn(hs), Array(20).fill(1), "every bootstrap ran exactly once");
+    const runs = await runsOn(hs);
+    assert.deepEqual(runs, Array(20).fill(1), `every bootstrap ran exactly once: ${JSON.stringify(runs)}`);
     await ctl.stop();
   });
 

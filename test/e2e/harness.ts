@@ -266,14 +266,14 @@ export function testBootstrap(
   // A machine reused from a pool still has its Node from last time (Cluster API keeps Nodes of
   // clusters without control plane machines): a kubelet would re-register, so replace it. The
   // Node is registered Ready, as a kubelet reports it, so Machines become Available and
-  // MachineDeployment rollouts proceed.
+  // MachineDeployment rollouts proceed. Like a kubelet, it retries while the API server is away.
   const register =
     opts.registerNode === false
       ? ""
       : `  - >-
-    curl -sS -o /dev/null --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
+    curl -sS --retry 60 --retry-delay 1 --retry-all-errors -o /dev/null --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
     -X DELETE ${bed.controlPlane.hostServer}/api/v1/nodes/$(hostname) || true;
-    curl -sS --fail --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
+    curl -sS --fail --retry 60 --retry-delay 1 --retry-all-errors --cacert /etc/capi-remote-test/ca.crt -H "Authorization: Bearer ${bed.controlPlane.token}"
     -H 'Content-Type: application/json' -X POST ${bed.controlPlane.hostServer}/api/v1/nodes
     -d "{\\"apiVersion\\":\\"v1\\",\\"kind\\":\\"Node\\",\\"metadata\\":{\\"name\\":\\"$(hostname)\\"},\\"status\\":{\\"conditions\\":[{\\"type\\":\\"Ready\\",\\"status\\":\\"True\\",\\"reason\\":\\"KubeletReady\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"MemoryPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasSufficientMemory\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"DiskPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasNoDiskPressure\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"PIDPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasSufficientPID\\",\\"message\\":\\"test host\\"}]}}"
 `;

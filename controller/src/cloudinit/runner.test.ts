@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -22,7 +22,7 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = 
     sentinel,
   });
   const start = (input: string) =>
-    spawnSync("sh", ["-c", startCommand(state)], { input })
+    spawnSync("sh", ["-c", startCommand(state, Buffer.byteLength(input))], { input })
       .stdout.toString()
       .trim();
   const first = start(script);
@@ -88,5 +88,45 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
     );
     assert.equal(r.exit, "exit 1 1");
     assert.equal(readFileSync(join(r.root, "s"), "utf8"), "one\n");
+  });
+
+  it("a truncated upload (the session cut mid-transfer) never runs and takes no gate", () => {
+    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const state = join(root, "state");
+    const script = `#!/bin/sh\ntouch ${join(root, "ran")}\n`;
+    // The session delivers only part of the script (its declared length is the whole).
+    const cut = spawnSync("sh", ["-c", startCommand(state, Buffer.byteLength(script))], {
+      input: script.slice(0, 12),
+    });
+    assert.notEqual(cut.status, 0);
+    assert.equal(cut.stdout.toString().trim(), "truncated");
+    assert.equal(existsSync(join(state, "started")), false, "no gate without a run");
+    assert.equal(existsSync(join(root, "ran")), false);
+    // The next attempt starts it, once.
+    const again = spawnSync("sh", ["-c", startCommand(state, Buffer.byteLength(script))], { input: script });
+    assert.equal(again.stdout.toString().trim(), "started");
+    for (let i = 0; i < 100 && !existsSync(join(root, "ran")); i++) spawnSync("sleep", ["0.05"]);
+    assert.equal(existsSync(join(root, "ran")), true);
+    const third = spawnSync("sh", ["-c", startCommand(state, Buffer.byteLength(script))], { input: script });
+    assert.equal(third.stdout.toString().trim(), "attached");
+    assert.deepEqual(
+      readdirSync(state).filter((f) => f.startsWith("run.sh.")),
+      [],
+      "no stray uploads left",
+    );
+  });
+
+  it("the gate is taken by the detached runner: killing the starting session right after cannot lose the run", () => {
+    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const state = join(root, "state");
+    const script = `#!/bin/sh\nsleep 0.3; echo x >> ${join(root, "ran")}\n`;
+    // SIGKILL the starting session's whole process group as soon as it is done, as sshd does
+    // with a session whose client vanished: the run goes on without it.
+    // setsid: its own process group, so that `kill -9 0` hits the session and not this runner.
+    const r = spawnSync("setsid", ["sh", "-c", `${startCommand(state, Buffer.byteLength(script))}\nkill -9 0`], {
+      input: script,
+    });
+    for (let i = 0; i < 100 && !existsSync(join(root, "ran")); i++) spawnSync("sleep", ["0.05"]);
+    assert.equal(readFileSync(join(root, "ran"), "utf8"), "x\n");
   });
 });

@@ -102,19 +102,34 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
 }
 
 /**
- * The command that starts the runner (read from stdin) unless a run for this state directory
- * was ever started: prints "started" or "attached". The mkdir is the once-only gate.
+ * The command that starts the runner (read from stdin, `scriptBytes` long) unless a run for this
+ * state directory was ever started: prints "started" or "attached". Exactly once, whatever dies
+ * when:
+ * - the script is uploaded to a file of its own and its length checked: a session cut mid-upload
+ *   leaves a stray file, never a truncated runner;
+ * - the once-only gate (mkdir `started/`) is taken by the detached process that then runs the
+ *   script, not by the SSH session: a session killed between the gate and the start (controller
+ *   SIGKILL, dropped link) cannot leave a gate without a run. If the session dies before the
+ *   detached process exists, nothing was started and the next attempt starts it.
+ * Two starters racing both upload; one detached process wins the gate, the other deletes its copy.
  */
-export function startCommand(stateDir: string): string {
+export function startCommand(stateDir: string, scriptBytes: number): string {
   const S = shq(stateDir);
+  const nonce = randomBytes(6).toString("hex");
+  const T = `${S}/run.sh.${nonce}`;
+  const launch = `if mkdir ${S}/started 2>/dev/null; then mv -f ${T} ${S}/run.sh && rm -f ${S}/run.sh.* && exec sh ${S}/run.sh; else rm -f ${T}; fi`;
   return [
-    `mkdir -p ${shq(STATE_ROOT)} && chmod 0700 ${shq(STATE_ROOT)} && mkdir -p ${S}`,
-    `if mkdir ${S}/started 2>/dev/null; then`,
-    `  cat > ${S}/run.sh && chmod 0700 ${S}/run.sh`,
+    `mkdir -p ${shq(STATE_ROOT)} && chmod 0700 ${shq(STATE_ROOT)} && mkdir -p ${S} || exit 1`,
+    `if [ -d ${S}/started ]; then cat >/dev/null; echo attached; exit 0; fi`,
+    `cat > ${T} || { rm -f ${T}; exit 1; }`,
+    `[ "$(wc -c < ${T} | tr -d ' ')" = "${scriptBytes}" ] || { rm -f ${T}; echo truncated; exit 1; }`,
+    `chmod 0700 ${T}`,
     // setsid + nohup: the run survives the SSH session, a dropped link and a controller restart.
-    `  setsid nohup sh ${S}/run.sh >/dev/null 2>&1 </dev/null &`,
-    "  echo started",
-    "else cat >/dev/null; echo attached; fi",
+    `setsid nohup sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
+    // Return once the gate is taken (by this start or a racing one), so that a watch follows.
+    `i=0; while [ ! -d ${S}/started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done`,
+    `[ -d ${S}/started ] || exit 1`,
+    "echo started",
   ].join("\n");
 }
 

@@ -36,15 +36,17 @@ export function provisionScript(
   plan: Plan,
   o: { stateDir: string; workingDir: string; owner: string; commandTimeoutSeconds: number },
 ) {
-  const runner = renderRunner(plan, { ...o });
+  const rendered = renderRunner(plan, { ...o });
+  // A here-document ends its body with a newline: the body is the runner, byte for byte.
+  const runner = rendered.endsWith("\n") ? rendered : `${rendered}\n`;
   const eof = "CAPI_REMOTE_PROVISION_EOF";
   return [
     "#!/bin/sh",
     `runner=$(mktemp)`,
     `cat > "$runner" <<'${eof}'`,
-    runner,
+    runner.slice(0, -1),
     eof,
-    `( ${startCommand(o.stateDir).replace(/\n/g, "\n  ")} ) < "$runner"`,
+    `( ${startCommand(o.stateDir, Buffer.byteLength(runner)).replace(/\n/g, "\n  ")} ) < "$runner"`,
     'rm -f "$runner"',
     `exitline=$( ( ${watchCommand(o.stateDir).replace(/\n/g, "\n  ")} ) | tail -n 1 )`,
     'echo "$exitline"',

@@ -206,7 +206,7 @@ export class TaskManager {
             commandTimeoutSeconds: input.commandTimeoutSeconds,
             owner: input.owner,
           });
-          const started = await conn.exec(root(startCommand(input.stateDir)), {
+          const started = await conn.exec(root(startCommand(input.stateDir, Buffer.byteLength(runner))), {
             stdin: runner,
             timeoutMs: 60_000,
             signal: t.abort.signal,
