@@ -10,6 +10,12 @@ export const RemoteAnnotations = {
   HostKey: "remote.infrastructure.cluster.x-k8s.io/host-key",
   /** Set before a bootstrap is started on the machine: it is never started again. */
   BootstrapStarted: "remote.infrastructure.cluster.x-k8s.io/bootstrap-started",
+  /**
+   * The machine's hostname as it reported it after its bootstrap; written together with
+   * spec.providerID, so the Node can be found even when status was lost (a controller killed
+   * between the two writes, or `clusterctl move`).
+   */
+  Hostname: "remote.infrastructure.cluster.x-k8s.io/hostname",
   /** On a RemoteMachine: the PooledRemoteMachine it claimed (its connection fields are copied). */
   PoolMachine: "remote.infrastructure.cluster.x-k8s.io/pool-machine",
 } as const;

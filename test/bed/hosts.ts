@@ -249,6 +249,11 @@ export async function createHost(name: string, authorizedKeys: string[]): Promis
     "ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key",
     "mkdir -p /etc/ssh/authorized_keys /run/sshd /var/log && chmod 0755 /etc/ssh/authorized_keys",
     `echo '127.0.1.1 ${name}' >> /etc/hosts`,
+    // A fresh server's root account: this machine's own dotfiles (which may start pyenv and the
+    // like on every non-interactive bash that sshd runs) would make each SSH command cost a
+    // second of CPU and slow every host down.
+    "for f in .bashrc .profile; do if [ -f /etc/skel/$f ]; then cp /etc/skel/$f /root/$f; else : > /root/$f; fi; done",
+    "rm -f /root/.bash_profile /root/.bash_login",
     ...HOST_USERS.map((u) => `id ${u} >/dev/null 2>&1 || useradd -m -s /bin/sh ${u}`),
     // '*' = no password, but not locked: sshd without PAM refuses locked accounts.
     ...["root", ...HOST_USERS].map((u) => `usermod -p '*' ${u}`),

@@ -139,9 +139,13 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  */
 export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
   const S = shq(stateDir);
+  // Every ~2 s a "tick" line: when the session is gone (controller killed, link cut) the write
+  // fails and the loop dies with it, instead of polling forever on the machine.
+  const tickEvery = Math.max(1, Math.round(2 / pollSeconds));
   return [
-    "seen=0",
+    "seen=0; n=0",
     "while :; do",
+    `  n=$((n + 1)); if [ $((n % ${tickEvery})) = 0 ]; then echo tick || exit 0; fi`,
     // Look for the end first, then print progress: lines written just before the end are not lost.
     `  done=0; [ -f ${S}/exit ] && done=1`,
     `  if [ -f ${S}/progress ]; then`,

@@ -492,8 +492,11 @@ export class RemoteMachineReconciler {
     this.ctx.queue.forget(s.key);
     this.retryGate.delete(s.key);
     const providerID = formatProviderID(rm.spec.address ?? "", rm.spec.port ?? DEFAULT_SSH_PORT);
-    if (rm.spec.providerID !== providerID) {
+    const recorded = rm.metadata.annotations?.[RemoteAnnotations.Hostname];
+    if (rm.spec.providerID !== providerID || (hostname && recorded !== hostname)) {
+      // One write: the provider ID and the hostname the Node will be found by.
       const res = await this.ctx.api.patch<RM>(R.remoteMachines, rm.metadata.namespace, rm.metadata.name, {
+        ...(hostname ? { metadata: { annotations: { [RemoteAnnotations.Hostname]: hostname } } } : {}),
         spec: { providerID },
       });
       s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
@@ -593,7 +596,9 @@ export class RemoteMachineReconciler {
 
   private markProvisioned(s: Scope, hostname: string | undefined): void {
     const address = s.rm.spec.address ?? "";
-    const known = s.status.addresses?.find((a) => a.type === "Hostname")?.address;
+    const known =
+      s.status.addresses?.find((a) => a.type === "Hostname")?.address ??
+      s.rm.metadata.annotations?.[RemoteAnnotations.Hostname];
     const host = hostname ?? known;
     s.status.ready = true;
     s.status.initialization = { provisioned: true };
