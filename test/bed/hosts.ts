@@ -113,7 +113,8 @@ export async function hostExec(host: TestHost, command: string, input?: string):
       err += d.toString();
     });
     child.on("error", reject);
-    child.on("exit", (code) =>
+    // "close", not "exit": a process may exit before its output has been read.
+    child.on("close", (code) =>
       code === 0 ? resolve(out) : reject(new Error(`on ${host.name}: \`${command}\` exited ${code}: ${err.trim()}`)),
     );
     child.stdin?.end(input);
