@@ -1,5 +1,6 @@
 /**
  * Installing capi-remote the way Cluster API users install providers, against the real test bed:
+ * On a test bed of its own (clusterctl re-applies the CRDs). Checked:
  * - `deploy/` is what scripts/manifests.ts renders, and has the shape clusterctl and a restricted
  *   namespace need;
  * - the controller's ServiceAccount under exactly the shipped RBAC is refused what it must not do
@@ -17,17 +18,16 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { buildController } from "../../controller/scripts/build.js";
 import { renderDeployFiles } from "../../scripts/manifests.js";
 import { CONTROLLER_NAMESPACE, controllerKubeconfig, serviceAccountToken, shippedRbac } from "../bed/identity.js";
-import { REPO_ROOT } from "../bed/index.js";
-import { apply, waitEstablished } from "../bed/kube.js";
+import { REPO_ROOT, startTestBed, type TestBed } from "../bed/index.js";
+import { apply, ensureNamespace, waitEstablished } from "../bed/kube.js";
 import { execFileAsync, freePort, stopPid, waitFor } from "../bed/util.js";
 import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "../bed/versions.js";
 import { type Any, INFRA, rest } from "../e2e/harness.js";
-import { useBed } from "../integration/helpers.js";
 
 const PROVIDER_LABEL = "cluster.x-k8s.io/provider";
 const DEPLOY = join(REPO_ROOT, "deploy");
@@ -60,9 +60,16 @@ function statusAs(server: string, ca: string, token: string, method: string, pat
 }
 
 describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
-  const t = useBed("install");
+  // A bed of its own: `clusterctl init` re-applies capi-remote's CRDs and installs clusterctl's
+  // inventory, which must not disturb the suites sharing the common bed.
+  const t = { bed: undefined as unknown as TestBed, ns: "install" };
   before(async () => {
     await ensureBinaries(["clusterctl"]);
+    t.bed = await startTestBed();
+    await ensureNamespace(t.bed.clients, t.ns);
+  });
+  after(async () => {
+    await t.bed?.stop();
   });
 
   it("deploy/ is what scripts/manifests.ts renders (run `npm run gen:deploy` when this fails)", () => {

@@ -165,7 +165,14 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
     await h.page.evaluate("window.__page('capi-clusters')");
     await h.page
       .locator(`section[data-cluster="c1"] tr[data-kind="Machine"][data-name="m-one"]`)
-      .waitFor({ timeout: 60_000 });
+      .waitFor({ timeout: 60_000 })
+      .catch(async (e: unknown) => {
+        const shown = await h.page
+          .locator("body")
+          .textContent({ timeout: 1000 })
+          .catch(() => "");
+        throw new Error(`no m-one row in the tree (the page shows ${JSON.stringify(shown?.slice(0, 600))}): ${e}`);
+      });
     const kinds = await h.page
       .locator(`section[data-cluster="c1"] tr`)
       .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.kind).filter(Boolean));
