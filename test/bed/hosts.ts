@@ -82,12 +82,22 @@ async function makeBridge(): Promise<void> {
   await sh("ip", ["link", "set", BRIDGE, "up"]);
 }
 
+/**
+ * Slots (and so addresses) are handed out round-robin, not lowest-first: a host made after
+ * another was destroyed must not get its address, because the Node the old host registered (in
+ * a test bed shared by all suites) still carries that address's provider ID, and Cluster API
+ * refuses a provider ID that matches two Nodes.
+ */
 async function claimSlot(): Promise<number> {
   await mkdir(SLOT_DIR, { recursive: true });
-  for (let slot = 0; slot < 2000; slot++) {
+  const counter = join(SLOT_DIR, "next");
+  const start = Number((await readFile(counter, "utf8").catch(() => "0")).trim()) || 0;
+  for (let i = 0; i < 2000; i++) {
+    const slot = (start + i) % 2000;
     try {
       await mkdir(join(SLOT_DIR, String(slot)));
       await writeFile(join(SLOT_DIR, String(slot), "owner"), String(process.pid));
+      await writeFile(counter, String((slot + 1) % 2000));
       return slot;
     } catch {
       // Taken. A slot left by a dead process is reclaimed by reapStaleHosts().
@@ -376,7 +386,7 @@ export async function reapStaleHosts(): Promise<number> {
   let reaped = 0;
   const { readdir } = await import("node:fs/promises");
   const slots = await readdir(SLOT_DIR).catch(() => [] as string[]);
-  for (const s of slots) {
+  for (const s of slots.filter((x) => /^\d+$/.test(x))) {
     const owner = Number((await readFile(join(SLOT_DIR, s, "owner"), "utf8").catch(() => "0")).trim());
     if (owner && alive(owner)) continue;
     const state = JSON.parse(await readFile(join(SLOT_DIR, s, "state"), "utf8").catch(() => "{}")) as {
