@@ -27,6 +27,21 @@ export interface InformerHandlers<T> {
 export const keyOf = (o: { metadata: { namespace?: string; name: string } }) =>
   o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 
+/**
+ * Drops what the cache never reads and costs memory: server-side-apply bookkeeping
+ * (`metadata.managedFields`, often larger than the object) and kubectl's last-applied copy.
+ * Like controller-runtime's TransformStripManagedFields.
+ */
+function slim<T extends object>(o: T): T {
+  const meta = (o as { metadata?: { managedFields?: unknown; annotations?: Record<string, string> } }).metadata;
+  if (meta) {
+    delete meta.managedFields;
+    if (meta.annotations?.["kubectl.kubernetes.io/last-applied-configuration"] !== undefined)
+      delete meta.annotations["kubectl.kubernetes.io/last-applied-configuration"];
+  }
+  return o;
+}
+
 export class Informer<T extends KObject> {
   private readonly store = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
@@ -121,7 +136,7 @@ export class Informer<T extends KObject> {
         this.opts.namespace,
         this.query({ limit: "500", ...(cont ? { continue: cont } : {}) }),
       );
-      for (const it of page.items) items.push(it);
+      for (const it of page.items) items.push(slim(it));
       cont = page.metadata.continue ?? "";
       rv = page.metadata.resourceVersion ?? "";
     } while (cont);
@@ -179,6 +194,7 @@ export class Informer<T extends KObject> {
             const rv = obj.metadata?.resourceVersion;
             if (rv) this.resourceVersion = rv;
             if (phase === "BOOKMARK") return;
+            slim(obj);
             const k = keyOf(obj);
             const prev = this.store.get(k);
             if (phase === "DELETED") {
