@@ -193,6 +193,12 @@ export async function startHarness(
       res.end();
     },
   );
+  // Open HTTP/2 sessions (watches held by the page) would keep server.close() waiting forever.
+  const sessions = new Set<{ destroy(): void }>();
+  server.on("session", (sess) => {
+    sessions.add(sess);
+    sess.on("close", () => sessions.delete(sess));
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
   const browser = await chromium.launch({
@@ -216,7 +222,13 @@ export async function startHarness(
   page.on("pageerror", (e) => errors.push(e.message));
   const url = `https://127.0.0.1:${port}/${opts.namespace ? `?namespace=${encodeURIComponent(opts.namespace)}` : ""}`;
   await page.goto(url);
-  const boot = (await page.evaluate("window.__boot()")) as Record<string, string[]>;
+  // page.evaluate has no timeout of its own: an extension that never finishes booting must fail.
+  const boot = (await Promise.race([
+    page.evaluate("window.__boot()"),
+    new Promise((_, reject) => {
+      setTimeout(() => reject(new Error(`the extension did not boot in 60 s (${errors.join("; ")})`)), 60_000).unref();
+    }),
+  ])) as Record<string, string[]>;
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   return {
     url,
@@ -224,8 +236,13 @@ export async function startHarness(
     page,
     boot,
     close: async () => {
-      await browser.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      // Bounded: a browser that does not answer must not hold the test file until its timeout.
+      await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 15_000).unref())]);
+      for (const sess of sessions) sess.destroy();
+      await Promise.race([
+        new Promise<void>((r) => server.close(() => r())),
+        new Promise((r) => setTimeout(r, 5_000).unref()),
+      ]);
     },
   };
 }
