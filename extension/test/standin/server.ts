@@ -131,6 +131,9 @@ export function proxyTo(server: string, token: string, ca: string, opts: { hideG
       {
         method: req.method,
         ca,
+        // A fresh connection per request: a reused keep-alive socket that the API server has just
+        // closed fails the request ("Failed to fetch" in the page) under load.
+        agent: false,
         headers: {
           authorization: `Bearer ${token}`,
           ...(req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {}),
@@ -142,7 +145,7 @@ export function proxyTo(server: string, token: string, ca: string, opts: { hideG
       },
     );
     up.on("error", () => {
-      res.writeHead(502);
+      if (!res.headersSent) res.writeHead(502);
       res.end();
     });
     (req as NodeJS.ReadableStream).pipe(up);
