@@ -150,24 +150,6 @@ export class KubeApi {
     contentType = "application/json",
     timeoutMs = 30_000,
   ): Promise<T> {
-    try {
-      return await this.send<T>(method, path, body, contentType, timeoutMs);
-    } catch (e) {
-      // A kept-alive connection the server has closed (a restart, an idle timeout) fails on
-      // reuse; the agent drops it, and one retry goes out on a new connection.
-      const code = (e as { code?: string }).code;
-      if (code !== "ECONNRESET" && code !== "EPIPE") throw e;
-      return this.send<T>(method, path, body, contentType, timeoutMs);
-    }
-  }
-
-  private async send<T>(
-    method: string,
-    path: string,
-    body: unknown,
-    contentType: string,
-    timeoutMs: number,
-  ): Promise<T> {
     const url = new URL(this.server + path);
     const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
     if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
