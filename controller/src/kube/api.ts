@@ -5,7 +5,7 @@
  * and default to strategic merge patch, which custom resources reject.
  */
 import { request as httpRequest } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 
 export interface Resource {
@@ -101,13 +101,6 @@ export interface RequestHooks {
 
 export class KubeApi {
   readonly server: string;
-  /**
-   * One keep-alive agent for all requests. client-node's applyToHTTPSOptions creates a new
-   * https.Agent on every call, so each request would open a new connection and pay a full TLS
-   * handshake on both sides (it dominated the API server's CPU under load). The agent is made
-   * again only when the TLS material changes (a rotated client certificate).
-   */
-  private agent?: { key: string; agent: HttpsAgent };
 
   constructor(
     readonly kc: KubeConfig,
@@ -116,30 +109,6 @@ export class KubeApi {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig names no current cluster");
     this.server = cluster.server.replace(/\/$/, "");
-  }
-
-  private agentFor(opts: RequestOptions): HttpsAgent {
-    const tls = [opts.ca, opts.cert, opts.key, opts.pfx, opts.rejectUnauthorized, opts.servername].map((v) =>
-      v === undefined ? "" : String(v),
-    );
-    const key = tls.join("\u0000");
-    if (this.agent?.key !== key) {
-      this.agent?.agent.destroy();
-      this.agent = {
-        key,
-        agent: new HttpsAgent({
-          keepAlive: true,
-          scheduling: "lifo",
-          ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
-          ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
-          ...(opts.key !== undefined ? { key: opts.key } : {}),
-          ...(opts.pfx !== undefined ? { pfx: opts.pfx } : {}),
-          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-          ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
-        }),
-      };
-    }
-    return this.agent.agent;
   }
 
   /** Sends a request; resolves with the parsed JSON body, rejects with ApiError. */
@@ -154,7 +123,6 @@ export class KubeApi {
     const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
     if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
     await this.kc.applyToHTTPSOptions(opts);
-    if (url.protocol === "https:") opts.agent = this.agentFor(opts);
     const done = (code: number) => this.hooks.onRequest?.(method.toLowerCase(), resourceOfPath(path), code);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {
