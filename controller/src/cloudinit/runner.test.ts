@@ -126,6 +126,8 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
     const r = spawnSync("setsid", ["sh", "-c", `${startCommand(state, Buffer.byteLength(script))}\nkill -9 0`], {
       input: script,
     });
+    assert.equal(r.signal, "SIGKILL", "the starting session was killed");
+    assert.equal(r.stdout.toString().trim(), "started");
     for (let i = 0; i < 100 && !existsSync(join(root, "ran")); i++) spawnSync("sleep", ["0.05"]);
     assert.equal(readFileSync(join(root, "ran"), "utf8"), "x\n");
   });
