@@ -6,6 +6,7 @@ export interface Config {
   namespace?: string;
   concurrency: number;
   maxParallelSSH: number;
+  maxWarmSSH: number;
   healthAddress: string;
   leaderElect: boolean;
   leaderElectionNamespace: string;
@@ -25,6 +26,10 @@ const FLAGS = {
   "max-parallel-ssh": {
     env: "CAPI_REMOTE_MAX_PARALLEL_SSH",
     help: "bootstraps and cleanups running at once (default 100)",
+  },
+  "max-warm-ssh": {
+    env: "CAPI_REMOTE_MAX_WARM_SSH",
+    help: "SSH connections opened ahead of the bootstrap data, so a bootstrap starts at once when it arrives; 0 turns it off (default 100)",
   },
   "health-addr": { env: "CAPI_REMOTE_HEALTH_ADDR", help: "address of /healthz, /readyz and /metrics (default :8081)" },
   "leader-elect": {
@@ -67,10 +72,11 @@ Timeouts for SSH (connect, per command, whole bootstrap) are set per machine in 
 `;
 }
 
-function num(v: string | undefined, def: number, name: string): number {
+function num(v: string | undefined, def: number, name: string, min = Number.MIN_VALUE): number {
   if (v === undefined || v === "") return def;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < min)
+    throw new Error(`--${name} must be a ${min === 0 ? "non-negative" : "positive"} number, not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -99,6 +105,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     namespace: get("namespace") || undefined,
     concurrency: num(get("concurrency"), 50, "concurrency"),
     maxParallelSSH: num(get("max-parallel-ssh"), 100, "max-parallel-ssh"),
+    maxWarmSSH: num(get("max-warm-ssh"), 100, "max-warm-ssh", 0),
     healthAddress: get("health-addr") ?? ":8081",
     leaderElect: le === "true",
     leaderElectionNamespace: get("leader-election-namespace") ?? "capi-remote-system",

@@ -76,7 +76,13 @@ export async function run(cfg: Config): Promise<void> {
   const api = new KubeApi(kc, {
     onRequest: (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }),
   });
-  const ns = cfg.namespace ? { namespace: cfg.namespace } : {};
+  // When the API server is back after an outage (an informer relisted after failing), what
+  // failed meanwhile is retried at once instead of after its grown backoff.
+  const queues: WorkQueue[] = [];
+  const onRecovered = () => {
+    for (const q of queues) q.retryFailedNow();
+  };
+  const ns = cfg.namespace ? { namespace: cfg.namespace, onRecovered } : { onRecovered };
 
   const inf = {
     remoteMachines: new Informer<RM>(api, kc, R.remoteMachines, log, ns),
@@ -132,6 +138,7 @@ export async function run(cfg: Config): Promise<void> {
     timed("remotemachinetemplate", (k) => templateReconciler.reconcile(k)),
     { concurrency: 2 },
   );
+  queues.push(queue, prmQueue, templateQueue);
   const dialer = new Ssh2Dialer((n) => metrics.sshSessions.set(n));
   const tasks = new TaskManager(
     dialer,
@@ -150,6 +157,7 @@ export async function run(cfg: Config): Promise<void> {
         );
       }
     },
+    { max: cfg.maxWarmSSH, idleMs: 10 * 60_000 },
   );
 
   /** RemoteMachines of a cluster (through their Machines). */
@@ -329,6 +337,7 @@ export async function run(cfg: Config): Promise<void> {
     timed("remotecluster", (k) => rcReconciler.reconcile(k)),
     { concurrency: 2 },
   );
+  queues.push(rcQueue);
   remoteClusters.on({ onAdd: (o) => rcQueue.add(keyOf(o)), onUpdate: (o) => rcQueue.add(keyOf(o)) });
   const rcFromCluster = (c: Cluster & Named) => {
     const ref = referenceOf(c.spec.infrastructureRef);

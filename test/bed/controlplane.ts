@@ -178,9 +178,16 @@ export async function stopControlPlane(info: Pick<ControlPlaneInfo, "pids">): Pr
  * it again with the same arguments, and resolves when /readyz answers ok again. etcd keeps
  * running, so every object survives. Only for beds this process owns.
  */
-export async function restartApiServer(info: ControlPlaneInfo, downMs: number): Promise<{ readyAt: number }> {
+export async function restartApiServer(
+  info: ControlPlaneInfo,
+  downMs: number,
+  drainMs = 3_000,
+): Promise<{ stoppedAt: number; readyAt: number }> {
   if (!info.apiserverArgs) throw new Error("this control plane does not know how it was started");
-  await stopPid(info.pids.apiserver, 15_000);
+  // SIGTERM closes the listener at once; the old process then drains its open watches until it
+  // is killed after `drainMs` (kubelet does the same at the end of a pod's grace period).
+  const stoppedAt = Date.now();
+  await stopPid(info.pids.apiserver, drainMs);
   await new Promise((r) => setTimeout(r, downMs));
   const apiserver = startProcess(
     binaryPath("kube-apiserver"),
@@ -197,5 +204,5 @@ export async function restartApiServer(info: ControlPlaneInfo, downMs: number): 
     },
     { timeoutMs: 90_000, intervalMs: 100 },
   );
-  return { readyAt: Date.now() };
+  return { stoppedAt, readyAt: Date.now() };
 }

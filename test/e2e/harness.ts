@@ -46,6 +46,8 @@ export class ControllerProcess {
     this.child = spawn(
       process.execPath,
       [
+        // Node flags for the controller only (e.g. --cpu-prof when profiling a benchmark).
+        ...(process.env.CAPI_REMOTE_CONTROLLER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
         ...(this.entry ? [this.entry] : ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts")]),
         `--kubeconfig=${this.kubeconfig}`,
         `--namespace=${this.namespace}`,

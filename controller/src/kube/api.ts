@@ -5,7 +5,7 @@
  * and default to strategic merge patch, which custom resources reject.
  */
 import { request as httpRequest } from "node:http";
-import { request as httpsRequest, type RequestOptions } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 
 export interface Resource {
@@ -101,6 +101,13 @@ export interface RequestHooks {
 
 export class KubeApi {
   readonly server: string;
+  /**
+   * One keep-alive agent for all requests. client-node's applyToHTTPSOptions creates a new
+   * https.Agent on every call, so each request would open a new connection and pay a full TLS
+   * handshake on both sides (it dominated the API server's CPU under load). The agent is made
+   * again only when the TLS material changes (a rotated client certificate).
+   */
+  private agent?: { key: string; agent: HttpsAgent };
 
   constructor(
     readonly kc: KubeConfig,
@@ -111,6 +118,30 @@ export class KubeApi {
     this.server = cluster.server.replace(/\/$/, "");
   }
 
+  private agentFor(opts: RequestOptions): HttpsAgent {
+    const tls = [opts.ca, opts.cert, opts.key, opts.pfx, opts.rejectUnauthorized, opts.servername].map((v) =>
+      v === undefined ? "" : String(v),
+    );
+    const key = tls.join("\u0000");
+    if (this.agent?.key !== key) {
+      this.agent?.agent.destroy();
+      this.agent = {
+        key,
+        agent: new HttpsAgent({
+          keepAlive: true,
+          scheduling: "lifo",
+          ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+          ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
+          ...(opts.key !== undefined ? { key: opts.key } : {}),
+          ...(opts.pfx !== undefined ? { pfx: opts.pfx } : {}),
+          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+          ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+        }),
+      };
+    }
+    return this.agent.agent;
+  }
+
   /** Sends a request; resolves with the parsed JSON body, rejects with ApiError. */
   async request<T>(
     method: string,
@@ -119,10 +150,29 @@ export class KubeApi {
     contentType = "application/json",
     timeoutMs = 30_000,
   ): Promise<T> {
+    try {
+      return await this.send<T>(method, path, body, contentType, timeoutMs);
+    } catch (e) {
+      // A kept-alive connection the server has closed (a restart, an idle timeout) fails on
+      // reuse; the agent drops it, and one retry goes out on a new connection.
+      const code = (e as { code?: string }).code;
+      if (code !== "ECONNRESET" && code !== "EPIPE") throw e;
+      return this.send<T>(method, path, body, contentType, timeoutMs);
+    }
+  }
+
+  private async send<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType: string,
+    timeoutMs: number,
+  ): Promise<T> {
     const url = new URL(this.server + path);
     const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
     if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
     await this.kc.applyToHTTPSOptions(opts);
+    if (url.protocol === "https:") opts.agent = this.agentFor(opts);
     const done = (code: number) => this.hooks.onRequest?.(method.toLowerCase(), resourceOfPath(path), code);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {

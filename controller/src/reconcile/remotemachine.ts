@@ -302,11 +302,14 @@ export class RemoteMachineReconciler {
       return this.block(s, Reason.WaitingForPoolMachine, `waiting for a machine of pool ${rm.spec.pool ?? "(none)"}`);
     }
     const dataSecretName = machine.spec.bootstrap?.dataSecretName;
-    if (!dataSecretName)
+    if (!dataSecretName) {
+      this.warmUp(s);
       return this.block(s, Reason.WaitingForBootstrapData, "waiting for the bootstrap provider's data Secret");
+    }
     const dataSecret = this.secret(ns, dataSecretName);
     const value = secretValue(dataSecret, "value");
     if (value === undefined) {
+      this.warmUp(s);
       return this.block(
         s,
         Reason.BootstrapSecretNotFound,
@@ -355,11 +358,7 @@ export class RemoteMachineReconciler {
         owner: s.key,
         commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
         bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
-        recordHostKey: async (key) => {
-          await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
-            metadata: { annotations: { [RemoteAnnotations.HostKey]: key } },
-          });
-        },
+        recordHostKey: (key) => this.recordHostKey(s, key),
         markStarted: async () => {
           if (rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return;
           await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
@@ -419,6 +418,32 @@ export class RemoteMachineReconciler {
     this.retryGate.set(s.key, { at: Date.now() + delay, inputs, reason: f.reason, message });
     this.log(s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
     return this.block(s, f.reason, message);
+  }
+
+  /** Records the host key seen on first use (before anything runs on the machine). */
+  private async recordHostKey(s: Scope, key: string): Promise<void> {
+    await this.ctx.api.patch(R.remoteMachines, s.rm.metadata.namespace, s.rm.metadata.name, {
+      metadata: { annotations: { [RemoteAnnotations.HostKey]: key } },
+    });
+  }
+
+  /**
+   * Everything but the bootstrap data is there: open the SSH connection now, so that the
+   * bootstrap starts one round trip after the data arrives (see TaskManager.prepare). Skipped
+   * for runs through a Job, after a start, and while a task or a retry wait exists.
+   */
+  private warmUp(s: Scope): void {
+    const { rm } = s;
+    if (rm.spec.provisionJob || rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return;
+    if (this.ctx.tasks.get(s.key) || this.retryGate.has(s.key)) return;
+    const t = this.sshTarget(s);
+    if ("reason" in t) return;
+    this.ctx.tasks.prepare(s.key, {
+      target: t.target,
+      useSudo: rm.spec.useSudo ?? false,
+      stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
+      recordHostKey: (key) => this.recordHostKey(s, key),
+    });
   }
 
   /**
@@ -726,6 +751,7 @@ export class RemoteMachineReconciler {
     const ns = rm.metadata.namespace ?? "";
     if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) return undefined;
     s.machine = this.ownerMachine(s) ? this.ctx.inf.machines.get(ns, this.ownerMachine(s)?.name ?? "") : undefined;
+    this.ctx.tasks.dropWarm(s.key);
     const existing = this.ctx.tasks.get(s.key);
     if (existing?.kind === "bootstrap") this.ctx.tasks.cancel(s.key);
     const touched = !!rm.spec.providerID || !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted];

@@ -7,6 +7,7 @@ import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/
 import { renderRunner, SENTINEL_STEP, startCommand, tailCommand, watchCommand } from "../cloudinit/runner.js";
 import type { Dialer, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { SSHError } from "../ssh/executor.js";
+import { acceptHostKey } from "../ssh/hostkeys.js";
 
 export interface BootstrapInput {
   target: SSHTarget;
@@ -59,6 +60,12 @@ export function asRoot(cmd: string, useSudo: boolean, user: string): string {
   return useSudo && user !== "root" ? `sudo -n sh -c ${shq(cmd)}` : `sh -c ${shq(cmd)}`;
 }
 
+/** Prints "finished", "running" or "none": the state of the run on the machine. */
+function stateProbe(stateDir: string): string {
+  const S = shq(stateDir);
+  return `if [ -f ${S}/exit ]; then echo finished; elif [ -d ${S}/started ]; then echo running; else echo none; fi`;
+}
+
 /** Turns a sudo refusal into a failure, or undefined when sudo works. */
 async function checkSudo(conn: SSHConnection, useSudo: boolean, user: string): Promise<TaskFailure | undefined> {
   if (!useSudo || user === "root") return undefined;
@@ -85,8 +92,43 @@ function sshFailure(e: unknown): TaskFailure {
   return { reason: "HostUnreachable", message: e instanceof Error ? e.message : String(e), terminal: false };
 }
 
+/**
+ * What a bootstrap needs to know about a machine before it starts, learned over a connection
+ * opened while the machine still waits for its bootstrap data (see `TaskManager.prepare`).
+ */
+interface Warm {
+  /** The target it was opened for (address, port, user, key, host-key policy). */
+  fingerprint: string;
+  conn?: SSHConnection;
+  hostname?: string;
+  /** "none", "running" or "finished": the run's state on the machine when it was probed. */
+  onHost?: string;
+  closed: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/** A target's identity for warm-connection reuse; the key material is compared, never logged. */
+function targetFingerprint(t: SSHTarget, useSudo: boolean, stateDir: string): string {
+  // A first-use key recorded by the warm connection itself must not make it look stale: the
+  // key it holds is checked against the policy when it is taken (takeWarm).
+  const policy = t.hostKeys.mode === "tofu" ? { mode: "tofu" } : t.hostKeys;
+  return JSON.stringify([
+    t.host,
+    t.port,
+    t.user,
+    t.privateKey,
+    t.passphrase ?? "",
+    policy,
+    t.bastion ?? null,
+    useSudo,
+    stateDir,
+  ]);
+}
+
 export class TaskManager {
   private readonly tasks = new Map<string, TaskState>();
+  /** Connections opened ahead of the bootstrap data, by object key (bounded by maxWarm). */
+  private readonly warm = new Map<string, Warm>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -96,7 +138,91 @@ export class TaskManager {
     private readonly maxParallel: number,
     private readonly redact: (key: string, text: string) => string,
     private readonly onFinish?: (t: TaskState) => void,
+    private readonly warmOpts: { max: number; idleMs: number } = { max: 64, idleMs: 10 * 60_000 },
   ) {}
+
+  /**
+   * Opens the SSH connection of a machine that waits only for its bootstrap data, and learns
+   * what the bootstrap will need first (host key checked and, on first use, recorded; sudo; the
+   * hostname; whether a run exists on the machine). When the data arrives, `startBootstrap` uses
+   * it and only has to upload and start the run: the reaction is one round trip instead of a
+   * handshake and four. Best effort and bounded: at most `max` connections are kept, each for at
+   * most `idleMs`; any failure just leaves the bootstrap to connect as usual (and report it).
+   */
+  prepare(key: string, input: Pick<BootstrapInput, "target" | "useSudo" | "stateDir" | "recordHostKey">): void {
+    const fingerprint = targetFingerprint(input.target, input.useSudo, input.stateDir);
+    const have = this.warm.get(key);
+    if (have && !have.closed && have.fingerprint === fingerprint) return;
+    if (have) this.dropWarm(key);
+    if (this.warm.size >= this.warmOpts.max || this.tasks.has(key)) return;
+    const w: Warm = { fingerprint, closed: false };
+    this.warm.set(key, w);
+    w.timer = setTimeout(() => this.dropWarm(key), this.warmOpts.idleMs);
+    w.timer.unref();
+    void (async () => {
+      const conn = await this.dialer.dial(input.target);
+      if (w.closed) return conn.close();
+      w.conn = conn;
+      conn.onClose?.(() => {
+        if (this.warm.get(key) === w) this.dropWarm(key);
+      });
+      if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
+        await input.recordHostKey(conn.hostKey);
+      if (await checkSudo(conn, input.useSudo, input.target.user)) throw new Error("sudo refused");
+      const probe = await conn.exec(
+        `hostname; ${asRoot(stateProbe(input.stateDir), input.useSudo, input.target.user)}`,
+        { timeoutMs: 15_000 },
+      );
+      const [hostname, onHost] = probe.stdout.trim().split("\n");
+      if (probe.code !== 0 || !hostname || !onHost) throw new Error("probe failed");
+      w.hostname = hostname.trim();
+      w.onHost = onHost.trim();
+    })().catch(() => {
+      // Not warm after all: the bootstrap connects itself and reports what goes wrong.
+      if (this.warm.get(key) === w) this.dropWarm(key);
+    });
+  }
+
+  /** Closes a warm connection (the machine was deleted, provisioned, or changed). */
+  dropWarm(key: string): void {
+    const w = this.warm.get(key);
+    if (!w) return;
+    this.warm.delete(key);
+    w.closed = true;
+    clearTimeout(w.timer);
+    w.conn?.close();
+  }
+
+  /** Number of warm connections, for metrics and tests. */
+  get warmCount(): number {
+    return this.warm.size;
+  }
+
+  /** Takes a ready warm connection for this target, if there is one. */
+  private takeWarm(
+    key: string,
+    target: SSHTarget,
+    fingerprint: string,
+  ): Required<Pick<Warm, "conn" | "hostname" | "onHost">> | undefined {
+    const w = this.warm.get(key);
+    if (!w) return undefined;
+    this.warm.delete(key);
+    clearTimeout(w.timer);
+    if (
+      w.closed ||
+      w.fingerprint !== fingerprint ||
+      !w.conn ||
+      !w.hostname ||
+      !w.onHost ||
+      !acceptHostKey(target.hostKeys, w.conn.hostKey)
+    ) {
+      w.closed = true;
+      w.conn?.close();
+      return undefined;
+    }
+    w.closed = true; // from here on the bootstrap owns (and closes) the connection
+    return { conn: w.conn, hostname: w.hostname, onHost: w.onHost };
+  }
 
   get(key: string): TaskState | undefined {
     return this.tasks.get(key);
@@ -110,12 +236,14 @@ export class TaskManager {
 
   /** Cancels a task (the SSH session; a detached bootstrap on the machine keeps running). */
   cancel(key: string): void {
+    this.dropWarm(key);
     this.tasks.get(key)?.abort.abort();
     this.tasks.delete(key);
   }
 
   /** Cancels everything and waits for tasks to reach a safe point. */
   async shutdown(timeoutMs = 10_000): Promise<void> {
+    for (const key of [...this.warm.keys()]) this.dropWarm(key);
     for (const t of this.tasks.values()) t.abort.abort();
     const deadline = Date.now() + timeoutMs;
     while ([...this.tasks.values()].some((t) => t.running) && Date.now() < deadline)
@@ -160,28 +288,38 @@ export class TaskManager {
 
   /** Starts (or re-attaches to) the bootstrap of a machine. */
   startBootstrap(key: string, input: BootstrapInput): TaskState {
+    const warm = this.takeWarm(key, input.target, targetFingerprint(input.target, input.useSudo, input.stateDir));
     return this.launch(key, "bootstrap", async (t) => {
-      const conn = await this.dialer.dial(input.target, t.abort.signal);
+      const conn = warm?.conn ?? (await this.dialer.dial(input.target, t.abort.signal));
       const killTimer = setTimeout(() => t.abort.abort(), input.bootstrapTimeoutMs);
       try {
         t.hostKey = conn.hostKey;
-        if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
-          await input.recordHostKey(conn.hostKey);
-        const sudo = await checkSudo(conn, input.useSudo, input.target.user);
-        if (sudo) {
-          t.failure = sudo;
-          t.ok = false;
-          return;
-        }
         const root = (cmd: string) => asRoot(cmd, input.useSudo, input.target.user);
-        t.hostname = (await conn.exec("hostname", { timeoutMs: 15_000, signal: t.abort.signal })).stdout.trim();
-        const state = await conn.exec(
-          root(
-            `if [ -f ${shq(input.stateDir)}/exit ]; then echo finished; elif [ -d ${shq(input.stateDir)}/started ]; then echo running; else echo none; fi`,
-          ),
-          { timeoutMs: 30_000, signal: t.abort.signal },
-        );
-        const onHost = state.stdout.trim();
+        let onHost: string;
+        if (warm) {
+          // Learned over this connection while waiting for the data (prepare). A run started
+          // since by someone else is still caught: the start command's gate on the machine.
+          t.hostname = warm.hostname;
+          onHost = warm.onHost;
+        } else {
+          if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
+            await input.recordHostKey(conn.hostKey);
+          const sudo = await checkSudo(conn, input.useSudo, input.target.user);
+          if (sudo) {
+            t.failure = sudo;
+            t.ok = false;
+            return;
+          }
+          const probe = await conn.exec(`hostname; ${root(stateProbe(input.stateDir))}`, {
+            timeoutMs: 30_000,
+            signal: t.abort.signal,
+          });
+          const [hostname = "", state = ""] = probe.stdout.trim().split("\n");
+          if (probe.code !== 0 || !state)
+            throw new SSHError("ConnectionLost", `could not read the machine's state (exit ${probe.code})`);
+          t.hostname = hostname.trim();
+          onHost = state.trim();
+        }
         let plan: Plan | undefined;
         if (onHost === "none") {
           try {

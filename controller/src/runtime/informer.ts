@@ -2,7 +2,9 @@
  * A list-watch cache of one resource. Written here (not client-node's makeInformer) because that
  * informer stops for good on any error but 410, asks for no bookmarks and has no guard against a
  * watch that silently hangs; this one:
- * - relists and rewatches after any error, with exponential backoff (1 s .. 30 s);
+ * - relists and rewatches after any error, with exponential backoff (1 s .. 10 s, so that after
+ *   an API server outage it is back within seconds; a watch that lived 10 s resets it), and says
+ *   when it is back (`onRecovered`: the controller then retries at once what failed meanwhile);
  * - asks the server to end each watch after a random 5-10 minutes (timeoutSeconds), resuming from
  *   the last resourceVersion seen, and aborts a watch that outlives that by a minute (dead link);
  * - requests bookmarks so resuming rarely needs a relist;
@@ -63,7 +65,13 @@ export class Informer<T extends KObject> {
     private readonly kc: KubeConfig,
     readonly resource: Resource,
     private readonly log: Logger,
-    private readonly opts: { namespace?: string; labelSelector?: string; watchTimeoutSeconds?: [number, number] } = {},
+    private readonly opts: {
+      namespace?: string;
+      labelSelector?: string;
+      watchTimeoutSeconds?: [number, number];
+      /** Called when a relist succeeds after a failure (the API server is back). */
+      onRecovered?: () => void;
+    } = {},
   ) {}
 
   on(h: InformerHandlers<T>): this {
@@ -96,8 +104,10 @@ export class Informer<T extends KObject> {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
+      let watchStarted = 0;
       try {
         if (!this.resourceVersion) await this.relist();
+        watchStarted = Date.now();
         await this.watchOnce();
         this.failures = 0;
       } catch (e) {
@@ -107,11 +117,14 @@ export class Informer<T extends KObject> {
           this.resourceVersion = "";
           continue;
         }
+        // A watch that was up for a while failing is news, not a streak of failures.
+        if (watchStarted && Date.now() - watchStarted > 10_000) this.failures = 0;
         this.restarts++;
-        const delay = Math.min(1000 * 2 ** this.failures++, 30_000);
+        // Jittered, so that the informers of many controllers do not come back in step.
+        const delay = Math.min(1000 * 2 ** this.failures++, 10_000) * (0.8 + Math.random() * 0.4);
         this.log.warn("watch failed; relisting after backoff", {
           resource: this.resource.plural,
-          delayMs: delay,
+          delayMs: Math.round(delay),
           err: e,
         });
         this.resourceVersion = "";
@@ -140,6 +153,7 @@ export class Informer<T extends KObject> {
       cont = page.metadata.continue ?? "";
       rv = page.metadata.resourceVersion ?? "";
     } while (cont);
+    if (this.failures > 0) this.opts.onRecovered?.();
     const fresh = new Map(items.map((o) => [keyOf(o), o]));
     const old = new Map(this.store);
     this.store.clear();

@@ -77,6 +77,30 @@ describe("WorkQueue", () => {
     void q.shutdown();
   });
 
+  it("after an outage, runs at once the keys waiting out a backoff and restarts their count", async () => {
+    let down = true;
+    const runs: string[] = [];
+    const q = new WorkQueue(
+      async (k) => {
+        runs.push(k);
+        if (down) throw new Error("connect ECONNREFUSED");
+        return undefined;
+      },
+      { concurrency: 2, baseDelayMs: 60_000 },
+    );
+    q.add("a");
+    q.add("b");
+    await tick(20);
+    assert.deepEqual(runs.sort(), ["a", "b"]); // both failed, both now wait a minute
+    down = false;
+    q.retryFailedNow();
+    await tick(20);
+    assert.deepEqual(runs.sort(), ["a", "a", "b", "b"]);
+    // The count restarted: a new failure waits the base delay, not twice it.
+    assert.equal(q.addRateLimited("a"), 60_000);
+    await q.shutdown();
+  });
+
   it("keeps the earliest of several delayed requeues", async () => {
     const seen: number[] = [];
     const q = new WorkQueue(

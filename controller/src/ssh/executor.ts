@@ -43,6 +43,8 @@ export interface SSHConnection {
   readonly hostKey: string;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   close(): void;
+  /** Calls `cb` when the connection ends, whoever ended it (keep-alives notice a dead link). */
+  onClose?(cb: () => void): void;
 }
 
 export interface Dialer {
@@ -111,7 +113,7 @@ class Ssh2Connection implements SSHConnection {
   constructor(
     private readonly client: Client,
     readonly hostKey: string,
-    private readonly onClose: () => void,
+    private readonly uncount: () => void,
     private readonly jump?: Client,
   ) {}
 
@@ -173,7 +175,11 @@ class Ssh2Connection implements SSHConnection {
   close(): void {
     this.client.end();
     this.jump?.end();
-    this.onClose();
+    this.uncount();
+  }
+
+  onClose(cb: () => void): void {
+    this.client.once("close", cb);
   }
 }
 

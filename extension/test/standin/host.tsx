@@ -25,6 +25,23 @@ const recorded = {
   answer: true,
 };
 
+/**
+ * fetch, tried again on a network error: test hosts made next door change this machine's
+ * interfaces, and Chromium fails requests in flight when it sees the network change
+ * (ERR_NETWORK_CHANGED, "Failed to fetch"). An artifact of the test machine, not of the hosts
+ * the extension runs in, so only the stand-in does this.
+ */
+async function netFetch(input: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(input, init);
+    } catch (e) {
+      if (attempt >= 4 || !(e instanceof TypeError)) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
 class KubeObject {
   static kind = "";
   static namespaced = true;
@@ -65,7 +82,7 @@ class KubeApi {
       json: "application/json-patch+json",
       strategic: "application/strategic-merge-patch+json",
     }[strategy];
-    const res = await fetch(this.url(desc.namespace, desc.name), {
+    const res = await netFetch(this.url(desc.namespace, desc.name), {
       method: "PATCH",
       headers: { "content-type": type },
       body: JSON.stringify(data),
@@ -75,7 +92,7 @@ class KubeApi {
     return body;
   }
   async delete(desc: { name: string; namespace?: string }) {
-    const res = await fetch(this.url(desc.namespace, desc.name), { method: "DELETE" });
+    const res = await netFetch(this.url(desc.namespace, desc.name), { method: "DELETE" });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return res.json();
   }
@@ -97,7 +114,7 @@ class KubeObjectStore {
   }
 
   async loadAll(opts: { onLoadFailure?(e: unknown): void } = {}) {
-    const res = await fetch(this.base);
+    const res = await netFetch(this.base);
     if (!res.ok) {
       opts.onLoadFailure?.(new Error(`${res.status} ${res.status === 404 ? "not found" : res.statusText}`));
       return undefined;

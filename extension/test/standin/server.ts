@@ -217,6 +217,26 @@ export async function startHarness(
       "--disable-dev-shm-usage",
     ],
   });
+  const close = async () => {
+    // Bounded: a browser that does not answer must not hold the test file until its timeout.
+    await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 15_000).unref())]);
+    for (const sess of sessions) sess.destroy();
+    await Promise.race([
+      new Promise<void>((r) => server.close(() => r())),
+      new Promise((r) => setTimeout(r, 5_000).unref()),
+    ]);
+  };
+  try {
+    return { ...(await openPage(browser, port, opts)), browser, close };
+  } catch (e) {
+    // A harness that failed to start must not leave Chromium running (it keeps the test file
+    // alive until the runner's timeout).
+    await close();
+    throw e;
+  }
+}
+
+async function openPage(browser: Browser, port: number, opts: { namespace?: string }) {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, ignoreHTTPSErrors: true });
   const page = await context.newPage();
   // Stores load and follow watches asynchronously; on a loaded CI machine give them time.
@@ -224,7 +244,17 @@ export async function startHarness(
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   const url = `https://127.0.0.1:${port}/${opts.namespace ? `?namespace=${encodeURIComponent(opts.namespace)}` : ""}`;
-  await page.goto(url);
+  // Test hosts being made or destroyed next door change this machine's interfaces, and Chromium
+  // aborts a navigation when it sees the network change: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url);
+      break;
+    } catch (e) {
+      if (attempt >= 5 || !String(e).includes("ERR_NETWORK_CHANGED")) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   // page.evaluate has no timeout of its own: an extension that never finishes booting must fail.
   const boot = (await Promise.race([
     page.evaluate("window.__boot()"),
@@ -233,21 +263,7 @@ export async function startHarness(
     }),
   ])) as Record<string, string[]>;
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  return {
-    url,
-    browser,
-    page,
-    boot,
-    close: async () => {
-      // Bounded: a browser that does not answer must not hold the test file until its timeout.
-      await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-      for (const sess of sessions) sess.destroy();
-      await Promise.race([
-        new Promise<void>((r) => server.close(() => r())),
-        new Promise((r) => setTimeout(r, 5_000).unref()),
-      ]);
-    },
-  };
+  return { url, page, boot };
 }
 
 export async function tempDir(prefix: string) {
