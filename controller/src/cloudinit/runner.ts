@@ -4,7 +4,7 @@
  *
  * On the machine, everything for one RemoteMachine lives in its state directory:
  *   started/   made with mkdir by the one start that wins (atomic): a second start attaches
- *   run.sh     this runner
+ *   run.sh     this runner (run.sh.<nonce>, its upload, while it runs)
  *   progress   one line per step begun: "<i> <n> <name>"
  *   output.log what the steps printed
  *   exit       "<code> <step>" once finished (0 0 = success, sentinel included)
@@ -90,9 +90,11 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
     `S=${shq(opts.stateDir)}`,
     'exec >>"$S/output.log" 2>&1 </dev/null',
     `begin() { echo "$1 $2 $3" >> "$S/progress"; echo "capi-remote: step $1/$2: $3"; }`,
-    'finish() { echo "$1 $2" > "$S/exit.tmp" && mv -f "$S/exit.tmp" "$S/exit"; exit 0; }',
+    // Off the path to the first step: the script keeps the name run.sh on the machine, stray
+    // uploads of cut sessions go, and the state root is root's only even if it existed before.
+    `finish() { mv -f "$0" "$S/run.sh" 2>/dev/null; rm -f "$S"/run.sh.*; chmod 0700 ${shq(STATE_ROOT)}; echo "$1 $2" > "$S/exit.tmp" && mv -f "$S/exit.tmp" "$S/exit"; exit 0; }`,
     'fail() { echo "capi-remote: step $2 failed with exit code $1"; finish "$1" "$2"; }',
-    `mkdir -p ${shq(opts.workingDir)} && cd ${shq(opts.workingDir)} || fail $? 0`,
+    `cd ${shq(opts.workingDir)} 2>/dev/null || { mkdir -p ${shq(opts.workingDir)} && cd ${shq(opts.workingDir)}; } || fail $? 0`,
     ...plan.steps.flatMap((s, i) => stepLines(s, i + 1, n, opts, eof)),
     `if [ ! -e ${shq(opts.sentinel ?? SENTINEL)} ]; then echo "capi-remote: the sentinel file is missing"; finish 1 ${SENTINEL_STEP}; fi`,
     'date -u +%Y-%m-%dT%H:%M:%SZ > "$S/receipt"',
@@ -117,15 +119,20 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
   const S = shq(stateDir);
   const nonce = randomBytes(6).toString("hex");
   const T = `${S}/run.sh.${nonce}`;
-  const launch = `if mkdir ${S}/started 2>/dev/null; then mv -f ${T} ${S}/run.sh && rm -f ${S}/run.sh.* && exec sh ${S}/run.sh; else rm -f ${T}; fi`;
+  // Stray uploads of cut sessions are removed by the run (its finish), off the path to its start.
+  // The winner runs its upload where it lies; the run renames it run.sh when it finishes.
+  const launch = `if mkdir ${S}/started 2>/dev/null; then exec sh ${T}; else rm -f ${T}; fi`;
+  // As few processes as possible before the run starts: each costs milliseconds of reaction.
   return [
-    `mkdir -p ${shq(STATE_ROOT)} && chmod 0700 ${shq(STATE_ROOT)} && mkdir -p ${S} || exit 1`,
+    // umask: the state directory and the uploaded script (it holds join tokens) are root's only.
+    "umask 077",
+    `mkdir -p ${S} || exit 1`,
     `if [ -d ${S}/started ]; then cat >/dev/null; echo attached; exit 0; fi`,
     `cat > ${T} || { rm -f ${T}; exit 1; }`,
-    `[ "$(wc -c < ${T} | tr -d ' ')" = "${scriptBytes}" ] || { rm -f ${T}; echo truncated; exit 1; }`,
-    `chmod 0700 ${T}`,
-    // setsid + nohup: the run survives the SSH session, a dropped link and a controller restart.
-    `setsid nohup sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
+    `[ "$(wc -c < ${T})" -eq ${scriptBytes} ] || { rm -f ${T}; echo truncated; exit 1; }`,
+    // setsid: the run, in a session of its own, survives the SSH session, a dropped link and a
+    // controller restart (no SIGHUP reaches it).
+    `setsid sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
     // Return once the gate is taken (by this start or a racing one), so that a watch follows.
     `i=0; while [ ! -d ${S}/started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done`,
     `[ -d ${S}/started ] || exit 1`,

@@ -25,7 +25,7 @@ import {
   returningAfterOf,
   setCondition,
 } from "@capi-remote/shared";
-import { isNotFound, R } from "../kube/api.js";
+import { isConflict, isNotFound, R } from "../kube/api.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import type { Ctx, Named } from "./context.js";
 import { mergePatch } from "./diff.js";
@@ -74,6 +74,12 @@ export class PooledMachineReconciler {
   >();
   /** Facts gathered but maybe not yet in the cache. */
   private readonly factsDone = new Map<string, { facts: MachineFacts; generation: number | undefined }>();
+  /**
+   * The object as our last status write left it, until the cache shows that version: a
+   * reconcile in between (its holder changed, say) then writes against it instead of failing
+   * with 409 against the older cached copy.
+   */
+  private readonly written = new Map<string, { obj: PRM; at: number }>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -106,12 +112,20 @@ export class PooledMachineReconciler {
       this.factsGate.delete(key);
       this.factsDone.delete(key);
       this.released.delete(key);
+      this.written.delete(key);
       return undefined;
     }
-    // A claim or release this process just wrote is newer than the cache.
-    const prm = (this.ctx.pools.current(ns, name) ?? cached) as PRM;
-    const status: PooledRemoteMachineStatus = structuredClone(cached.status ?? {});
-    const conditions: Condition[] = structuredClone(cached.status?.conditions ?? []);
+    // A claim or release this process just wrote is newer than the cache; so is our own last
+    // status write, until the cache has caught up with it (or a few seconds have passed).
+    const mine = this.written.get(key);
+    if (mine && (mine.obj.metadata.resourceVersion === cached.metadata.resourceVersion || Date.now() - mine.at > 5_000))
+      this.written.delete(key);
+    const fresh = this.written.get(key)?.obj;
+    const claimed = this.ctx.pools.current(ns, name) ?? cached;
+    // Our status write answered with the whole object: as new as the claim it was computed from.
+    const prm = (fresh && claimantName(fresh) === claimantName(claimed) ? fresh : claimed) as PRM;
+    const status: PooledRemoteMachineStatus = structuredClone(prm.status ?? {});
+    const conditions: Condition[] = structuredClone(prm.status?.conditions ?? []);
     const cond = (
       type: string,
       st: "True" | "False" | "Unknown",
@@ -239,7 +253,7 @@ export class PooledMachineReconciler {
     if (patch !== undefined) {
       this.ctx.log.with({ pooledRemoteMachine: key }).debug("status patch", { patch });
       try {
-        await this.ctx.api.patch(
+        const res = await this.ctx.api.patch<PRM>(
           R.pooledRemoteMachines,
           ns,
           name,
@@ -247,7 +261,10 @@ export class PooledMachineReconciler {
           "merge",
           "status",
         );
+        this.written.set(key, { obj: res, at: Date.now() });
       } catch (e) {
+        // Changed by someone else since: the retry starts from the cache.
+        if (isConflict(e)) this.written.delete(key);
         if (!isNotFound(e)) throw e;
       }
     }

@@ -70,7 +70,19 @@ export class RemoteMachineReconciler {
    */
   private readonly retryGate = new Map<string, { at: number; inputs: string; reason: string; message: string }>();
 
-  constructor(private readonly ctx: Ctx) {}
+  /**
+   * Status computed but not written yet (see patchStatus): the next pass starts from it, so
+   * nothing a deferred pass found is lost.
+   */
+  private readonly pendingStatus = new Map<string, RemoteMachineStatus>();
+  /** When each object's status was last written. */
+  private readonly lastStatusWrite = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    /** Minimum time between two status writes of one object that only report progress. */
+    private readonly statusIntervalMs = 2_000,
+  ) {}
 
   async reconcile(key: string): Promise<Result> {
     const [ns, name] = key.split("/") as [string, string];
@@ -79,20 +91,27 @@ export class RemoteMachineReconciler {
       this.ctx.tasks.cancel(key);
       this.cleanupAttempts.delete(key);
       this.retryGate.delete(key);
+      this.pendingStatus.delete(key);
+      this.lastStatusWrite.delete(key);
       return undefined;
     }
+    const base = this.pendingStatus.get(key) ?? rm.status ?? {};
     const s: Scope = {
       key,
       rm,
-      status: structuredClone(rm.status ?? {}),
-      conditions: structuredClone(rm.status?.conditions ?? []),
+      status: structuredClone(base),
+      conditions: structuredClone(base.conditions ?? []),
       set: new Set(),
     };
+    let result: Result;
+    let deferMs: number | undefined;
     try {
-      return rm.metadata.deletionTimestamp ? await this.reconcileDelete(s) : await this.reconcileNormal(s);
+      result = rm.metadata.deletionTimestamp ? await this.reconcileDelete(s) : await this.reconcileNormal(s);
     } finally {
-      await this.patchStatus(s);
+      deferMs = await this.patchStatus(s);
     }
+    if (deferMs === undefined) return result;
+    return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? Number.POSITIVE_INFINITY, deferMs) };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -147,7 +166,8 @@ export class RemoteMachineReconciler {
     return undefined;
   }
 
-  private async patchStatus(s: Scope): Promise<void> {
+  /** Writes the status; returns in how many ms to come back when the write was deferred. */
+  private async patchStatus(s: Scope): Promise<number | undefined> {
     const provisioned = s.status.initialization?.provisioned === true;
     if (provisioned) this.condition(s, ConditionType.Ready, "True", Reason.Provisioned);
     else if (s.blocker) this.condition(s, ConditionType.Ready, "False", s.blocker.reason, s.blocker.message);
@@ -163,7 +183,19 @@ export class RemoteMachineReconciler {
       s.status.ready = s.status.ready ?? false;
     }
     const patch = mergePatch(s.rm.status ?? {}, s.status);
-    if (patch === undefined) return;
+    if (patch === undefined) {
+      this.pendingStatus.delete(s.key);
+      return undefined;
+    }
+    // Progress alone (a new step, a new waiting reason, a message) is written at most every
+    // statusIntervalMs per object: a bootstrap's steps would otherwise cost a write each. What
+    // a user or Cluster API acts on (Ready flipping, provisioned, a terminal failure, deletion)
+    // is written at once.
+    const since = Date.now() - (this.lastStatusWrite.get(s.key) ?? 0);
+    if (since < this.statusIntervalMs && !this.urgent(s)) {
+      this.pendingStatus.set(s.key, s.status);
+      return this.statusIntervalMs - since;
+    }
     this.log(s).debug("status patch", { patch });
     try {
       // The resourceVersion makes a write computed from a stale cache fail (409) instead of
@@ -176,9 +208,25 @@ export class RemoteMachineReconciler {
         "merge",
         "status",
       );
+      this.pendingStatus.delete(s.key);
+      this.lastStatusWrite.set(s.key, Date.now());
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
+    return undefined;
+  }
+
+  /** Whether this pass's status must be written now rather than with the next progress write. */
+  private urgent(s: Scope): boolean {
+    const before = s.rm.status;
+    const ready = (c: Condition[] | undefined) => c?.find((x) => x.type === ConditionType.Ready);
+    return (
+      !before ||
+      !!s.rm.metadata.deletionTimestamp ||
+      ready(before.conditions)?.status !== ready(s.status.conditions)?.status ||
+      before.initialization?.provisioned !== s.status.initialization?.provisioned ||
+      (s.status.bootstrap?.phase === "Failed" && before.bootstrap?.phase !== "Failed")
+    );
   }
 
   /**
@@ -348,6 +396,7 @@ export class RemoteMachineReconciler {
         return this.block(s, t.reason, t.message);
       }
       const spec = rm.spec;
+      this.log(s).info("starting the bootstrap task", { warmConnection: this.ctx.tasks.isWarm(s.key) });
       this.ctx.tasks.startBootstrap(s.key, {
         target: t.target,
         useSudo: spec.useSudo ?? false,
@@ -359,10 +408,19 @@ export class RemoteMachineReconciler {
         commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
         bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
         recordHostKey: (key) => this.recordHostKey(s, key),
-        markStarted: async () => {
-          if (rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return;
+        markStarted: async (hostKey) => {
+          if (rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) {
+            if (hostKey) await this.recordHostKey(s, hostKey);
+            return;
+          }
+          // One write: the start, and the host key seen on first use (both before anything runs).
           await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
-            metadata: { annotations: { [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString() } },
+            metadata: {
+              annotations: {
+                [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
+                ...(hostKey ? { [RemoteAnnotations.HostKey]: hostKey } : {}),
+              },
+            },
           });
         },
       });
@@ -404,7 +462,9 @@ export class RemoteMachineReconciler {
         );
       }
       this.condition(s, ConditionType.HostReachable, "True", Reason.Connected);
-      return this.succeed(s, task.hostname, task.finishedAt, task.steps);
+      this.succeed(s, task.hostname, task.finishedAt, task.steps);
+      // In the same pass (and so the same status write): the Node, if it has registered already.
+      return this.reconcileNode(s, machine, cluster.metadata.name);
     }
     const f = task.failure ?? { reason: Reason.BootstrapFailed, message: "unknown failure", terminal: false };
     if (f.terminal) return this.failTerminally(s, f.reason, f.message, task.finishedAt, task.exitCode);
@@ -442,7 +502,6 @@ export class RemoteMachineReconciler {
       target: t.target,
       useSudo: rm.spec.useSudo ?? false,
       stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
-      recordHostKey: (key) => this.recordHostKey(s, key),
     });
   }
 
@@ -524,7 +583,8 @@ export class RemoteMachineReconciler {
         ...(hostname ? { metadata: { annotations: { [RemoteAnnotations.Hostname]: hostname } } } : {}),
         spec: { providerID },
       });
-      s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
+      // The new spec and generation: the status written next observes them.
+      s.rm = { ...res, status: s.rm.status };
     }
     s.status.bootstrap = {
       ...(s.status.bootstrap ?? {}),

@@ -21,8 +21,11 @@ export interface BootstrapInput {
   bootstrapTimeoutMs: number;
   /** Durably records the key seen on first use, before anything runs. */
   recordHostKey(key: string): Promise<void>;
-  /** Durably marks the object "bootstrap started", before the run is started on the machine. */
-  markStarted(): Promise<void>;
+  /**
+   * Durably marks the object "bootstrap started", before the run is started on the machine,
+   * together with the host key to record on first use (one write).
+   */
+  markStarted(hostKey?: string): Promise<void>;
 }
 
 export type TaskFailure = {
@@ -143,13 +146,13 @@ export class TaskManager {
 
   /**
    * Opens the SSH connection of a machine that waits only for its bootstrap data, and learns
-   * what the bootstrap will need first (host key checked and, on first use, recorded; sudo; the
+   * what the bootstrap will need first (host key checked against the policy; sudo; the
    * hostname; whether a run exists on the machine). When the data arrives, `startBootstrap` uses
    * it and only has to upload and start the run: the reaction is one round trip instead of a
    * handshake and four. Best effort and bounded: at most `max` connections are kept, each for at
    * most `idleMs`; any failure just leaves the bootstrap to connect as usual (and report it).
    */
-  prepare(key: string, input: Pick<BootstrapInput, "target" | "useSudo" | "stateDir" | "recordHostKey">): void {
+  prepare(key: string, input: Pick<BootstrapInput, "target" | "useSudo" | "stateDir">): void {
     const fingerprint = targetFingerprint(input.target, input.useSudo, input.stateDir);
     const have = this.warm.get(key);
     if (have && !have.closed && have.fingerprint === fingerprint) return;
@@ -166,8 +169,7 @@ export class TaskManager {
       conn.onClose?.(() => {
         if (this.warm.get(key) === w) this.dropWarm(key);
       });
-      if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
-        await input.recordHostKey(conn.hostKey);
+      // A first-use key is recorded by the bootstrap, in the same write as its start.
       if (await checkSudo(conn, input.useSudo, input.target.user)) throw new Error("sudo refused");
       const probe = await conn.exec(
         `hostname; ${asRoot(stateProbe(input.stateDir), input.useSudo, input.target.user)}`,
@@ -191,6 +193,12 @@ export class TaskManager {
     w.closed = true;
     clearTimeout(w.timer);
     w.conn?.close();
+  }
+
+  /** Whether a ready warm connection waits for this key. */
+  isWarm(key: string): boolean {
+    const w = this.warm.get(key);
+    return !!w && !w.closed && !!w.onHost;
   }
 
   /** Number of warm connections, for metrics and tests. */
@@ -302,8 +310,6 @@ export class TaskManager {
           t.hostname = warm.hostname;
           onHost = warm.onHost;
         } else {
-          if (input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded)
-            await input.recordHostKey(conn.hostKey);
           const sudo = await checkSudo(conn, input.useSudo, input.target.user);
           if (sudo) {
             t.failure = sudo;
@@ -320,7 +326,12 @@ export class TaskManager {
           t.hostname = hostname.trim();
           onHost = state.trim();
         }
+        // A key seen for the first time is recorded before the bootstrap runs: with the start
+        // (one write) or, when a run exists already, on its own.
+        const firstUse =
+          input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded ? conn.hostKey : undefined;
         let plan: Plan | undefined;
+        if (onHost !== "none" && firstUse) await input.recordHostKey(firstUse);
         if (onHost === "none") {
           try {
             plan = planBootstrap(input.data.value, input.data.format, {
@@ -337,7 +348,7 @@ export class TaskManager {
           }
           t.ignoredKeys = plan.ignoredKeys;
           t.steps = plan.steps.length;
-          await input.markStarted();
+          await input.markStarted(firstUse);
           const runner = renderRunner(plan, {
             stateDir: input.stateDir,
             workingDir: input.workingDir,

@@ -206,6 +206,10 @@ function connect(
     signal?.addEventListener("abort", onAbort, { once: true });
     client.on("ready", () => {
       if (settled) return client.end();
+      // No Nagle: OpenSSH sets TCP_NODELAY only for sessions with a terminal, and every command
+      // is a few small packets each way; with Nagle and delayed ACKs each exec took ~55 ms on a
+      // LAN instead of ~12 ms (measured against the test hosts' sshd).
+      client.setNoDelay(true);
       settled = true;
       signal?.removeEventListener("abort", onAbort);
       resolve({ client, hostKey: presented });
