@@ -143,25 +143,31 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
 /**
  * The command that reports a run until it ends: prints each new progress line as it appears and
  * finally "exit <code> <step>". Exits at once when the run is already over.
+ *
+ * It runs for the whole bootstrap on the machine, so it is cheap: the progress file is read
+ * through a descriptor kept open (shell builtins only; each line is one small append by the
+ * runner), and the only process it starts is `sleep`: every `pollSeconds` for the first ten
+ * seconds, then every second.
  */
 export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
   const S = shq(stateDir);
-  // Every ~2 s a "tick" line: when the session is gone (controller killed, link cut) the write
-  // fails and the loop dies with it, instead of polling forever on the machine.
-  const tickEvery = Math.max(1, Math.round(2 / pollSeconds));
+  const fast = Math.max(1, Math.round(10 / pollSeconds));
   return [
-    "seen=0; n=0",
+    "n=0; open=0; last=0",
+    // New progress lines, from where the last read stopped.
+    `drain() { if [ $open = 0 ] && [ -f ${S}/progress ]; then exec 3<${S}/progress; open=1; fi; if [ $open = 1 ]; then while IFS= read -r line <&3; do echo "progress $line"; done; fi; }`,
     "while :; do",
-    `  n=$((n + 1)); if [ $((n % ${tickEvery})) = 0 ]; then echo tick || exit 0; fi`,
+    "  n=$((n + 1))",
+    // Every ~2 s a "tick" line: when the session is gone (controller killed, link cut) the write
+    // fails and the loop dies with it, instead of polling forever on the machine.
+    `  now=$(( n <= ${fast} ? n * 10 / ${Math.round(10 / pollSeconds)} : 10 + n - ${fast} ))`,
+    "  if [ $((now - last)) -ge 2 ]; then last=$now; echo tick || exit 0; fi",
     // Look for the end first, then print progress: lines written just before the end are not lost.
     `  done=0; [ -f ${S}/exit ] && done=1`,
-    `  if [ -f ${S}/progress ]; then`,
-    `    total=$(wc -l < ${S}/progress)`,
-    `    if [ "$total" -gt "$seen" ]; then tail -n +$((seen + 1)) ${S}/progress | head -n $((total - seen)) | sed 's/^/progress /'; seen=$total; fi`,
-    "  fi",
-    `  if [ "$done" = 1 ]; then echo "exit $(cat ${S}/exit)"; exit 0; fi`,
+    "  drain",
+    `  if [ "$done" = 1 ]; then read -r code step < ${S}/exit; echo "exit $code $step"; exit 0; fi`,
     `  [ -d ${S}/started ] || { echo "exit none"; exit 0; }`,
-    `  sleep ${pollSeconds}`,
+    `  if [ $n -le ${fast} ]; then sleep ${pollSeconds}; else sleep 1; fi`,
     "done",
   ].join("\n");
 }

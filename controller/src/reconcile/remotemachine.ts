@@ -29,7 +29,7 @@ import {
 } from "@capi-remote/shared";
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { stateDirFor } from "../cloudinit/runner.js";
-import { ApiError, isNotFound, R } from "../kube/api.js";
+import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
@@ -77,6 +77,16 @@ export class RemoteMachineReconciler {
   private readonly pendingStatus = new Map<string, RemoteMachineStatus>();
   /** When each object's status was last written. */
   private readonly lastStatusWrite = new Map<string, number>();
+  /**
+   * The object as our last write left it, until the informer cache shows that version (or a few
+   * seconds pass): the next pass starts from it instead of from an older cached copy, whose
+   * writes would only fail with 409 and be redone (under load, the cache lags our own writes).
+   */
+  private readonly written = new Map<string, { obj: RM; at: number }>();
+
+  private noteWritten(key: string, obj: RM): void {
+    this.written.set(key, { obj, at: Date.now() });
+  }
 
   constructor(
     private readonly ctx: Ctx,
@@ -86,13 +96,21 @@ export class RemoteMachineReconciler {
 
   async reconcile(key: string): Promise<Result> {
     const [ns, name] = key.split("/") as [string, string];
-    const rm = this.ctx.inf.remoteMachines.get(ns, name);
+    const cached = this.ctx.inf.remoteMachines.get(ns, name);
+    const mine = this.written.get(key);
+    if (
+      mine &&
+      (!cached || mine.obj.metadata.resourceVersion === cached.metadata.resourceVersion || Date.now() - mine.at > 5_000)
+    )
+      this.written.delete(key);
+    const rm = cached && (this.written.get(key)?.obj ?? cached);
     if (!rm) {
       this.ctx.tasks.cancel(key);
       this.cleanupAttempts.delete(key);
       this.retryGate.delete(key);
       this.pendingStatus.delete(key);
       this.lastStatusWrite.delete(key);
+      this.written.delete(key);
       return undefined;
     }
     const base = this.pendingStatus.get(key) ?? rm.status ?? {};
@@ -106,9 +124,18 @@ export class RemoteMachineReconciler {
     let result: Result;
     let deferMs: number | undefined;
     try {
-      result = rm.metadata.deletionTimestamp ? await this.reconcileDelete(s) : await this.reconcileNormal(s);
-    } finally {
-      deferMs = await this.patchStatus(s);
+      try {
+        result = rm.metadata.deletionTimestamp ? await this.reconcileDelete(s) : await this.reconcileNormal(s);
+      } finally {
+        deferMs = await this.patchStatus(s);
+      }
+      // Metadata written in this pass without a status write after it.
+      if (s.rm.metadata.resourceVersion !== rm.metadata.resourceVersion && this.written.get(key)?.obj !== s.rm)
+        this.noteWritten(key, s.rm);
+    } catch (e) {
+      // Someone else wrote since: the retry starts from the cache.
+      if (isConflict(e)) this.written.delete(key);
+      throw e;
     }
     if (deferMs === undefined) return result;
     return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? Number.POSITIVE_INFINITY, deferMs) };
@@ -200,7 +227,7 @@ export class RemoteMachineReconciler {
     try {
       // The resourceVersion makes a write computed from a stale cache fail (409) instead of
       // undoing a newer status; the retry then sees the fresh object.
-      await this.ctx.api.patch(
+      const res = await this.ctx.api.patch<RM>(
         R.remoteMachines,
         s.rm.metadata.namespace,
         s.rm.metadata.name,
@@ -208,6 +235,8 @@ export class RemoteMachineReconciler {
         "merge",
         "status",
       );
+      s.rm = res;
+      this.noteWritten(s.key, res);
       this.pendingStatus.delete(s.key);
       this.lastStatusWrite.set(s.key, Date.now());
     } catch (e) {
@@ -251,7 +280,7 @@ export class RemoteMachineReconciler {
       ops,
       "json",
     );
-    s.rm = { ...s.rm, metadata: { ...s.rm.metadata, resourceVersion: res.metadata.resourceVersion } };
+    s.rm = { ...res, status: s.rm.status };
   }
 
   private secret(ns: string, name: string | undefined): Secret | undefined {
@@ -414,7 +443,7 @@ export class RemoteMachineReconciler {
             return;
           }
           // One write: the start, and the host key seen on first use (both before anything runs).
-          await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
+          const res = await this.ctx.api.patch<RM>(R.remoteMachines, ns, rm.metadata.name, {
             metadata: {
               annotations: {
                 [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
@@ -422,6 +451,7 @@ export class RemoteMachineReconciler {
               },
             },
           });
+          this.noteWritten(s.key, res);
         },
       });
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting", "Normal");
