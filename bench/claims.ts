@@ -14,8 +14,9 @@
  * Run: npm run bench -- claims   (root not needed; uses the test bed's API server and CAPI)
  */
 import { randomBytes } from "node:crypto";
-import { Watch } from "@kubernetes/client-node";
 import { R as KR, KubeApi } from "../controller/src/kube/api.js";
+import { Informer, type KObject } from "../controller/src/runtime/informer.js";
+import { makeLogger } from "../controller/src/runtime/log.js";
 import { getTestBed, type TestBed } from "../test/bed/index.js";
 import { ensureNamespace } from "../test/bed/kube.js";
 import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
@@ -57,6 +58,7 @@ async function writes(c: ControllerProcess): Promise<Record<string, number>> {
 
 /** Freezes or thaws the Cluster API manager (SIGSTOP / SIGCONT): out of the way while measuring. */
 function freezeCapi(bed: TestBed, frozen: boolean) {
+  if (process.env.BENCH_FREEZE_CAPI === "0") return;
   if (bed.capi?.pid) process.kill(bed.capi.pid, frozen ? "SIGSTOP" : "SIGCONT");
 }
 
@@ -138,29 +140,26 @@ async function run(bed: TestBed, n: number, mode: "pool" | "baseline"): Promise<
     if (prmClaimed.size === n || (mode === "baseline" && rmDone.size === n)) resolveClaimed(t);
     if (rmDone.size === n && (mode === "baseline" || prmDone.size === n)) resolveDone(t);
   };
-  const watch = new Watch(bed.clients.kc);
-  const watches = [
-    await watch.watch(
-      `/apis/${INFRA}/v1beta2/namespaces/${ns}/remotemachines`,
-      {},
-      (_t: string, o: Any) => {
-        const ok = o.status?.conditions?.some((c: Any) => c.type === "Ready" && c.reason === "BootstrapSecretNotFound");
-        if (ok) rmDone.add(o.metadata.name);
-        check();
-      },
-      () => {},
-    ),
-    await watch.watch(
-      `/apis/${INFRA}/v1beta2/namespaces/${ns}/pooledremotemachines`,
-      {},
-      (_t: string, o: Any) => {
-        if (o.metadata.annotations?.[CLAIMED_BY]) prmClaimed.add(o.metadata.name);
-        if (o.status?.phase === "Claimed" && o.status?.machineRef?.name) prmDone.add(o.metadata.name);
-        check();
-      },
-      () => {},
-    ),
-  ];
+  // Followed with the controller's own informer (it relists and rewatches if a watch ends), not
+  // by polling lists of hundreds of objects, which would load the API server.
+  const follow = new KubeApi(bed.clients.kc);
+  const quiet = makeLogger({ level: "error" });
+  const rmInf = new Informer<Any & KObject>(follow, bed.clients.kc, KR.remoteMachines, quiet, { namespace: ns });
+  const prmInf = new Informer<Any & KObject>(follow, bed.clients.kc, KR.pooledRemoteMachines, quiet, { namespace: ns });
+  const onRm = (o: Any) => {
+    const ok = o.status?.conditions?.some((c: Any) => c.type === "Ready" && c.reason === "BootstrapSecretNotFound");
+    if (ok) rmDone.add(o.metadata.name);
+    check();
+  };
+  const onPrm = (o: Any) => {
+    if (o.metadata.annotations?.[CLAIMED_BY]) prmClaimed.add(o.metadata.name);
+    if (o.status?.phase === "Claimed" && o.status?.machineRef?.name) prmDone.add(o.metadata.name);
+    check();
+  };
+  rmInf.on({ onAdd: onRm, onUpdate: onRm }).start();
+  prmInf.on({ onAdd: onPrm, onUpdate: onPrm }).start();
+  await Promise.all([rmInf.synced, prmInf.synced]);
+  const watches = [rmInf, prmInf];
   const timeout = setTimeout(() => {
     resolveDone(Number.NaN);
     resolveClaimed(Number.NaN);
@@ -197,7 +196,7 @@ async function run(bed: TestBed, n: number, mode: "pool" | "baseline"): Promise<
   const ms = (await done) - start;
   const claimedMs = (await claimed) - start;
   clearTimeout(timeout);
-  for (const w of watches) w.abort();
+  for (const w of watches) w.stop();
   if (Number.isNaN(ms))
     throw new Error(
       `${mode} ${n}: not done after 300 s (${rmDone.size} RemoteMachines, ${prmDone.size} pool machines)`,

@@ -226,7 +226,9 @@ export async function run(cfg: Config): Promise<void> {
     prmQueue.add(keyOf(p));
     recountPool(p.metadata.namespace, p.spec.pool);
     if (old && old.spec.pool !== p.spec.pool) recountPool(old.metadata.namespace, old.spec.pool);
-    wakeWaiting(p);
+    // Only when it becomes claimable (joined, freed, uncordoned): waking every waiting
+    // RemoteMachine on each status write of a free machine would cost n reconciles per write.
+    if (!old || !isClaimable(old, old.spec.pool)) wakeWaiting(p);
     // The holder re-reads its pool machine (e.g. a claim that a release cleared).
     const who = claimantName(p) ?? (old ? claimantName(old) : undefined);
     if (who) queue.add(`${p.metadata.namespace}/${who}`);

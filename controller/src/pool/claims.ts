@@ -51,21 +51,32 @@ export class PoolClaims {
   private readonly pending = new Map<string, { claimant: string; obj: PRM; at: number }>();
   /** Pool machine keys a reconcile is trying to claim right now. */
   private readonly reserved = new Set<string>();
+  /** "ns/pool" -> its machines' names, sorted; dropped when a machine joins or leaves. */
+  private readonly sorted = new Map<string, string[]>();
 
   constructor(
     private readonly api: KubeApi,
     private readonly prms: Informer<PRM>,
     private readonly log: Logger,
   ) {
+    const resort = (o: PRM) => this.sorted.delete(`${o.metadata.namespace}/${o.spec.pool}`);
     prms.on({
-      onAdd: (o) => this.index(o),
+      onAdd: (o) => {
+        this.index(o);
+        resort(o);
+      },
       onUpdate: (o, old) => {
         this.unindex(old);
         this.index(o);
+        if (old.spec.pool !== o.spec.pool) {
+          resort(old);
+          resort(o);
+        }
       },
       onDelete: (o) => {
         this.unindex(o);
         this.pending.delete(keyOf(o));
+        resort(o);
       },
     });
   }
@@ -137,15 +148,16 @@ export class PoolClaims {
    */
   async claim(rm: RM, pool: string, selector: LabelSelectorLike | undefined): Promise<PRM | undefined> {
     const ns = rm.metadata.namespace ?? "";
-    const candidates = this.poolMachines(ns, pool)
-      .filter((p) => isClaimable(p, pool, selector) && !this.reserved.has(keyOf(p)))
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    // Each RemoteMachine starts at its own place in the list, so claimers in other processes
-    // (a second replica, an old leader) rarely race for the same machine.
-    const start = candidates.length ? spread(rm.metadata.uid ?? rm.metadata.name) % candidates.length : 0;
-    for (const candidate of [...candidates.slice(start), ...candidates.slice(0, start)]) {
-      const key = keyOf(candidate);
+    const names = this.poolNames(ns, pool);
+    // Each RemoteMachine starts at its own place in the pool, so claimers in other processes (a
+    // second replica, an old leader) rarely race for the same machine. The scan stops at the
+    // first machine won: a claim costs a look at the machines before it, not a sort of the pool.
+    const start = names.length ? spread(rm.metadata.uid ?? rm.metadata.name) % names.length : 0;
+    for (let k = 0; k < names.length; k++) {
+      const key = `${ns}/${names[(start + k) % names.length]}`;
       if (this.reserved.has(key)) continue;
+      const candidate = this.current(ns, key.slice(ns.length + 1));
+      if (!candidate || !isClaimable(candidate, pool, selector)) continue;
       this.reserved.add(key);
       try {
         const won = await this.cas(candidate, rm, pool, selector);
@@ -155,6 +167,21 @@ export class PoolClaims {
       }
     }
     return undefined;
+  }
+
+  /** The names of a pool's machines in a namespace, sorted (cached until one joins or leaves). */
+  private poolNames(ns: string, pool: string): string[] {
+    const k = `${ns}/${pool}`;
+    let names = this.sorted.get(k);
+    if (!names) {
+      names = this.prms
+        .list()
+        .filter((p) => p.metadata.namespace === ns && p.spec.pool === pool)
+        .map((p) => p.metadata.name)
+        .sort();
+      this.sorted.set(k, names);
+    }
+    return names;
   }
 
   private async cas(start: PRM, rm: RM, pool: string, selector: LabelSelectorLike | undefined) {

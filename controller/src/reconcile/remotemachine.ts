@@ -91,7 +91,7 @@ export class RemoteMachineReconciler {
   constructor(
     private readonly ctx: Ctx,
     /** Minimum time between two status writes of one object that only report progress. */
-    private readonly statusIntervalMs = 2_000,
+    private readonly statusIntervalMs = 5_000,
   ) {}
 
   async reconcile(key: string): Promise<Result> {
@@ -248,11 +248,14 @@ export class RemoteMachineReconciler {
   /** Whether this pass's status must be written now rather than with the next progress write. */
   private urgent(s: Scope): boolean {
     const before = s.rm.status;
-    const ready = (c: Condition[] | undefined) => c?.find((x) => x.type === ConditionType.Ready);
+    const get = (c: Condition[] | undefined, type: string) => c?.find((x) => x.type === type);
+    const flipped = (type: string) => get(before?.conditions, type)?.status !== get(s.status.conditions, type)?.status;
     return (
       !before ||
       !!s.rm.metadata.deletionTimestamp ||
-      ready(before.conditions)?.status !== ready(s.status.conditions)?.status ||
+      flipped(ConditionType.Ready) ||
+      // A connection problem (or its end) is news for whoever is waiting.
+      flipped(ConditionType.HostReachable) ||
       before.initialization?.provisioned !== s.status.initialization?.provisioned ||
       (s.status.bootstrap?.phase === "Failed" && before.bootstrap?.phase !== "Failed")
     );
