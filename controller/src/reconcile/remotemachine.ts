@@ -320,7 +320,11 @@ export class RemoteMachineReconciler {
   private async reconcileNormal(s: Scope): Promise<Result> {
     let rm = s.rm;
     const ns = rm.metadata.namespace ?? "";
-    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) {
+    // A RemoteMachine taking from a pool gets its finalizer with the record of its claim (one
+    // write, after the claim): nothing can happen on a machine before that record, so until
+    // then there is nothing to clean up. Any other RemoteMachine gets it first.
+    const claimPending = !!rm.spec.pool && !rm.metadata.annotations?.[RemoteAnnotations.PoolMachine];
+    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER) && !claimPending) {
       // Carry on in the same pass: setFinalizer keeps the new resourceVersion, so the status
       // write at the end does not conflict with our own finalizer write.
       await this.setFinalizer(s, true);
@@ -579,12 +583,27 @@ export class RemoteMachineReconciler {
     const copied = s.rm.metadata.annotations?.[RemoteAnnotations.PoolMachine] === prm.metadata.name;
     if (!copied || !s.rm.spec.address) {
       const patch = claimPatch(prm);
+      const finalizers = s.rm.metadata.finalizers ?? [];
       // With the resourceVersion: should two controllers both claim for this RemoteMachine, only
       // one record wins; the other claim is then a duplicate the pool machine's reconcile clears.
-      const res = await this.ctx.api.patch<RM>(R.remoteMachines, ns, s.rm.metadata.name, {
-        ...patch,
-        metadata: { ...patch.metadata, resourceVersion: s.rm.metadata.resourceVersion },
-      });
+      // The finalizer goes in the same write (the whole list: safe under the resourceVersion).
+      const res = await this.ctx.api
+        .patch<RM>(R.remoteMachines, ns, s.rm.metadata.name, {
+          ...patch,
+          metadata: {
+            ...patch.metadata,
+            resourceVersion: s.rm.metadata.resourceVersion,
+            ...(finalizers.includes(REMOTE_MACHINE_FINALIZER)
+              ? {}
+              : { finalizers: [...finalizers, REMOTE_MACHINE_FINALIZER] }),
+          },
+        })
+        .catch(async (e: unknown) => {
+          // Deleted between its claim and the record: nothing ran on the machine, which goes
+          // straight back to the pool.
+          if (isNotFound(e)) await this.ctx.pools.release(prm, s.rm).catch(() => false);
+          throw e;
+        });
       s.rm = { ...res, status: s.rm.status };
       const { labels, annotations } = propagatedMetadata(prm);
       const missing = (want: Record<string, string>, have: Record<string, string> | undefined) =>
