@@ -157,7 +157,11 @@ export async function run(cfg: Config): Promise<void> {
         );
       }
     },
-    { max: cfg.maxWarmSSH, idleMs: 10 * 60_000 },
+    {
+      max: cfg.maxWarmSSH,
+      idleMs: 10 * 60_000,
+      trace: (key, msg, fields) => log.debug(msg, { remoteMachine: key, ...fields }),
+    },
   );
 
   /** RemoteMachines of a cluster (through their Machines). */

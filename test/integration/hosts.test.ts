@@ -17,6 +17,7 @@ import {
   stopSshd,
   type TestHost,
 } from "../bed/hosts.js";
+import { Ssh2Dialer } from "../../controller/src/ssh/executor.js";
 import { canMakeHosts } from "../bed/index.js";
 
 interface RunResult {
@@ -139,6 +140,43 @@ describe("SSH test hosts", { skip: canMakeHosts() ? false : "test hosts need roo
     await sshRun(a, "root", keys.ed25519!, "echo something-else >> /var/log/runs.log");
     assert.equal(await countLines(a, "/var/log/runs.log", "ran-bootstrap"), 3);
     assert.equal(await countLines(a, "/var/log/missing.log", "x"), 0);
+  });
+
+  it("take a command's stdin in two parts: the rest only when the caller says so (the executor's stdinLast)", async () => {
+    const conn = await new Ssh2Dialer().dial({
+      host: a.address,
+      port: 22,
+      user: "root",
+      privateKey: keys.ed25519!.privateKey,
+      hostKeys: { mode: "pinned", keys: [a.hostPublicKey] },
+      connectTimeoutMs: 10_000,
+    });
+    try {
+      const cmd = "cat > /tmp/two-part; wc -c < /tmp/two-part";
+      const t0 = Date.now();
+      const held = await conn.exec(cmd, {
+        stdin: "abc",
+        stdinLast: new Promise((r) => setTimeout(() => r("d"), 400)),
+      });
+      assert.equal(held.stdout.trim(), "4");
+      assert.ok(Date.now() - t0 >= 400, "the command's input ended only after the caller's promise");
+      // The caller gives up: the channel closes without the rest, and the command saw a short input.
+      await assert.rejects(
+        conn.exec(`${cmd} > /tmp/two-part-count`, {
+          stdin: "abc",
+          stdinLast: new Promise((_, reject) => setTimeout(() => reject(new Error("record not written")), 200)),
+        }),
+        /record not written/,
+      );
+      let seen: string | undefined;
+      for (let i = 0; i < 40 && !seen; i++) {
+        seen = (await readHostFile(a, "/tmp/two-part-count"))?.trim() || undefined;
+        if (!seen) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(seen, "3");
+    } finally {
+      conn.close();
+    }
   });
 
   it("stop and start sshd", async () => {

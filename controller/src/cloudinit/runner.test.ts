@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { planBootstrap } from "./plan.js";
-import { renderRunner, SENTINEL_STEP, startCommand, watchCommand } from "./runner.js";
+import { renderRunner, SENTINEL_STEP, startAndFollowCommand, startCommand, watchCommand } from "./runner.js";
 
 /** Runs a cloud-config through the real runner with /bin/sh, in a scratch directory. */
 function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = {}) {
@@ -21,15 +21,26 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = 
     owner: "test/rm",
     sentinel,
   });
-  const start = (input: string) =>
-    spawnSync("sh", ["-c", startCommand(state, Buffer.byteLength(input))], { input })
+  // The session's command: start and follow, in one exec; a second start attaches.
+  const follow = (input: string) =>
+    spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(input))], { input, timeout: 20_000 })
       .stdout.toString()
       .trim();
-  const first = start(script);
-  const second = start(script);
-  const watched = execFileSync("sh", ["-c", watchCommand(state, 0.05)], { timeout: 20_000 }).toString();
+  const watched = follow(script);
+  const again = follow(script);
+  // The Job's path: start, then a separate watch.
+  const watchedAgain = execFileSync("sh", ["-c", watchCommand(state, 0.05)], { timeout: 20_000 }).toString();
   const read = (f: string) => (existsSync(join(state, f)) ? readFileSync(join(state, f), "utf8") : undefined);
-  return { root, first, second, watched, read, exit: watched.trim().split("\n").pop() };
+  return {
+    root,
+    first: watched.split("\n")[0],
+    second: again.split("\n")[0],
+    watched,
+    again,
+    watchedAgain,
+    read,
+    exit: watched.split("\n").pop(),
+  };
 }
 
 const me = `${userInfo().username}`;
@@ -61,8 +72,87 @@ runcmd:
       readdirSync(join(r.root, "state")).filter((f) => f.startsWith("run.sh.")),
       [],
     );
-    assert.match(r.watched, /^progress 1 7 bootcmd\[0\]$/m);
-    assert.match(r.watched, /^progress 7 7 runcmd\[2\]$/m);
+    assert.match(r.watched, /^(progress )?1 7 bootcmd\[0\]$/m);
+    assert.match(r.watched, /^(progress )?7 7 runcmd\[2\]$/m);
+    // Attaching and a separate watch both report the same outcome.
+    assert.equal(r.again.split("\n").pop(), "exit 0 0");
+    assert.match(r.watchedAgain, /^progress 7 7 runcmd\[2\]$/m);
+    assert.equal(r.watchedAgain.trim().split("\n").pop(), "exit 0 0");
+  });
+
+  it("runs the steps under umask 022, as cloud-init does, and keeps its own files root's only", () => {
+    const r = runLocally(`#cloud-config
+write_files:
+- {path: $ROOT/made/by/write_files/f, content: "x", permissions: "0640", owner: ${me}}
+runcmd:
+- "umask > $ROOT/umask; mkdir $ROOT/dir-from-runcmd"
+- "touch $SENTINEL"
+`);
+    assert.equal(r.exit, "exit 0 0");
+    assert.equal(readFileSync(join(r.root, "umask"), "utf8").trim(), "0022");
+    assert.equal(statSync(join(r.root, "dir-from-runcmd")).mode & 0o777, 0o755);
+    assert.equal(statSync(join(r.root, "made/by/write_files")).mode & 0o777, 0o755);
+    assert.equal(statSync(join(r.root, "made/by/write_files/f")).mode & 0o777, 0o640);
+    // The state directory and what holds the bootstrap data (script, output) are not readable by others.
+    assert.equal(statSync(join(r.root, "state")).mode & 0o077, 0);
+    assert.equal(statSync(join(r.root, "state/run.sh")).mode & 0o077, 0);
+    assert.equal(statSync(join(r.root, "state/output.log")).mode & 0o077, 0);
+  });
+
+  it("start-and-follow: a truncated upload runs nothing and takes no gate", () => {
+    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const state = join(root, "state");
+    const script = `#!/bin/sh\ntouch ${join(root, "ran")}\n`;
+    const cut = spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))], {
+      input: script.slice(0, 12),
+    });
+    assert.notEqual(cut.status, 0);
+    assert.equal(cut.stdout.toString().trim(), "truncated");
+    assert.equal(existsSync(join(state, "started")), false, "no gate without a run");
+    assert.equal(existsSync(join(root, "ran")), false);
+  });
+
+  it("start-and-follow streams progress while the run lasts, without polling", () => {
+    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const state = join(root, "state");
+    const sentinel = join(root, "sentinel");
+    const plan = planBootstrap(
+      `#cloud-config\nruncmd: ["sleep 1", "sleep 1", "touch ${sentinel}"]\n`,
+      "cloud-config",
+      {},
+    );
+    const script = renderRunner(plan, {
+      stateDir: state,
+      workingDir: root,
+      commandTimeoutSeconds: 5,
+      owner: "t",
+      sentinel,
+    });
+    const t0 = Date.now();
+    const lines: [number, string][] = [];
+    const child = spawn("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))]);
+    child.stdin.end(script);
+    let buf = "";
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split("\n");
+      buf = parts.pop() ?? "";
+      for (const l of parts) lines.push([Date.now() - t0, l]);
+    });
+    return new Promise<void>((resolve, reject) => {
+      child.on("close", () => {
+        try {
+          const at = (re: RegExp) => lines.find(([, l]) => re.test(l))?.[0] ?? Number.NaN;
+          assert.equal(lines[0]?.[1], "started");
+          // Step 2 is reported while step 1's second is still being waited out, not at the end.
+          assert.ok(at(/^(progress )?2 3 /) < at(/^exit /) - 500, JSON.stringify(lines));
+          assert.equal(lines.at(-1)?.[1], "exit 0 0");
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   });
 
   it("stops at the first failing step and names it", () => {

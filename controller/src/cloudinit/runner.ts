@@ -11,6 +11,7 @@
  *   receipt    written on success; its presence means "bootstrapped, never again"
  */
 import { randomBytes } from "node:crypto";
+import { posix } from "node:path";
 import { type Plan, type Step, shq } from "./plan.js";
 
 export const STATE_ROOT = "/var/lib/capi-remote";
@@ -51,25 +52,30 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
       const file = `"$S/step-${i}.sh"`;
       return [
         ...head,
-        `base64 -d > ${file} <<'${eof}'`,
+        // Written under umask 077 (it may hold secrets), run under the steps' 022.
+        `umask 077; base64 -d > ${file} <<'${eof}'`,
         Buffer.from(step.body)
           .toString("base64")
           .replace(/(.{76})/g, "$1\n"),
         eof,
-        `chmod 0700 ${file}`,
+        `umask 022; chmod 0700 ${file}`,
         // A "#!" line picks the interpreter; without one, sh runs it.
         `if head -c2 ${file} | grep -q '#!'; then ${t} ${file}; else ${t} sh ${file}; fi || fail $? ${i}`,
       ];
     }
     case "file": {
       const p = shq(step.path);
+      const dir = shq(posix.dirname(step.path));
       const write = step.append ? `base64 -d >> ${p}` : `base64 -d > ${p}.capi-remote-tmp`;
       return [
         ...head,
-        `mkdir -p "$(dirname ${p})" || fail $? ${i}`,
-        `${write} <<'${eof}' || fail $? ${i}`,
+        // Parent directories as cloud-init makes them (umask 022); the content is written under
+        // 077 (it may hold secrets) and gets its permissions before it takes the file's name.
+        `[ -d ${dir} ] || mkdir -p ${dir} || fail $? ${i}`,
+        `umask 077; ${write} <<'${eof}' || fail $? ${i}`,
         step.contentB64.replace(/(.{76})/g, "$1\n"),
         eof,
+        "umask 022",
         ...(step.append
           ? [`chmod ${step.permissions} ${p} && chown ${shq(step.owner)} ${p} || fail $? ${i}`]
           : [
@@ -89,6 +95,9 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
     `# capi-remote bootstrap of ${opts.owner}. Started once; never run again by capi-remote.`,
     `S=${shq(opts.stateDir)}`,
     'exec >>"$S/output.log" 2>&1 </dev/null',
+    // The start made everything above root's only (umask 077); the steps run as cloud-init runs
+    // them, under 022 (directories and files they create are readable as usual).
+    "umask 022",
     `begin() { echo "$1 $2 $3" >> "$S/progress"; echo "capi-remote: step $1/$2: $3"; }`,
     // Off the path to the first step: the script keeps the name run.sh on the machine, stray
     // uploads of cut sessions go, and the state root is root's only even if it existed before.
@@ -137,6 +146,44 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
     `i=0; while [ ! -d ${S}/started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done`,
     `[ -d ${S}/started ] || exit 1`,
     "echo started",
+  ].join("\n");
+}
+
+/**
+ * The command a bootstrap session runs: starts the runner as `startCommand` does (same upload,
+ * length check and once-only gate, taken by the detached run) and then follows it, in one exec.
+ * It prints "started" or "attached", progress lines ("<i> <n> <name>" while it follows its own
+ * run, "progress <i> <n> <name>" from the watch) and finally "exit <code> <step>".
+ *
+ * Following its own run costs the machine nothing while the run lasts: the run is this shell's
+ * child, so the shell blocks in `wait`, and one `tail -f` streams the progress file (inotify
+ * where GNU tail has it). No polling: with many machines on one host, five `sleep`s a second
+ * per machine were most of the CPU of a start. If the session dies, tail dies at its next write
+ * and the shell at its first after the run. A run started by someone else (a racing start, an
+ * earlier session) is followed by `watchCommand`'s loop.
+ */
+export function startAndFollowCommand(stateDir: string, scriptBytes: number): string {
+  const S = shq(stateDir);
+  const nonce = randomBytes(6).toString("hex");
+  const T = `${S}/run.sh.${nonce}`;
+  const launch = `if mkdir ${S}/started 2>/dev/null; then exec sh ${T}; else rm -f ${T}; fi`;
+  return [
+    "umask 077",
+    `mkdir -p ${S} || exit 1`,
+    `if [ -d ${S}/started ]; then cat >/dev/null; echo attached; else`,
+    `  cat > ${T} || { rm -f ${T}; exit 1; }`,
+    `  [ "$(wc -c < ${T})" -eq ${scriptBytes} ] || { rm -f ${T}; echo truncated; exit 1; }`,
+    // The run appends to it; it exists before tail opens it.
+    `  : >> ${S}/progress`,
+    `  setsid sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
+    "  run=$!",
+    "  echo started",
+    `  tail -n +1 -f ${S}/progress 2>/dev/null &`,
+    "  follow=$!",
+    '  wait "$run"',
+    '  kill "$follow" 2>/dev/null',
+    "fi",
+    watchCommand(stateDir),
   ].join("\n");
 }
 

@@ -4,7 +4,7 @@
  * is told (through `notify`) whenever either changes.
  */
 import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/plan.js";
-import { renderRunner, SENTINEL_STEP, startCommand, tailCommand, watchCommand } from "../cloudinit/runner.js";
+import { renderRunner, SENTINEL_STEP, startAndFollowCommand, tailCommand, watchCommand } from "../cloudinit/runner.js";
 import type { Dialer, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
@@ -141,7 +141,12 @@ export class TaskManager {
     private readonly maxParallel: number,
     private readonly redact: (key: string, text: string) => string,
     private readonly onFinish?: (t: TaskState) => void,
-    private readonly warmOpts: { max: number; idleMs: number } = { max: 64, idleMs: 10 * 60_000 },
+    private readonly warmOpts: {
+      max: number;
+      idleMs: number;
+      /** Debug tracing of a bootstrap's start (timings only; never data). */
+      trace?: (key: string, msg: string, fields: Record<string, unknown>) => void;
+    } = { max: 64, idleMs: 10 * 60_000 },
   ) {}
 
   /**
@@ -298,6 +303,8 @@ export class TaskManager {
   startBootstrap(key: string, input: BootstrapInput): TaskState {
     const warm = this.takeWarm(key, input.target, targetFingerprint(input.target, input.useSudo, input.stateDir));
     return this.launch(key, "bootstrap", async (t) => {
+      const since = () => Date.now() - t.startedAt.getTime();
+      const timing: Record<string, number> = { slot: since() };
       const conn = warm?.conn ?? (await this.dialer.dial(input.target, t.abort.signal));
       const killTimer = setTimeout(() => t.abort.abort(), input.bootstrapTimeoutMs);
       try {
@@ -331,6 +338,8 @@ export class TaskManager {
         const firstUse =
           input.target.hostKeys.mode === "tofu" && !input.target.hostKeys.recorded ? conn.hostKey : undefined;
         let plan: Plan | undefined;
+        let runner: string | undefined;
+        let marked: Promise<void> | undefined;
         if (onHost !== "none" && firstUse) await input.recordHostKey(firstUse);
         if (onHost === "none") {
           try {
@@ -348,34 +357,55 @@ export class TaskManager {
           }
           t.ignoredKeys = plan.ignoredKeys;
           t.steps = plan.steps.length;
-          await input.markStarted(firstUse);
-          const runner = renderRunner(plan, {
+          timing.connected = since();
+          marked = input.markStarted(firstUse).then(() => {
+            timing.marked = since();
+          });
+          // Handled by the exec below (stdinLast); this only keeps a failure before it from
+          // counting as an unhandled rejection.
+          marked.catch(() => {});
+          runner = renderRunner(plan, {
             stateDir: input.stateDir,
             workingDir: input.workingDir,
             commandTimeoutSeconds: input.commandTimeoutSeconds,
             owner: input.owner,
           });
-          const started = await conn.exec(root(startCommand(input.stateDir, Buffer.byteLength(runner))), {
-            stdin: runner,
-            timeoutMs: 60_000,
-            signal: t.abort.signal,
-          });
-          if (started.code !== 0)
-            throw new SSHError("ConnectionLost", `could not start the bootstrap (exit ${started.code})`);
         }
+        // One exec starts the run (unless one exists) and follows it to its end.
         let exitLine = "";
-        const watched = await conn.exec(root(watchCommand(input.stateDir)), {
-          signal: t.abort.signal,
-          onLine: (line) => {
-            const m = /^progress (\d+) (\d+) (.*)$/.exec(line);
-            if (m) {
-              t.step = Number(m[1]);
-              t.steps = Number(m[2]);
-              t.stepName = m[3];
-              this.notify(key);
-            } else if (line.startsWith("exit ")) exitLine = line;
-          },
-        });
+        let began = "";
+        const onLine = (line: string) => {
+          const m = /^(?:progress )?(\d+) (\d+) (.*)$/.exec(line);
+          if (m) {
+            t.step = Number(m[1]);
+            t.steps = Number(m[2]);
+            t.stepName = m[3];
+            this.notify(key);
+          } else if (line.startsWith("exit ")) exitLine = line;
+          else if (!began && (line === "started" || line === "attached")) {
+            began = line;
+            timing.started = since();
+            this.warmOpts.trace?.(key, `bootstrap ${line} on the machine (ms since the task began)`, {
+              warm: !!warm,
+              ...timing,
+            });
+          }
+        };
+        // The start is recorded (markStarted) while the runner travels: all of it but its last
+        // byte is sent at once, the last byte only once the record is written. The machine's
+        // length check makes a runner without it a truncated upload that never runs, so nothing
+        // runs before the record exists, and the reaction pays the API write and the upload
+        // side by side instead of one after the other.
+        const watched = runner
+          ? await conn.exec(root(startAndFollowCommand(input.stateDir, Buffer.byteLength(runner))), {
+              stdin: runner.slice(0, -1),
+              stdinLast: (marked as Promise<void>).then(() => (runner as string).slice(-1)),
+              signal: t.abort.signal,
+              onLine,
+            })
+          : await conn.exec(root(watchCommand(input.stateDir)), { signal: t.abort.signal, onLine });
+        if (runner && !began)
+          throw new SSHError("ConnectionLost", `could not start the bootstrap (exit ${watched.code})`);
         if (watched.code !== 0 || !exitLine)
           throw new SSHError("ConnectionLost", "lost the bootstrap's progress stream");
         const [, codeText, stepText] = exitLine.split(" ");

@@ -33,6 +33,12 @@ export class EventRecorder {
     const now = new Date();
     const ts = now.toISOString().replace(/\.\d{3}Z$/, "Z");
     const prev = this.recent.get(key);
+    this.log.debug("event", {
+      object: `${obj.kind} ${ns}/${obj.metadata.name}`,
+      type,
+      reason,
+      count: prev ? prev.count + 1 : 1,
+    });
     try {
       if (prev && now.getTime() - prev.at < 600_000) {
         prev.count++;

@@ -32,6 +32,12 @@ export interface ExecResult {
 
 export interface ExecOptions {
   stdin?: string;
+  /**
+   * The rest of stdin, sent (and stdin closed) when it resolves. Lets a command start and read
+   * most of its input while the caller still waits for something; when it rejects, the channel
+   * is closed without it (the command sees a short input) and the exec rejects with its error.
+   */
+  stdinLast?: Promise<string>;
   timeoutMs?: number;
   signal?: AbortSignal;
   /** Each complete stdout line as it arrives. */
@@ -118,6 +124,11 @@ class Ssh2Connection implements SSHConnection {
   ) {}
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    // Settled-safe from here on: a rejection before the channel opens is not left unhandled.
+    const last = opts.stdinLast?.then(
+      (text) => ({ text }),
+      (error: unknown) => ({ error }),
+    );
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) return reject(new SSHError("Cancelled", "cancelled"));
       this.client.exec(command, (err, stream: ClientChannel) => {
@@ -167,7 +178,17 @@ class Ssh2Connection implements SSHConnection {
           if (ended) finish(() => resolve({ ...ended, stdout, stderr }));
           else finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended")));
         });
-        stream.end(opts.stdin ?? "");
+        if (!last) {
+          stream.end(opts.stdin ?? "");
+          return;
+        }
+        stream.write(opts.stdin ?? "");
+        void last.then((r) => {
+          if (done) return;
+          if ("text" in r) return stream.end(r.text);
+          stream.close();
+          finish(() => reject(r.error));
+        });
       });
     });
   }
