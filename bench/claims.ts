@@ -13,6 +13,7 @@
  *
  * Run: npm run bench -- claims   (root not needed; uses the test bed's API server and CAPI)
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { R as KR, KubeApi } from "../controller/src/kube/api.js";
 import { Informer, type KObject } from "../controller/src/runtime/informer.js";
@@ -168,6 +169,22 @@ async function run(bed: TestBed, n: number, mode: "pool" | "baseline"): Promise<
   await creator.list(KR.remoteMachines, ns, "limit=1"); // opens the connection it keeps
   const before = await writes(ctl);
   const start = Date.now();
+  // BENCH_PPROF=<dir>: a CPU profile of the API server over the first 10 s (go tool pprof -top).
+  if (process.env.BENCH_PPROF) {
+    const out = `${process.env.BENCH_PPROF}/kube-apiserver-${mode}-${n}.pprof`;
+    spawn(
+      "curl",
+      [
+        "-sk",
+        "-H",
+        `Authorization: Bearer ${bed.controlPlane.token}`,
+        "-o",
+        out,
+        `${bed.controlPlane.server}/debug/pprof/profile?seconds=10`,
+      ],
+      { stdio: "ignore" },
+    );
+  }
   // Created as fast as this process can (50 at a time over kept-alive connections), so that
   // the figures are the controller's and not this process's.
   await inBatches(

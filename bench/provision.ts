@@ -19,6 +19,8 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Client } from "ssh2";
 import { R as KR, KubeApi } from "../controller/src/kube/api.js";
+import { Informer, type KObject } from "../controller/src/runtime/informer.js";
+import { makeLogger } from "../controller/src/runtime/log.js";
 import { makeKeyPair, sshKeySecret } from "../test/bed/fixtures.js";
 import { createHost, destroyHost, readHostFile, type TestHost } from "../test/bed/hosts.js";
 import { getTestBed, type TestBed } from "../test/bed/index.js";
@@ -56,6 +58,21 @@ async function controllerWrites(c: ControllerProcess): Promise<Map<string, numbe
     out.set(k, (out.get(k) ?? 0) + Number(m[2]));
   }
   return out;
+}
+
+/** Waits until the controller has made no write for 2 s (at most 30 s). */
+async function settle(c: ControllerProcess): Promise<void> {
+  const total = async () => [...(await controllerWrites(c)).values()].reduce((a, b) => a + b, 0);
+  let last = await total();
+  let quietSince = Date.now();
+  for (const end = Date.now() + 30_000; Date.now() < end && Date.now() - quietSince < 2000; ) {
+    await sleep(250);
+    const now = await total();
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    }
+  }
 }
 
 /** Writes per machine between two readings, in total and by "verb resource". */
@@ -219,6 +236,13 @@ const ctl = new ControllerProcess(bed, ns, "bench-prov", [`--log-level=${process
 await ctl.start();
 creator = new KubeApi(bed.clients.kc);
 await creator.list(KR.secrets, ns, "limit=1"); // opens the connection it keeps
+// RemoteMachines are followed with a watch (the controller's informer), not by polling lists:
+// the bench must not load the API server it measures.
+const rmInf = new Informer<Any & KObject>(creator, bed.clients.kc, KR.remoteMachines, makeLogger({ level: "error" }), {
+  namespace: ns,
+}).start();
+await rmInf.synced;
+const rmsNow = async (): Promise<Any[]> => rmInf.list();
 
 try {
   // The cluster's control plane first (Cluster API reads worker Nodes only after it).
@@ -244,7 +268,7 @@ try {
   await waitAll(
     "reaction machines waiting for bootstrap data",
     async () => {
-      const rms = await o.list("remotemachines");
+      const rms = await rmsNow();
       const waiting = rms.filter((rm: Any) =>
         rm.status?.conditions?.some((c: Any) => c.type === "Ready" && /Bootstrap/.test(c.reason)),
       );
@@ -252,7 +276,7 @@ try {
     },
     120_000,
   );
-  await sleep(2000);
+  await settle(ctl);
   const reaction: number[] = [];
   const createdAt = new Map<string, number>();
   for (const [i, name] of rNames.entries()) {
@@ -282,7 +306,7 @@ try {
     await waitAll(
       "machines waiting for bootstrap data",
       async () => {
-        const rms = await o.list("remotemachines");
+        const rms = await rmsNow();
         return names.every((n) =>
           rms.some(
             (rm: Any) =>
@@ -294,8 +318,9 @@ try {
       120_000,
     );
     // As in the reaction run: the machines have settled while waiting (their SSH connections
-    // opened ahead), as when a bootstrap provider takes its usual seconds to render the data.
-    await sleep(2000);
+    // opened ahead), as when a bootstrap provider takes its usual seconds to render the data:
+    // released once the controller has written nothing for 2 s (at most 30 s).
+    await settle(ctl);
     const data = testBootstrap(bed, { sleep: SLEEP, extra: "  - date +%s%N > /var/tmp/bench-done\n" });
     const t0 = nowNs();
     await createSecrets(
@@ -307,7 +332,7 @@ try {
     await waitAll(
       "bootstraps finished",
       async () => {
-        const rms = await o.list("remotemachines");
+        const rms = await rmsNow();
         return names.every((n) =>
           rms.some((r: Any) => r.metadata.name === n && r.status?.initialization?.provisioned === true),
         );
@@ -364,6 +389,7 @@ API writes per machine, Machine created -> Running (controller's own requests):
   ${P} at once      ${all.writes.total.toFixed(1)}   (target <= 8)   (${all.writes.by})
 `);
 } finally {
+  rmInf.stop();
   await ctl.stop();
   await Promise.all(hosts.map((h) => destroyHost(h).catch(() => {})));
   await bed.stop();

@@ -99,6 +99,30 @@ runcmd:
     assert.equal(statSync(join(r.root, "state/output.log")).mode & 0o077, 0);
   });
 
+  it("writes files byte for byte with their modes, text through the shell and binary through base64", () => {
+    const binary = Buffer.from([0, 1, 2, 255, 10, 0]).toString("base64");
+    const quoted = `it's $HOME \\ %s "q"\n`;
+    // YAML takes JSON: every value spelled exactly.
+    const files = [
+      { path: "$ROOT/w/quotes", content: quoted, permissions: "0644" },
+      { path: "$ROOT/w/secret", content: "token", permissions: "0600" },
+      { path: "$ROOT/w/tool.sh", content: "#!/bin/sh\necho ok\n", permissions: "0755" },
+      { path: "$ROOT/w/blob", content: binary, encoding: "b64", permissions: "0640" },
+    ];
+    const r = runLocally(
+      `#cloud-config\nwrite_files: ${JSON.stringify(files)}\nruncmd: ["$ROOT/w/tool.sh > $ROOT/w/out", "touch $SENTINEL"]\n`,
+    );
+    assert.equal(r.exit, "exit 0 0");
+    const w = (f: string) => join(r.root, "w", f);
+    assert.equal(readFileSync(w("quotes"), "utf8"), quoted);
+    assert.equal(readFileSync(w("secret"), "utf8"), "token");
+    assert.deepEqual(readFileSync(w("blob")), Buffer.from(binary, "base64"));
+    assert.equal(readFileSync(w("out"), "utf8"), "ok\n");
+    const mode = (f: string) => (statSync(w(f)).mode & 0o777).toString(8);
+    assert.deepEqual([mode("quotes"), mode("secret"), mode("tool.sh"), mode("blob")], ["644", "600", "755", "640"]);
+    assert.deepEqual(readdirSync(join(r.root, "w")).sort(), ["blob", "out", "quotes", "secret", "tool.sh"]);
+  });
+
   it("start-and-follow: a truncated upload runs nothing and takes no gate", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");

@@ -3,7 +3,8 @@
  * SSH session, and the commands that start it once and observe it. Pure text generation.
  *
  * On the machine, everything for one RemoteMachine lives in its state directory:
- *   started/   made with mkdir by the one start that wins (atomic): a second start attaches
+ *   started    created exclusively (noclobber, O_EXCL) by the one start that wins: a second start
+ *              attaches (a `started/` directory of earlier versions counts the same)
  *   run.sh     this runner (run.sh.<nonce>, its upload, while it runs)
  *   progress   one line per step begun: "<i> <n> <name>"
  *   output.log what the steps printed
@@ -66,24 +67,55 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
     case "file": {
       const p = shq(step.path);
       const dir = shq(posix.dirname(step.path));
-      const write = step.append ? `base64 -d >> ${p}` : `base64 -d > ${p}.capi-remote-tmp`;
+      const mode = Number.parseInt(step.permissions, 8);
+      // Each process started on the machine costs milliseconds of CPU (many machines may share
+      // a host): the content is written with the shell's printf builtin when it is text, the
+      // permissions come from the umask when they can (read/write bits only), and the owner is
+      // changed only when it is not root's (the runner runs as root).
+      const text = isShellSafe(step.contentB64);
+      // The command (its `|| fail` on the same line) and, for base64, the here-document after it.
+      const write = (umask: string, target: string, append: boolean) => {
+        const to = `${append ? ">>" : ">"} ${target}`;
+        return text !== undefined
+          ? [`umask ${umask}; printf '%s' ${shq(text)} ${to} || fail $? ${i}`]
+          : [
+              `umask ${umask}; base64 -d ${to} <<'${eof}' || fail $? ${i}`,
+              step.contentB64.replace(/(.{76})/g, "$1\n"),
+              eof,
+            ];
+      };
+      const viaUmask = !step.append && Number.isFinite(mode) && (mode & 0o7111) === 0;
+      const umask = viaUmask ? (0o777 & ~mode).toString(8).padStart(3, "0") : "077";
+      const rootOwned = /^root(:root)?$/.test(step.owner.trim());
+      // A name of this run's own: a leftover of a run cut short never lends its mode to this one.
+      const tmp = shq(`${step.path}.capi-remote-${eof.slice(-12)}`);
+      const fix = (f: string) => [
+        ...(viaUmask ? [] : [`chmod ${step.permissions} ${f} || fail $? ${i}`]),
+        ...(rootOwned ? [] : [`chown ${shq(step.owner)} ${f} || fail $? ${i}`]),
+      ];
       return [
         ...head,
         // Parent directories as cloud-init makes them (umask 022); the content is written under
-        // 077 (it may hold secrets) and gets its permissions before it takes the file's name.
+        // the file's own umask (077 when its mode needs chmod: it may hold secrets) and gets its
+        // permissions before it takes the file's name.
         `[ -d ${dir} ] || mkdir -p ${dir} || fail $? ${i}`,
-        `umask 077; ${write} <<'${eof}' || fail $? ${i}`,
-        step.contentB64.replace(/(.{76})/g, "$1\n"),
-        eof,
-        "umask 022",
         ...(step.append
-          ? [`chmod ${step.permissions} ${p} && chown ${shq(step.owner)} ${p} || fail $? ${i}`]
-          : [
-              `chmod ${step.permissions} ${p}.capi-remote-tmp && chown ${shq(step.owner)} ${p}.capi-remote-tmp && mv -f ${p}.capi-remote-tmp ${p} || fail $? ${i}`,
-            ]),
+          ? [...write("077", p, true), "umask 022", ...fix(p)]
+          : [...write(umask, tmp, false), "umask 022", ...fix(tmp), `mv -f ${tmp} ${p} || fail $? ${i}`]),
       ];
     }
   }
+}
+
+/**
+ * The content of a file as text the shell can carry in single quotes (no NUL bytes, valid
+ * UTF-8, at most 64 KiB), or undefined when it must travel as base64.
+ */
+function isShellSafe(contentB64: string): string | undefined {
+  const buf = Buffer.from(contentB64, "base64");
+  if (buf.length > 65_536 || buf.includes(0)) return undefined;
+  const text = buf.toString("utf8");
+  return Buffer.from(text, "utf8").equals(buf) ? text : undefined;
 }
 
 /** The runner script for a plan. */
@@ -113,12 +145,21 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
 }
 
 /**
+ * The detached launcher: takes the once-only gate and becomes the run, or removes its upload.
+ * The gate is an exclusive create (`set -C`: O_EXCL), atomic like the `mkdir` of earlier
+ * versions and without starting a process; their `started/` directory makes it fail the same.
+ */
+function gateThenRun(S: string, T: string): string {
+  return `set -C; if { : > ${S}/started; } 2>/dev/null; then set +C; exec sh ${T}; else rm -f ${T}; fi`;
+}
+
+/**
  * The command that starts the runner (read from stdin, `scriptBytes` long) unless a run for this
  * state directory was ever started: prints "started" or "attached". Exactly once, whatever dies
  * when:
  * - the script is uploaded to a file of its own and its length checked: a session cut mid-upload
  *   leaves a stray file, never a truncated runner;
- * - the once-only gate (mkdir `started/`) is taken by the detached process that then runs the
+ * - the once-only gate (`started`, created exclusively) is taken by the detached process that then runs the
  *   script, not by the SSH session: a session killed between the gate and the start (controller
  *   SIGKILL, dropped link) cannot leave a gate without a run. If the session dies before the
  *   detached process exists, nothing was started and the next attempt starts it.
@@ -130,21 +171,21 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
   const T = `${S}/run.sh.${nonce}`;
   // Stray uploads of cut sessions are removed by the run (its finish), off the path to its start.
   // The winner runs its upload where it lies; the run renames it run.sh when it finishes.
-  const launch = `if mkdir ${S}/started 2>/dev/null; then exec sh ${T}; else rm -f ${T}; fi`;
+  const launch = gateThenRun(S, T);
   // As few processes as possible before the run starts: each costs milliseconds of reaction.
   return [
     // umask: the state directory and the uploaded script (it holds join tokens) are root's only.
     "umask 077",
     `mkdir -p ${S} || exit 1`,
-    `if [ -d ${S}/started ]; then cat >/dev/null; echo attached; exit 0; fi`,
+    `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; exit 0; fi`,
     `cat > ${T} || { rm -f ${T}; exit 1; }`,
     `[ "$(wc -c < ${T})" -eq ${scriptBytes} ] || { rm -f ${T}; echo truncated; exit 1; }`,
     // setsid: the run, in a session of its own, survives the SSH session, a dropped link and a
     // controller restart (no SIGHUP reaches it).
     `setsid sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
     // Return once the gate is taken (by this start or a racing one), so that a watch follows.
-    `i=0; while [ ! -d ${S}/started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done`,
-    `[ -d ${S}/started ] || exit 1`,
+    `i=0; while [ ! -e ${S}/started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done`,
+    `[ -e ${S}/started ] || exit 1`,
     "echo started",
   ].join("\n");
 }
@@ -166,11 +207,11 @@ export function startAndFollowCommand(stateDir: string, scriptBytes: number): st
   const S = shq(stateDir);
   const nonce = randomBytes(6).toString("hex");
   const T = `${S}/run.sh.${nonce}`;
-  const launch = `if mkdir ${S}/started 2>/dev/null; then exec sh ${T}; else rm -f ${T}; fi`;
+  const launch = gateThenRun(S, T);
   return [
     "umask 077",
     `mkdir -p ${S} || exit 1`,
-    `if [ -d ${S}/started ]; then cat >/dev/null; echo attached; else`,
+    `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; else`,
     `  cat > ${T} || { rm -f ${T}; exit 1; }`,
     `  [ "$(wc -c < ${T})" -eq ${scriptBytes} ] || { rm -f ${T}; echo truncated; exit 1; }`,
     // The run appends to it; it exists before tail opens it.
@@ -213,7 +254,7 @@ export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
     `  done=0; [ -f ${S}/exit ] && done=1`,
     "  drain",
     `  if [ "$done" = 1 ]; then read -r code step < ${S}/exit; echo "exit $code $step"; exit 0; fi`,
-    `  [ -d ${S}/started ] || { echo "exit none"; exit 0; }`,
+    `  [ -e ${S}/started ] || { echo "exit none"; exit 0; }`,
     `  if [ $n -le ${fast} ]; then sleep ${pollSeconds}; else sleep 1; fi`,
     "done",
   ].join("\n");

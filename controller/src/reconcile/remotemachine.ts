@@ -56,6 +56,8 @@ interface Scope {
   blocker?: { reason: string; message: string };
   /** Condition types set in this pass (stamped with the final generation before the write). */
   set: Set<string>;
+  /** Hold a non-urgent status write back this long (a bootstrap's start record is in flight). */
+  holdStatusMs?: number;
 }
 
 const PROVISIONED_REASONS = new Set<string>([Reason.Provisioned]);
@@ -222,6 +224,10 @@ export class RemoteMachineReconciler {
     if (since < this.statusIntervalMs && !this.urgent(s)) {
       this.pendingStatus.set(s.key, s.status);
       return this.statusIntervalMs - since;
+    }
+    if (s.holdStatusMs && !this.urgent(s)) {
+      this.pendingStatus.set(s.key, s.status);
+      return s.holdStatusMs;
     }
     this.log(s).debug("status patch", { patch });
     try {
@@ -462,6 +468,10 @@ export class RemoteMachineReconciler {
         },
       });
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting", "Normal");
+      // "Connecting" waits a moment: written now, it would race the task's start record (an
+      // API write on the same object) and delay the run it guards; a second later it usually
+      // says which step runs instead.
+      s.holdStatusMs = 1000;
       return this.blockConnecting(s);
     }
     if (task.hostKey) {

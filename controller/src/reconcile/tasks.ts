@@ -66,7 +66,7 @@ export function asRoot(cmd: string, useSudo: boolean, user: string): string {
 /** Prints "finished", "running" or "none": the state of the run on the machine. */
 function stateProbe(stateDir: string): string {
   const S = shq(stateDir);
-  return `if [ -f ${S}/exit ]; then echo finished; elif [ -d ${S}/started ]; then echo running; else echo none; fi`;
+  return `if [ -f ${S}/exit ]; then echo finished; elif [ -e ${S}/started ]; then echo running; else echo none; fi`;
 }
 
 /** Turns a sudo refusal into a failure, or undefined when sudo works. */
