@@ -15,6 +15,7 @@
  * Run: npm run bench -- provision   (root: the SSH hosts live in network namespaces)
  * Env: BENCH_REACTION (30), BENCH_PARALLEL (50), BENCH_SLEEP (5).
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Client } from "ssh2";
@@ -322,6 +323,21 @@ try {
     // released once the controller has written nothing for 2 s (at most 30 s).
     await settle(ctl);
     const data = testBootstrap(bed, { sleep: SLEEP, extra: "  - date +%s%N > /var/tmp/bench-done\n" });
+    // BENCH_PPROF=<dir>: a CPU profile of the API server over the 10 s after the release.
+    if (process.env.BENCH_PPROF) {
+      spawn(
+        "curl",
+        [
+          "-sk",
+          "-H",
+          `Authorization: Bearer ${bed.controlPlane.token}`,
+          "-o",
+          `${process.env.BENCH_PPROF}/kube-apiserver-parallel-${names.length}.pprof`,
+          `${bed.controlPlane.server}/debug/pprof/profile?seconds=10`,
+        ],
+        { stdio: "ignore" },
+      );
+    }
     const t0 = nowNs();
     await createSecrets(
       ns,

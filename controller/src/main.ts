@@ -171,9 +171,22 @@ export async function run(cfg: Config): Promise<void> {
       const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
       return owner ? inf.machines.get(namespace, owner.name)?.spec.clusterName === cluster : false;
     });
-  const nodes = new NodeWatcher(log, (clusterKey) => {
+  // A Node that appears or changes concerns the provisioned machines still waiting for their
+  // Node, and the one it belongs to; not every machine of the cluster.
+  const nodes = new NodeWatcher(log, (clusterKey, node) => {
     const [cns, cname] = clusterKey.split("/") as [string, string];
-    for (const rm of machinesOfCluster(cns, cname)) if (isProvisioned(rm.status)) queue.add(keyOf(rm));
+    for (const rm of machinesOfCluster(cns, cname)) {
+      if (!isProvisioned(rm.status)) continue;
+      const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
+      const m = owner ? inf.machines.get(cns, owner.name) : undefined;
+      if (
+        !node ||
+        !m?.status?.nodeRef ||
+        m.status.nodeRef.name === node.metadata.name ||
+        (!!rm.spec.providerID && rm.spec.providerID === node.spec?.providerID)
+      )
+        queue.add(keyOf(rm));
+    }
   });
   const ctx: Ctx = {
     api,

@@ -17,7 +17,7 @@ import {
   stopSshd,
   type TestHost,
 } from "../bed/hosts.js";
-import { Ssh2Dialer } from "../../controller/src/ssh/executor.js";
+import { InputFeed, Ssh2Dialer } from "../../controller/src/ssh/executor.js";
 import { canMakeHosts } from "../bed/index.js";
 
 interface RunResult {
@@ -174,6 +174,14 @@ describe("SSH test hosts", { skip: canMakeHosts() ? false : "test hosts need roo
         if (!seen) await new Promise((r) => setTimeout(r, 50));
       }
       assert.equal(seen, "3");
+      // A command started before its input exists (a warm connection's standby start), fed later.
+      const feed = new InputFeed();
+      const standby = conn.exec("IFS= read -r n; cat > /tmp/fed; echo \"$n $(wc -c < /tmp/fed)\"", { input: feed });
+      await new Promise((r) => setTimeout(r, 300));
+      feed.push("5\nhel");
+      feed.push("lo");
+      feed.end();
+      assert.equal((await standby).stdout.trim(), "5 5");
     } finally {
       conn.close();
     }

@@ -203,7 +203,7 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  * and the shell at its first after the run. A run started by someone else (a racing start, an
  * earlier session) is followed by `watchCommand`'s loop.
  */
-export function startAndFollowCommand(stateDir: string, scriptBytes: number): string {
+export function startAndFollowCommand(stateDir: string, scriptBytes?: number): string {
   const S = shq(stateDir);
   const nonce = randomBytes(6).toString("hex");
   const T = `${S}/run.sh.${nonce}`;
@@ -211,9 +211,14 @@ export function startAndFollowCommand(stateDir: string, scriptBytes: number): st
   return [
     "umask 077",
     `mkdir -p ${S} || exit 1`,
+    // Without a length here, stdin's first line gives it: the command can then be started
+    // before the script exists (a warm connection's standby) and wait for it at no cost.
+    ...(scriptBytes === undefined
+      ? ["IFS= read -r n || exit 1", 'case "$n" in ""|*[!0-9]*) exit 1 ;; esac']
+      : [`n=${scriptBytes}`]),
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; else`,
     `  cat > ${T} || { rm -f ${T}; exit 1; }`,
-    `  [ "$(wc -c < ${T})" -eq ${scriptBytes} ] || { rm -f ${T}; echo truncated; exit 1; }`,
+    `  [ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`,
     // The run appends to it; it exists before tail opens it.
     `  : >> ${S}/progress`,
     `  setsid sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,

@@ -36,13 +36,27 @@ export function matchNode(nodes: Node[], want: { names: string[]; addresses: str
   );
 }
 
+/** What `matchNode` and the provider-ID hand-off read of a Node. */
+function matchView(n: Node): string {
+  return JSON.stringify([
+    n.spec?.providerID,
+    MACHINE_NAME_LABELS.map((l) => n.metadata.labels?.[l]),
+    n.status?.addresses?.map((a) => a.address),
+  ]);
+}
+
 export class NodeWatcher {
   private readonly clusters = new Map<string, Watched>();
 
   constructor(
     private readonly log: Logger,
-    /** Called with the cluster key ("ns/name") when one of its Nodes changes. */
-    private readonly onChange: (clusterKey: string) => void,
+    /**
+     * Called with the cluster key ("ns/name") when one of its Nodes appears or changes what
+     * matching reads (name, provider ID, machine-name labels, addresses), with that Node; without
+     * one when the whole cache is (re)synced. Status heartbeats do not call it: a real cluster's
+     * Nodes update every few seconds, and each call costs reconciles.
+     */
+    private readonly onChange: (clusterKey: string, node?: Node) => void,
   ) {}
 
   /** The workload cluster's Node cache, started on first use; undefined without a kubeconfig. */
@@ -64,12 +78,18 @@ export class NodeWatcher {
     kc.loadFromString(kubeconfig);
     const api = new KubeApi(kc);
     const informer = new Informer<Node>(api, kc, R.nodes, this.log.with({ workloadCluster: clusterKey }));
-    const fire = () => this.onChange(clusterKey);
-    informer.on({ onAdd: fire, onUpdate: fire });
     const w: Watched = { secretVersion, api, informer, synced: false };
+    informer.on({
+      onAdd: (n) => {
+        if (w.synced) this.onChange(clusterKey, n);
+      },
+      onUpdate: (n, old) => {
+        if (w.synced && matchView(n) !== matchView(old)) this.onChange(clusterKey, n);
+      },
+    });
     informer.synced.then(() => {
       w.synced = true;
-      fire();
+      this.onChange(clusterKey);
     });
     informer.start();
     this.clusters.set(clusterKey, w);

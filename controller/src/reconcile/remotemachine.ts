@@ -77,6 +77,8 @@ export class RemoteMachineReconciler {
    * nothing a deferred pass found is lost.
    */
   private readonly pendingStatus = new Map<string, RemoteMachineStatus>();
+  /** Provider IDs handed to Nodes ("ns/cluster/node"), so a lagging Node cache does not resend them. */
+  private readonly nodeHandOffs = new Map<string, { providerID: string; at: number }>();
   /** When each object's status was last written. */
   private readonly lastStatusWrite = new Map<string, number>();
   /**
@@ -814,7 +816,19 @@ export class RemoteMachineReconciler {
       );
       return undefined;
     }
-    if (!node.spec?.providerID) {
+    const handedOff = this.nodeHandOffs.get(`${ns}/${clusterName}/${node.metadata.name}`);
+    if (!node.spec?.providerID && handedOff?.providerID === providerID && Date.now() - handedOff.at < 30_000) {
+      // Set a moment ago; the Node cache has not caught up yet.
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "True",
+        Reason.NodeProviderIDSet,
+        `Node ${node.metadata.name}`,
+      );
+    } else if (!node.spec?.providerID) {
+      this.nodeHandOffs.set(`${ns}/${clusterName}/${node.metadata.name}`, { providerID, at: Date.now() });
+      if (this.nodeHandOffs.size > 10_000) this.nodeHandOffs.delete(this.nodeHandOffs.keys().next().value as string);
       void workload.api
         .patch(R.nodes, undefined, node.metadata.name, { spec: { providerID } })
         .then(() =>
@@ -825,9 +839,10 @@ export class RemoteMachineReconciler {
             `set providerID of Node ${node.metadata.name}`,
           ),
         )
-        .catch((e: unknown) =>
-          this.log(s).warn("could not set the Node's providerID", { node: node.metadata.name, err: e }),
-        );
+        .catch((e: unknown) => {
+          this.nodeHandOffs.delete(`${ns}/${clusterName}/${node.metadata.name}`);
+          this.log(s).warn("could not set the Node's providerID", { node: node.metadata.name, err: e });
+        });
       this.condition(
         s,
         ConditionType.NodeProviderIDSet,

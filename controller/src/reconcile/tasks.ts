@@ -5,8 +5,8 @@
  */
 import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/plan.js";
 import { renderRunner, SENTINEL_STEP, startAndFollowCommand, tailCommand, watchCommand } from "../cloudinit/runner.js";
-import type { Dialer, SSHConnection, SSHTarget } from "../ssh/executor.js";
-import { SSHError } from "../ssh/executor.js";
+import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
+import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
 
 export interface BootstrapInput {
@@ -108,6 +108,19 @@ interface Warm {
   onHost?: string;
   closed: boolean;
   timer?: NodeJS.Timeout;
+  /**
+   * The start command, already running on the machine and waiting for the runner on stdin
+   * (opened when no run exists yet): the bootstrap then only sends the script.
+   */
+  standby?: Standby;
+}
+
+interface Standby {
+  feed: InputFeed;
+  result: Promise<ExecResult>;
+  abort: AbortController;
+  onLine: (line: string) => void;
+  ended: boolean;
 }
 
 /** A target's identity for warm-connection reuse; the key material is compared, never logged. */
@@ -184,6 +197,31 @@ export class TaskManager {
       if (probe.code !== 0 || !hostname || !onHost) throw new Error("probe failed");
       w.hostname = hostname.trim();
       w.onHost = onHost.trim();
+      if (w.onHost === "none" && !w.closed) {
+        // The start command waits on the machine for the script (its sshd session, shell and
+        // state directory made now, off the path from bootstrap data to first command).
+        const sb: Standby = {
+          feed: new InputFeed(),
+          abort: new AbortController(),
+          onLine: () => {},
+          ended: false,
+          result: Promise.resolve({ code: null, stdout: "", stderr: "" }),
+        };
+        sb.result = conn.exec(asRoot(startAndFollowCommand(input.stateDir), input.useSudo, input.target.user), {
+          input: sb.feed,
+          signal: sb.abort.signal,
+          onLine: (line) => sb.onLine(line),
+        });
+        sb.result.then(
+          () => {
+            sb.ended = true;
+          },
+          () => {
+            sb.ended = true;
+          },
+        );
+        w.standby = sb;
+      }
     })().catch(() => {
       // Not warm after all: the bootstrap connects itself and reports what goes wrong.
       if (this.warm.get(key) === w) this.dropWarm(key);
@@ -216,7 +254,7 @@ export class TaskManager {
     key: string,
     target: SSHTarget,
     fingerprint: string,
-  ): Required<Pick<Warm, "conn" | "hostname" | "onHost">> | undefined {
+  ): (Required<Pick<Warm, "conn" | "hostname" | "onHost">> & { standby?: Standby }) | undefined {
     const w = this.warm.get(key);
     if (!w) return undefined;
     this.warm.delete(key);
@@ -234,7 +272,9 @@ export class TaskManager {
       return undefined;
     }
     w.closed = true; // from here on the bootstrap owns (and closes) the connection
-    return { conn: w.conn, hostname: w.hostname, onHost: w.onHost };
+    const standby = w.standby && !w.standby.ended ? w.standby : undefined;
+    if (w.standby && !standby) w.standby.feed.fail(new Error("unused"));
+    return { conn: w.conn, hostname: w.hostname, onHost: w.onHost, ...(standby ? { standby } : {}) };
   }
 
   get(key: string): TaskState | undefined {
@@ -396,14 +436,34 @@ export class TaskManager {
         // length check makes a runner without it a truncated upload that never runs, so nothing
         // runs before the record exists, and the reaction pays the API write and the upload
         // side by side instead of one after the other.
-        const watched = runner
-          ? await conn.exec(root(startAndFollowCommand(input.stateDir, Buffer.byteLength(runner))), {
-              stdin: runner.slice(0, -1),
-              stdinLast: (marked as Promise<void>).then(() => (runner as string).slice(-1)),
-              signal: t.abort.signal,
-              onLine,
-            })
-          : await conn.exec(root(watchCommand(input.stateDir)), { signal: t.abort.signal, onLine });
+        const standby = runner ? warm?.standby : undefined;
+        if (warm?.standby && !standby) warm.standby.feed.fail(new Error("unused"));
+        let watched: ExecResult;
+        if (runner && standby) {
+          // The start command waits on the machine already: its length line and the script.
+          const sb = standby;
+          const body = runner;
+          sb.onLine = onLine;
+          t.abort.signal.addEventListener("abort", () => sb.abort.abort(), { once: true });
+          sb.feed.push(`${Buffer.byteLength(body)}\n${body.slice(0, -1)}`);
+          (marked as Promise<void>).then(
+            () => {
+              sb.feed.push(body.slice(-1));
+              sb.feed.end();
+            },
+            (e: unknown) => sb.feed.fail(e),
+          );
+          watched = await sb.result;
+        } else if (runner) {
+          watched = await conn.exec(root(startAndFollowCommand(input.stateDir, Buffer.byteLength(runner))), {
+            stdin: runner.slice(0, -1),
+            stdinLast: (marked as Promise<void>).then(() => (runner as string).slice(-1)),
+            signal: t.abort.signal,
+            onLine,
+          });
+        } else {
+          watched = await conn.exec(root(watchCommand(input.stateDir)), { signal: t.abort.signal, onLine });
+        }
         if (runner && !began)
           throw new SSHError("ConnectionLost", `could not start the bootstrap (exit ${watched.code})`);
         if (watched.code !== 0 || !exitLine)

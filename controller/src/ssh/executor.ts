@@ -38,6 +38,12 @@ export interface ExecOptions {
    * is closed without it (the command sees a short input) and the exec rejects with its error.
    */
   stdinLast?: Promise<string>;
+  /**
+   * stdin as it becomes known: each chunk is sent as it comes and stdin is closed when the
+   * iteration ends; if it throws, the channel is closed (the command sees a short input) and the
+   * exec rejects with its error. Lets a command start before its input exists.
+   */
+  input?: AsyncIterable<string>;
   timeoutMs?: number;
   signal?: AbortSignal;
   /** Each complete stdout line as it arrives. */
@@ -178,6 +184,23 @@ class Ssh2Connection implements SSHConnection {
           if (ended) finish(() => resolve({ ...ended, stdout, stderr }));
           else finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended")));
         });
+        if (opts.input) {
+          const input = opts.input;
+          void (async () => {
+            try {
+              for await (const chunk of input) {
+                if (done) return;
+                stream.write(chunk);
+              }
+              if (!done) stream.end();
+            } catch (e) {
+              if (done) return;
+              stream.close();
+              finish(() => reject(e));
+            }
+          })();
+          return;
+        }
         if (!last) {
           stream.end(opts.stdin ?? "");
           return;
@@ -310,6 +333,50 @@ export class Ssh2Dialer implements Dialer {
     } catch (e) {
       jump.client.end();
       throw e;
+    }
+  }
+}
+
+/**
+ * stdin for `ExecOptions.input` that is written later: chunks pushed before anyone reads are
+ * kept; `end` closes stdin, `fail` closes the channel without the rest. (A dozen lines: no
+ * library needed for a single-consumer queue.)
+ */
+export class InputFeed implements AsyncIterable<string> {
+  private readonly chunks: string[] = [];
+  private state: { ended: boolean; failed?: boolean; error?: unknown } = { ended: false };
+  private wake?: () => void;
+
+  push(chunk: string): void {
+    if (this.state.ended) return;
+    this.chunks.push(chunk);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.state = { ...this.state, ended: true };
+    this.wake?.();
+  }
+
+  fail(error: unknown): void {
+    if (this.state.ended) return;
+    this.state = { ended: true, failed: true, error };
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for (;;) {
+      const next = this.chunks.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.state.failed) throw this.state.error;
+      if (this.state.ended) return;
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
+      this.wake = undefined;
     }
   }
 }
