@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client } from "ssh2";
+import { InputFeed, Ssh2Dialer } from "../../controller/src/ssh/executor.js";
 import { type KeyPair, makeKeyPair } from "../bed/fixtures.js";
 import {
   countLines,
@@ -17,7 +18,6 @@ import {
   stopSshd,
   type TestHost,
 } from "../bed/hosts.js";
-import { InputFeed, Ssh2Dialer } from "../../controller/src/ssh/executor.js";
 import { canMakeHosts } from "../bed/index.js";
 
 interface RunResult {
@@ -176,7 +176,7 @@ describe("SSH test hosts", { skip: canMakeHosts() ? false : "test hosts need roo
       assert.equal(seen, "3");
       // A command started before its input exists (a warm connection's standby start), fed later.
       const feed = new InputFeed();
-      const standby = conn.exec("IFS= read -r n; cat > /tmp/fed; echo \"$n $(wc -c < /tmp/fed)\"", { input: feed });
+      const standby = conn.exec('IFS= read -r n; cat > /tmp/fed; echo "$n $(wc -c < /tmp/fed)"', { input: feed });
       await new Promise((r) => setTimeout(r, 300));
       feed.push("5\nhel");
       feed.push("lo");

@@ -120,8 +120,8 @@ export class KubeApi {
   }
 
   private agentFor(opts: RequestOptions): HttpsAgent {
-    const tls = [opts.ca, opts.cert, opts.key, opts.pfx, opts.passphrase, opts.rejectUnauthorized, opts.servername].map((v) =>
-      v === undefined ? "" : String(v),
+    const tls = [opts.ca, opts.cert, opts.key, opts.pfx, opts.passphrase, opts.rejectUnauthorized, opts.servername].map(
+      (v) => (v === undefined ? "" : String(v)),
     );
     const key = tls.join("\u0000");
     if (this.agent?.key !== key) {
