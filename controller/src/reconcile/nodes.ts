@@ -87,7 +87,7 @@ export class NodeWatcher {
         if (w.synced && matchView(n) !== matchView(old)) this.onChange(clusterKey, n);
       },
     });
-    informer.synced.then(() => {
+    void informer.synced.then(() => {
       w.synced = true;
       this.onChange(clusterKey);
     });

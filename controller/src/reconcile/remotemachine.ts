@@ -511,7 +511,7 @@ export class RemoteMachineReconciler {
         );
       }
       this.condition(s, ConditionType.HostReachable, "True", Reason.Connected);
-      this.succeed(s, task.hostname, task.finishedAt, task.steps);
+      await this.succeed(s, task.hostname, task.finishedAt, task.steps);
       // In the same pass (and so the same status write): the Node, if it has registered already.
       return this.reconcileNode(s, machine, cluster.metadata.name);
     }
