@@ -61,9 +61,18 @@ async function controllerWrites(c: ControllerProcess): Promise<Map<string, numbe
   return out;
 }
 
-/** Waits until the controller has made no write for 2 s (at most 30 s). */
+/**
+ * Waits until the controller has made no write and opened no SSH connection for 2 s (at most
+ * 30 s): machines waiting for their data have their connections ready, as when a bootstrap
+ * provider takes its usual seconds.
+ */
 async function settle(c: ControllerProcess): Promise<void> {
-  const total = async () => [...(await controllerWrites(c)).values()].reduce((a, b) => a + b, 0);
+  const total = async () => {
+    const writes = [...(await controllerWrites(c)).values()].reduce((a, b) => a + b, 0);
+    const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+    const ssh = Number(/^capi_remote_ssh_sessions (\S+)$/m.exec(text)?.[1] ?? 0);
+    return writes * 100_000 + ssh;
+  };
   let last = await total();
   let quietSince = Date.now();
   for (const end = Date.now() + 30_000; Date.now() < end && Date.now() - quietSince < 2000; ) {

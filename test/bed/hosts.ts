@@ -285,9 +285,6 @@ export async function createHost(name: string, authorizedKeys: string[]): Promis
   return host;
 }
 
-/** CPU niceness of the test hosts' sshd and sessions (CAPI_REMOTE_HOST_NICE, default 10; 0 = none). */
-const HOST_NICE = Number(process.env.CAPI_REMOTE_HOST_NICE ?? 10);
-
 /** Starts (or restarts) the host's sshd and waits until it accepts connections. */
 export async function startSshd(host: TestHost): Promise<void> {
   if (host.sshdPid && alive(host.sshdPid)) return;
@@ -300,12 +297,6 @@ export async function startSshd(host: TestHost): Promise<void> {
       "-n",
       "-u",
       "--",
-      // The hosts stand for other machines: on this one, their sessions run at a lower CPU
-      // priority, so that fifty busy hosts do not take the CPU from the management cluster (API
-      // server, Cluster API, the controller) as separate machines never would.
-      "nice",
-      "-n",
-      String(HOST_NICE),
       "/usr/sbin/sshd",
       "-D",
       "-f",
