@@ -13,7 +13,6 @@
  *
  * Run: npm run bench -- claims   (root not needed; uses the test bed's API server and CAPI)
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { R as KR, KubeApi } from "../controller/src/kube/api.js";
 import { Informer, type KObject } from "../controller/src/runtime/informer.js";
@@ -21,6 +20,7 @@ import { makeLogger } from "../controller/src/runtime/log.js";
 import { getTestBed, type TestBed } from "../test/bed/index.js";
 import { ensureNamespace } from "../test/bed/kube.js";
 import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
+import { profileApiServer } from "./lib/pprof.js";
 
 const SIZES = (process.env.BENCH_SIZES ?? "50,100,250,500").split(",").map(Number);
 const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
@@ -170,21 +170,7 @@ async function run(bed: TestBed, n: number, mode: "pool" | "baseline"): Promise<
   const before = await writes(ctl);
   const start = Date.now();
   // BENCH_PPROF=<dir>: a CPU profile of the API server over the first 10 s (go tool pprof -top).
-  if (process.env.BENCH_PPROF) {
-    const out = `${process.env.BENCH_PPROF}/kube-apiserver-${mode}-${n}.pprof`;
-    spawn(
-      "curl",
-      [
-        "-sk",
-        "-H",
-        `Authorization: Bearer ${bed.controlPlane.token}`,
-        "-o",
-        out,
-        `${bed.controlPlane.server}/debug/pprof/profile?seconds=10`,
-      ],
-      { stdio: "ignore" },
-    );
-  }
+  profileApiServer(bed, `kube-apiserver-${mode}-${n}`);
   // Created as fast as this process can (50 at a time over kept-alive connections), so that
   // the figures are the controller's and not this process's.
   await inBatches(

@@ -15,7 +15,6 @@
  * Run: npm run bench -- provision   (root: the SSH hosts live in network namespaces)
  * Env: BENCH_REACTION (30), BENCH_PARALLEL (50), BENCH_SLEEP (5).
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Client } from "ssh2";
@@ -35,6 +34,7 @@ import {
   objects,
   testBootstrap,
 } from "../test/e2e/harness.js";
+import { profileApiServer } from "./lib/pprof.js";
 
 const R = Number(process.env.BENCH_REACTION ?? 30);
 const P = Number(process.env.BENCH_PARALLEL ?? 50);
@@ -333,20 +333,7 @@ try {
     await settle(ctl);
     const data = testBootstrap(bed, { sleep: SLEEP, extra: "  - date +%s%N > /var/tmp/bench-done\n" });
     // BENCH_PPROF=<dir>: a CPU profile of the API server over the 10 s after the release.
-    if (process.env.BENCH_PPROF) {
-      spawn(
-        "curl",
-        [
-          "-sk",
-          "-H",
-          `Authorization: Bearer ${bed.controlPlane.token}`,
-          "-o",
-          `${process.env.BENCH_PPROF}/kube-apiserver-parallel-${names.length}.pprof`,
-          `${bed.controlPlane.server}/debug/pprof/profile?seconds=10`,
-        ],
-        { stdio: "ignore" },
-      );
-    }
+    profileApiServer(bed, `kube-apiserver-parallel-${names.length}`);
     const t0 = nowNs();
     await createSecrets(
       ns,

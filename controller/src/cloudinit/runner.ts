@@ -154,6 +154,22 @@ function gateThenRun(S: string, T: string): string {
 }
 
 /**
+ * The start's common part: the upload (length-checked, `$n` bytes) and the detached launcher,
+ * which takes the gate and becomes the run (`$!`). setsid: the run, in a session of its own,
+ * survives the SSH session, a dropped link and a controller restart (no SIGHUP reaches it).
+ */
+function uploadAndLaunch(S: string): string[] {
+  const T = `${S}/run.sh.${randomBytes(6).toString("hex")}`;
+  return [
+    `cat > ${T} || { rm -f ${T}; exit 1; }`,
+    `[ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`,
+    // The run appends to it; it exists before anyone follows it.
+    `: >> ${S}/progress`,
+    `setsid sh -c ${shq(gateThenRun(S, T))} >/dev/null 2>&1 </dev/null &`,
+  ];
+}
+
+/**
  * The command that starts the runner (read from stdin, `scriptBytes` long) unless a run for this
  * state directory was ever started: prints "started" or "attached". Exactly once, whatever dies
  * when:
@@ -167,22 +183,15 @@ function gateThenRun(S: string, T: string): string {
  */
 export function startCommand(stateDir: string, scriptBytes: number): string {
   const S = shq(stateDir);
-  const nonce = randomBytes(6).toString("hex");
-  const T = `${S}/run.sh.${nonce}`;
   // Stray uploads of cut sessions are removed by the run (its finish), off the path to its start.
   // The winner runs its upload where it lies; the run renames it run.sh when it finishes.
-  const launch = gateThenRun(S, T);
-  // As few processes as possible before the run starts: each costs milliseconds of reaction.
   return [
     // umask: the state directory and the uploaded script (it holds join tokens) are root's only.
     "umask 077",
     `mkdir -p ${S} || exit 1`,
+    `n=${scriptBytes}`,
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; exit 0; fi`,
-    `cat > ${T} || { rm -f ${T}; exit 1; }`,
-    `[ "$(wc -c < ${T})" -eq ${scriptBytes} ] || { rm -f ${T}; echo truncated; exit 1; }`,
-    // setsid: the run, in a session of its own, survives the SSH session, a dropped link and a
-    // controller restart (no SIGHUP reaches it).
-    `setsid sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
+    ...uploadAndLaunch(S),
     // Return once the gate is taken (by this start or a racing one), so that a watch follows.
     `i=0; while [ ! -e ${S}/started ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done`,
     `[ -e ${S}/started ] || exit 1`,
@@ -205,9 +214,6 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  */
 export function startAndFollowCommand(stateDir: string, scriptBytes?: number): string {
   const S = shq(stateDir);
-  const nonce = randomBytes(6).toString("hex");
-  const T = `${S}/run.sh.${nonce}`;
-  const launch = gateThenRun(S, T);
   return [
     "umask 077",
     `mkdir -p ${S} || exit 1`,
@@ -217,11 +223,7 @@ export function startAndFollowCommand(stateDir: string, scriptBytes?: number): s
       ? ["IFS= read -r n || exit 1", 'case "$n" in ""|*[!0-9]*) exit 1 ;; esac']
       : [`n=${scriptBytes}`]),
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; else`,
-    `  cat > ${T} || { rm -f ${T}; exit 1; }`,
-    `  [ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`,
-    // The run appends to it; it exists before tail opens it.
-    `  : >> ${S}/progress`,
-    `  setsid sh -c ${shq(launch)} >/dev/null 2>&1 </dev/null &`,
+    ...uploadAndLaunch(S).map((l) => `  ${l}`),
     "  run=$!",
     "  echo started",
     `  tail -n +1 -f ${S}/progress 2>/dev/null &`,
