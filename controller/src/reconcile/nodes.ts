@@ -11,7 +11,7 @@ import type { Logger } from "../runtime/log.js";
 export interface Node {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; labels?: Record<string, string>; resourceVersion?: string };
+  metadata: { name: string; uid?: string; labels?: Record<string, string>; resourceVersion?: string };
   spec?: { providerID?: string };
   status?: { addresses?: { type: string; address: string }[] };
 }

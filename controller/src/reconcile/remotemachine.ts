@@ -77,7 +77,11 @@ export class RemoteMachineReconciler {
    * nothing a deferred pass found is lost.
    */
   private readonly pendingStatus = new Map<string, RemoteMachineStatus>();
-  /** Provider IDs handed to Nodes ("ns/cluster/node"), so a lagging Node cache does not resend them. */
+  /**
+   * Provider IDs handed to Nodes ("ns/cluster/node/uid"), so a lagging Node cache does not resend
+   * them. By uid: a pool machine reused at once re-registers its Node under the same name and,
+   * at the same address, needs the same provider ID again.
+   */
   private readonly nodeHandOffs = new Map<string, { providerID: string; at: number }>();
   /** When each object's status was last written. */
   private readonly lastStatusWrite = new Map<string, number>();
@@ -816,7 +820,7 @@ export class RemoteMachineReconciler {
       );
       return undefined;
     }
-    const handedOff = this.nodeHandOffs.get(`${ns}/${clusterName}/${node.metadata.name}`);
+    const handedOff = this.nodeHandOffs.get(`${ns}/${clusterName}/${node.metadata.name}/${node.metadata.uid ?? ""}`);
     if (!node.spec?.providerID && handedOff?.providerID === providerID && Date.now() - handedOff.at < 30_000) {
       // Set a moment ago; the Node cache has not caught up yet.
       this.condition(
@@ -827,7 +831,10 @@ export class RemoteMachineReconciler {
         `Node ${node.metadata.name}`,
       );
     } else if (!node.spec?.providerID) {
-      this.nodeHandOffs.set(`${ns}/${clusterName}/${node.metadata.name}`, { providerID, at: Date.now() });
+      this.nodeHandOffs.set(`${ns}/${clusterName}/${node.metadata.name}/${node.metadata.uid ?? ""}`, {
+        providerID,
+        at: Date.now(),
+      });
       if (this.nodeHandOffs.size > 10_000) this.nodeHandOffs.delete(this.nodeHandOffs.keys().next().value as string);
       void workload.api
         .patch(R.nodes, undefined, node.metadata.name, { spec: { providerID } })
@@ -840,7 +847,7 @@ export class RemoteMachineReconciler {
           ),
         )
         .catch((e: unknown) => {
-          this.nodeHandOffs.delete(`${ns}/${clusterName}/${node.metadata.name}`);
+          this.nodeHandOffs.delete(`${ns}/${clusterName}/${node.metadata.name}/${node.metadata.uid ?? ""}`);
           this.log(s).warn("could not set the Node's providerID", { node: node.metadata.name, err: e });
         });
       this.condition(
