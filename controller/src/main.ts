@@ -26,7 +26,7 @@ import { isConflict, KubeApi, R } from "./kube/api.js";
 import { PoolClaims } from "./pool/claims.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
 import { NodeWatcher } from "./reconcile/nodes.js";
-import { PooledMachineReconciler } from "./reconcile/pooledmachine.js";
+import { mirrorsOnly, PooledMachineReconciler } from "./reconcile/pooledmachine.js";
 import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";
 import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
@@ -38,7 +38,7 @@ import { Informer, keyOf } from "./runtime/informer.js";
 import { LeaderElector } from "./runtime/leader.js";
 import { makeLogger } from "./runtime/log.js";
 import { makeMetrics } from "./runtime/metrics.js";
-import { WorkQueue } from "./runtime/queue.js";
+import { WorkQueue, Yielding } from "./runtime/queue.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 
 type RM = RemoteMachine & Named;
@@ -208,6 +208,16 @@ export async function run(cfg: Config): Promise<void> {
 
   // Watch-driven: every object a RemoteMachine depends on enqueues it when it changes.
   const enqueue = (o: { metadata: { namespace?: string; name: string } }) => queue.add(keyOf(o));
+  /**
+   * Pool machine reconciles that only bring its status up to date with its holder (a claim,
+   * the holder's progress, our own status writes) yield to waiting RemoteMachines (at most
+   * 5 s): in a burst, claims and bootstraps get the API server first. Anything a person or the
+   * pool asks for (spec, labels, release, cordon, deletion) runs at once.
+   */
+  const mirror = new Yielding(
+    (k) => prmQueue.add(k),
+    () => queue.depth > 0,
+  );
   /** Templates of a pool recount after a pool change; a short delay folds bursts into one write. */
   const recountPool = (namespace: string | undefined, pool: string | undefined) => {
     if (!pool) return;
@@ -220,9 +230,9 @@ export async function run(cfg: Config): Promise<void> {
     if (!rm.spec.pool) return;
     // The pool machines it holds (or names) show its progress in their phase.
     const rmNs = rm.metadata.namespace ?? "";
-    for (const p of pools.claimedByName(rmNs, rm.metadata.name)) prmQueue.add(keyOf(p));
+    for (const p of pools.claimedByName(rmNs, rm.metadata.name)) mirror.add(keyOf(p));
     const named = rm.metadata.annotations?.[RemoteAnnotations.PoolMachine];
-    if (named) prmQueue.add(`${rmNs}/${named}`);
+    if (named) mirror.add(`${rmNs}/${named}`);
     recountPool(rm.metadata.namespace, rm.spec.pool);
   };
   inf.remoteMachines.on({ onAdd: fromRemoteMachine, onUpdate: fromRemoteMachine, onDelete: fromRemoteMachine });
@@ -240,7 +250,11 @@ export async function run(cfg: Config): Promise<void> {
     }
   };
   const fromPoolMachine = (p: PRM, old?: PRM) => {
-    prmQueue.add(keyOf(p));
+    if (old && mirrorsOnly(p, old)) mirror.add(keyOf(p));
+    else {
+      mirror.delete(keyOf(p));
+      prmQueue.add(keyOf(p));
+    }
     recountPool(p.metadata.namespace, p.spec.pool);
     if (old && old.spec.pool !== p.spec.pool) recountPool(old.metadata.namespace, old.spec.pool);
     // Only when it becomes claimable (joined, freed, uncordoned): waking every waiting
@@ -392,6 +406,7 @@ export async function run(cfg: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down");
+    mirror.stop();
     await Promise.all([queue.shutdown(), rcQueue.shutdown(), prmQueue.shutdown(), templateQueue.shutdown()]);
     await tasks.shutdown();
     for (const i of all) i.stop();

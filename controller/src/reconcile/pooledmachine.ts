@@ -47,6 +47,24 @@ export const FACTS_SCRIPT = [
   "true",
 ].join("; ");
 
+/**
+ * True when a pool machine changed only in what its status mirrors: its claim annotations (our
+ * own compare-and-swap) or its status (our own write). Such a change needs no action, only a
+ * status brought up to date, which may wait for more urgent work.
+ */
+export function mirrorsOnly(now: PRM, old: PRM): boolean {
+  const m = now.metadata;
+  const o = old.metadata;
+  if (m.generation !== o.generation || m.deletionTimestamp !== o.deletionTimestamp) return false;
+  if (JSON.stringify(m.labels ?? {}) !== JSON.stringify(o.labels ?? {})) return false;
+  if (JSON.stringify(m.finalizers ?? []) !== JSON.stringify(o.finalizers ?? [])) return false;
+  const rest = (a: Record<string, string> | undefined) => {
+    const { [PoolAnnotations.ClaimedBy]: _by, [PoolAnnotations.ClaimedByUID]: _uid, ...others } = a ?? {};
+    return JSON.stringify(Object.entries(others).sort(([x], [y]) => (x < y ? -1 : 1)));
+  };
+  return rest(m.annotations) === rest(o.annotations);
+}
+
 const FACTS_MAX_DELAY_MS = 300_000;
 const CLEANUP_TAIL = ["rm -f /run/cluster-api/bootstrap-success.complete"];
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { WorkQueue } from "./queue.js";
+import { WorkQueue, Yielding } from "./queue.js";
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -151,5 +151,67 @@ describe("WorkQueue", () => {
     assert.ok(finished);
     q.add("later");
     assert.equal(q.depth, 0);
+  });
+});
+
+describe("Yielding", () => {
+  it("runs at once when the other queue is idle, waits while it is busy, and collapses keys", async () => {
+    let busy = false;
+    const ran: string[] = [];
+    const y = new Yielding(
+      (k) => ran.push(k),
+      () => busy,
+      10_000,
+      5,
+    );
+    y.add("a");
+    assert.deepEqual(ran, ["a"]);
+    busy = true;
+    y.add("b");
+    y.add("b");
+    y.add("c");
+    await tick(30);
+    assert.deepEqual(ran, ["a"]);
+    assert.equal(y.size, 2);
+    busy = false;
+    // Waiting keys go first, in order: a new key does not jump ahead of them.
+    y.add("d");
+    await tick(30);
+    assert.deepEqual(ran, ["a", "b", "c", "d"]);
+    y.stop();
+  });
+
+  it("runs a key that waited its longest even while the other queue stays busy", async () => {
+    const ran: string[] = [];
+    const y = new Yielding(
+      (k) => ran.push(k),
+      () => true,
+      40,
+      5,
+    );
+    y.add("a");
+    await tick(15);
+    y.add("b");
+    await tick(40);
+    assert.deepEqual(ran, ["a"]);
+    await tick(40);
+    assert.deepEqual(ran, ["a", "b"]);
+    y.delete("zzz");
+    y.stop();
+  });
+
+  it("forgets a key run by other means", async () => {
+    const ran: string[] = [];
+    const y = new Yielding(
+      (k) => ran.push(k),
+      () => true,
+      20,
+      5,
+    );
+    y.add("a");
+    y.delete("a");
+    await tick(50);
+    assert.deepEqual(ran, []);
+    y.stop();
   });
 });

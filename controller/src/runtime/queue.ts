@@ -135,3 +135,63 @@ export class WorkQueue {
     }
   }
 }
+
+/**
+ * Keys of low-priority work that yield to another queue's backlog: they are handed to `run`
+ * once `busy()` is false, or after `maxWaitMs` at the latest. A key collapses with itself while
+ * it waits. The pool machines' status mirrors their holders' progress; while RemoteMachines
+ * wait for a worker (a burst of claims), those writes would compete with the claims and the
+ * bootstraps for the API server, and nothing waits on them but people reading the pool.
+ */
+export class Yielding {
+  /** Key -> when it started waiting. */
+  private readonly waiting = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly run: (key: string) => void,
+    private readonly busy: () => boolean,
+    private readonly maxWaitMs = 5000,
+    private readonly checkEveryMs = 100,
+  ) {}
+
+  /** Runs `key` now when nothing is waiting elsewhere, else once the backlog is gone. */
+  add(key: string): void {
+    if (this.waiting.has(key)) return;
+    if (this.waiting.size === 0 && !this.busy()) {
+      this.run(key);
+      return;
+    }
+    this.waiting.set(key, Date.now());
+    this.timer ??= setInterval(() => this.flush(), this.checkEveryMs).unref();
+  }
+
+  /** Forgets a waiting key (it is being run anyway). */
+  delete(key: string): void {
+    this.waiting.delete(key);
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.waiting.clear();
+  }
+
+  private flush(): void {
+    const now = Date.now();
+    const all = !this.busy();
+    for (const [key, since] of this.waiting) {
+      if (!all && now - since < this.maxWaitMs) continue;
+      this.waiting.delete(key);
+      this.run(key);
+    }
+    if (this.waiting.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
