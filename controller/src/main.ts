@@ -20,7 +20,7 @@ import {
   returningAfterOf,
 } from "@capi-remote/shared";
 import { KubeConfig } from "@kubernetes/client-node";
-import { makeRedactor } from "./cloudinit/redact.js";
+import { SecretWordIndex } from "./cloudinit/redact.js";
 import { type Config, parseConfig, usage } from "./config.js";
 import { isConflict, KubeApi, R } from "./kube/api.js";
 import { PoolClaims } from "./pool/claims.js";
@@ -44,34 +44,13 @@ import { Ssh2Dialer } from "./ssh/executor.js";
 type RM = RemoteMachine & Named;
 type PRM = PooledRemoteMachine & Named;
 
-/** Secret words of every cached Secret, so that none can reach a log line, Event or message. */
-class SecretWords {
-  private redactor = makeRedactor([]);
-  private dirty = false;
-  constructor(private readonly secrets: () => Secret[]) {}
-  invalidate() {
-    this.dirty = true;
-  }
-  redact = (text: string): string => {
-    if (this.dirty) {
-      this.dirty = false;
-      this.redactor = makeRedactor(
-        this.secrets().flatMap((s) =>
-          Object.values(s.data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8")),
-        ),
-      );
-    }
-    return this.redactor(text);
-  };
-}
-
 export async function run(cfg: Config): Promise<void> {
   const kc = new KubeConfig();
   if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
   else kc.loadFromDefault();
   const metrics = makeMetrics();
-  let secretsInformer: Informer<Secret> | undefined;
-  const words = new SecretWords(() => secretsInformer?.list() ?? []);
+  /** Secret words of every cached Secret, so that none can reach a log line, Event or message. */
+  const words = new SecretWordIndex();
   const log = makeLogger({ level: cfg.logLevel, redact: words.redact });
   const api = new KubeApi(kc, {
     onRequest: (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }),
@@ -94,7 +73,13 @@ export async function run(cfg: Config): Promise<void> {
     remoteMachineTemplates: new Informer<RemoteMachineTemplate & Named>(api, kc, R.remoteMachineTemplates, log, ns),
   };
   const pools = new PoolClaims(api, inf.pooledRemoteMachines, log);
-  secretsInformer = inf.secrets;
+  // First of the Secret handlers: a Secret's words are known before anything reads the Secret.
+  const learn = (s: Secret) =>
+    words.set(
+      keyOf(s),
+      Object.values(s.data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8")),
+    );
+  inf.secrets.on({ onAdd: learn, onUpdate: learn, onDelete: (s) => words.delete(keyOf(s)) });
   const remoteClusters = new Informer<RemoteCluster & Named>(api, kc, R.remoteClusters, log, ns);
   const events = new EventRecorder(api, "capi-remote-controller", log, words.redact);
 
@@ -329,7 +314,6 @@ export async function run(cfg: Config): Promise<void> {
     },
   });
   const fromSecret = (s: Secret) => {
-    words.invalidate();
     const sns = s.metadata.namespace;
     const name = s.metadata.name;
     for (const rm of inf.remoteMachines.list()) {

@@ -5,7 +5,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { planBootstrap } from "./plan.js";
-import { renderRunner, SENTINEL_STEP, startAndFollowCommand, startCommand, watchCommand } from "./runner.js";
+import { RUN_GATE, renderRunner, SENTINEL_STEP, startAndFollowCommand, startCommand, watchCommand } from "./runner.js";
 
 /** Runs a cloud-config through the real runner with /bin/sh, in a scratch directory. */
 function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = {}) {
@@ -126,7 +126,7 @@ runcmd:
   it("start-and-follow: a truncated upload runs nothing and takes no gate", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
-    const script = `#!/bin/sh\ntouch ${join(root, "ran")}\n`;
+    const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
     const cut = spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))], {
       input: script.slice(0, 12),
     });
@@ -213,7 +213,7 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
   it("a truncated upload (the session cut mid-transfer) never runs and takes no gate", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
-    const script = `#!/bin/sh\ntouch ${join(root, "ran")}\n`;
+    const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
     // The session delivers only part of the script (its declared length is the whole).
     const cut = spawnSync("sh", ["-c", startCommand(state, Buffer.byteLength(script))], {
       input: script.slice(0, 12),
@@ -239,7 +239,7 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
   it("the gate is taken by the detached runner: killing the starting session right after cannot lose the run", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
-    const script = `#!/bin/sh\nsleep 0.3; echo x >> ${join(root, "ran")}\n`;
+    const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\nsleep 0.3; echo x >> ${join(root, "ran")}\n`;
     // SIGKILL the starting session's whole process group as soon as it is done, as sshd does
     // with a session whose client vanished: the run goes on without it.
     // setsid: its own process group, so that `kill -9 0` hits the session and not this runner.

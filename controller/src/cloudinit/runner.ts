@@ -33,6 +33,15 @@ export interface RunnerOptions {
   sentinel?: string;
 }
 
+/**
+ * The once-only gate, the first line a run executes (with `$S` its state directory): taken by
+ * the detached process that runs the script (see uploadAndLaunch), never by an SSH session. An
+ * exclusive create (`set -C`: O_EXCL), atomic like the `mkdir` of earlier versions and without
+ * starting a process; their `started/` directory makes it fail the same. A losing starter's copy
+ * removes itself.
+ */
+export const RUN_GATE = `set -C; if { : > "$S/started"; } 2>/dev/null; then set +C; else rm -f "$0"; exit 0; fi`;
+
 /** The state directory of a RemoteMachine: namespace and name, readable and collision-free. */
 export function stateDirFor(namespace: string, name: string): string {
   return `${STATE_ROOT}/${namespace}.${name}`;
@@ -126,6 +135,7 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
     "#!/bin/sh",
     `# capi-remote bootstrap of ${opts.owner}. Started once; never run again by capi-remote.`,
     `S=${shq(opts.stateDir)}`,
+    RUN_GATE,
     'exec >>"$S/output.log" 2>&1 </dev/null',
     // The start made everything above root's only (umask 077); the steps run as cloud-init runs
     // them, under 022 (directories and files they create are readable as usual).
@@ -145,17 +155,8 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
 }
 
 /**
- * The detached launcher: takes the once-only gate and becomes the run, or removes its upload.
- * The gate is an exclusive create (`set -C`: O_EXCL), atomic like the `mkdir` of earlier
- * versions and without starting a process; their `started/` directory makes it fail the same.
- */
-function gateThenRun(S: string, T: string): string {
-  return `set -C; if { : > ${S}/started; } 2>/dev/null; then set +C; exec sh ${T}; else rm -f ${T}; fi`;
-}
-
-/**
- * The start's common part: the upload (length-checked, `$n` bytes) and the detached launcher,
- * which takes the gate and becomes the run (`$!`). setsid: the run, in a session of its own,
+ * The start's common part: the upload (length-checked, `$n` bytes) and the detached run (`$!`),
+ * whose script takes the gate first (renderRunner). setsid: the run, in a session of its own,
  * survives the SSH session, a dropped link and a controller restart (no SIGHUP reaches it).
  */
 function uploadAndLaunch(S: string): string[] {
@@ -165,7 +166,7 @@ function uploadAndLaunch(S: string): string[] {
     `[ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`,
     // The run appends to it; it exists before anyone follows it.
     `: >> ${S}/progress`,
-    `setsid sh -c ${shq(gateThenRun(S, T))} >/dev/null 2>&1 </dev/null &`,
+    `setsid sh ${T} >/dev/null 2>&1 </dev/null &`,
   ];
 }
 
