@@ -23,7 +23,10 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = 
   });
   // The session's command: start and follow, in one exec; a second start attaches.
   const follow = (input: string) =>
-    spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(input))], { input, timeout: 20_000 })
+    spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(input))], {
+      input: `${input}go\n`,
+      timeout: 20_000,
+    })
       .stdout.toString()
       .trim();
   const watched = follow(script);
@@ -123,6 +126,45 @@ runcmd:
     assert.deepEqual(readdirSync(join(r.root, "w")).sort(), ["blob", "out", "quotes", "secret", "tool.sh"]);
   });
 
+  it("start-and-follow: the run waits for `go` (sent once the start is recorded); without it nothing runs and nothing is left", async () => {
+    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const state = join(root, "state");
+    const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\nmkdir -p $(dirname $S)\necho "0 0" > $S/exit\n`;
+    // The standby form: the length on the first line, as a warm connection sends it.
+    const child = spawn("sh", ["-c", startAndFollowCommand(state)], { stdio: ["pipe", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stdin.write(`${Buffer.byteLength(script)}\n${script}`);
+    await new Promise((r) => setTimeout(r, 400));
+    // Uploaded, checked and launched, but waiting: no gate, nothing ran, nothing said yet.
+    assert.equal(existsSync(join(state, "started")), false);
+    assert.equal(existsSync(join(root, "ran")), false);
+    assert.equal(out, "");
+    // The session ends without `go` (the record failed, the controller died): the run gives up.
+    const closed = new Promise((r) => child.on("close", r));
+    child.stdin.end();
+    await closed;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(existsSync(join(state, "started")), false, "no gate");
+    assert.equal(existsSync(join(root, "ran")), false, "nothing ran");
+    assert.deepEqual(
+      readdirSync(state).filter((f) => f.startsWith("run.sh.")),
+      [],
+      "the upload was removed",
+    );
+    const left = spawnSync("pgrep", ["-f", state]).stdout.toString().trim();
+    assert.equal(left, "", "no process of this start is left");
+    // The next start, with `go`, runs it once.
+    const again = spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))], {
+      input: `${script}go\n`,
+      timeout: 20_000,
+    });
+    assert.match(again.stdout.toString(), /^started\n/);
+    assert.equal(existsSync(join(root, "ran")), true);
+  });
+
   it("start-and-follow: a truncated upload runs nothing and takes no gate", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
@@ -155,7 +197,7 @@ runcmd:
     const t0 = Date.now();
     const lines: [number, string][] = [];
     const child = spawn("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))]);
-    child.stdin.end(script);
+    child.stdin.end(`${script}go\n`);
     let buf = "";
     child.stdout.on("data", (d: Buffer) => {
       buf += d.toString();

@@ -154,16 +154,22 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
   ].join("\n");
 }
 
+/** The name of an upload: a file of its own per start, so a cut session never truncates another's. */
+const uploadName = (S: string) => `${S}/run.sh.${randomBytes(6).toString("hex")}`;
+
+/** The upload's length check (`$n` bytes): a session cut mid-transfer leaves no runnable file. */
+const lengthCheck = (T: string) => `[ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`;
+
 /**
- * The start's common part: the upload (length-checked, `$n` bytes) and the detached run (`$!`),
- * whose script takes the gate first (renderRunner). setsid: the run, in a session of its own,
- * survives the SSH session, a dropped link and a controller restart (no SIGHUP reaches it).
+ * The Job's start: the upload (length-checked) and the detached run (`$!`), whose script takes
+ * the gate first (renderRunner). setsid: the run, in a session of its own, survives the SSH
+ * session, a dropped link and a controller restart (no SIGHUP reaches it).
  */
 function uploadAndLaunch(S: string): string[] {
-  const T = `${S}/run.sh.${randomBytes(6).toString("hex")}`;
+  const T = uploadName(S);
   return [
     `cat > ${T} || { rm -f ${T}; exit 1; }`,
-    `[ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`,
+    lengthCheck(T),
     // The run appends to it; it exists before anyone follows it.
     `: >> ${S}/progress`,
     `setsid sh ${T} >/dev/null 2>&1 </dev/null &`,
@@ -201,10 +207,21 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
 }
 
 /**
- * The command a bootstrap session runs: starts the runner as `startCommand` does (same upload,
- * length check and once-only gate, taken by the detached run) and then follows it, in one exec.
+ * The command a bootstrap session runs: starts the runner (same upload, length check and
+ * once-only gate, taken by the detached run, as `startCommand`) and then follows it, in one exec.
  * It prints "started" or "attached", progress lines ("<i> <n> <name>" while it follows its own
  * run, "progress <i> <n> <name>" from the watch) and finally "exit <code> <step>".
+ *
+ * Its stdin: the script (`scriptBytes`, or a first line with the length: a warm connection
+ * starts the command before the script exists and it waits at no cost), then the line `go`,
+ * sent once the start is recorded on the API object. Everything the machine can do ahead is
+ * done before `go`: the upload is read (`head -c`, exact, so the `go` line stays on stdin) and
+ * its length checked, and the detached run is launched and waits for the `go` in a pipe from
+ * this shell. On `go` it reads the script into itself (`.`, no new process) and takes the gate:
+ * the API write and the machine's process starts (each of them milliseconds on a small machine)
+ * happen side by side, and nothing runs before the record exists. Without `go` (the record
+ * failed, the session was cut), the pipe ends empty and the run removes its upload and exits,
+ * gate untouched; no process is left waiting.
  *
  * Following its own run costs the machine nothing while the run lasts: the run is this shell's
  * child, so the shell blocks in `wait`, and one `tail -f` streams the progress file (inotify
@@ -215,18 +232,25 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  */
 export function startAndFollowCommand(stateDir: string, scriptBytes?: number): string {
   const S = shq(stateDir);
+  const T = uploadName(S);
+  // The detached run: waits for `go` on its stdin (the pipe), then becomes the runner.
+  const run = `IFS= read -r go && [ "$go" = go ] && . "$0"; rm -f "$0"`;
   return [
     "umask 077",
     `mkdir -p ${S} || exit 1`,
-    // Without a length here, stdin's first line gives it: the command can then be started
-    // before the script exists (a warm connection's standby) and wait for it at no cost.
     ...(scriptBytes === undefined
       ? ["IFS= read -r n || exit 1", 'case "$n" in ""|*[!0-9]*) exit 1 ;; esac']
       : [`n=${scriptBytes}`]),
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; else`,
-    ...uploadAndLaunch(S).map((l) => `  ${l}`),
+    `  head -c "$n" > ${T} || { rm -f ${T}; exit 1; }`,
+    `  ${lengthCheck(T)}`,
+    `  : >> ${S}/progress`,
+    // fd 3: this session's output; fd 4: its input (an asynchronous list's stdin would be
+    // /dev/null). The left side relays `go` and reports the start; the run keeps neither.
+    "  exec 3>&1 4<&0",
+    `  { IFS= read -r go <&4 && [ "$go" = go ] && echo go && echo started >&3; } | setsid sh -c ${shq(run)} ${T} >/dev/null 2>&1 3>&- 4<&- &`,
     "  run=$!",
-    "  echo started",
+    "  exec 4<&-",
     `  tail -n +1 -f ${S}/progress 2>/dev/null &`,
     "  follow=$!",
     '  wait "$run"',

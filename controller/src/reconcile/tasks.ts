@@ -431,11 +431,11 @@ export class TaskManager {
             });
           }
         };
-        // The start is recorded (markStarted) while the runner travels: all of it but its last
-        // byte is sent at once, the last byte only once the record is written. The machine's
-        // length check makes a runner without it a truncated upload that never runs, so nothing
-        // runs before the record exists, and the reaction pays the API write and the upload
-        // side by side instead of one after the other.
+        // The start is recorded (markStarted) while the runner travels and the machine gets
+        // the run ready (upload checked, detached process launched); the `go` that lets it take
+        // the gate is sent only once the record is written. So nothing runs before the record
+        // exists, and the reaction pays the API write and the machine's process starts side by
+        // side instead of one after the other (startAndFollowCommand).
         const standby = runner ? warm?.standby : undefined;
         if (warm?.standby && !standby) warm.standby.feed.fail(new Error("unused"));
         let watched: ExecResult;
@@ -445,10 +445,10 @@ export class TaskManager {
           const body = runner;
           sb.onLine = onLine;
           t.abort.signal.addEventListener("abort", () => sb.abort.abort(), { once: true });
-          sb.feed.push(`${Buffer.byteLength(body)}\n${body.slice(0, -1)}`);
+          sb.feed.push(`${Buffer.byteLength(body)}\n${body}`);
           (marked as Promise<void>).then(
             () => {
-              sb.feed.push(body.slice(-1));
+              sb.feed.push("go\n");
               sb.feed.end();
             },
             (e: unknown) => sb.feed.fail(e),
@@ -456,8 +456,8 @@ export class TaskManager {
           watched = await sb.result;
         } else if (runner) {
           watched = await conn.exec(root(startAndFollowCommand(input.stateDir, Buffer.byteLength(runner))), {
-            stdin: runner.slice(0, -1),
-            stdinLast: (marked as Promise<void>).then(() => (runner as string).slice(-1)),
+            stdin: runner,
+            stdinLast: (marked as Promise<void>).then(() => "go\n"),
             signal: t.abort.signal,
             onLine,
           });
