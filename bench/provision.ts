@@ -34,7 +34,7 @@ import {
   objects,
   testBootstrap,
 } from "../test/e2e/harness.js";
-import { profileApiServer } from "./lib/pprof.js";
+import { apiServerRequests, profileApiServer, requestsBetween } from "./lib/pprof.js";
 
 const R = Number(process.env.BENCH_REACTION ?? 30);
 const P = Number(process.env.BENCH_PARALLEL ?? 50);
@@ -353,6 +353,7 @@ try {
     const data = testBootstrap(bed, { sleep: SLEEP, extra: "  - date +%s%N > /var/tmp/bench-done\n" });
     // BENCH_PPROF=<dir>: a CPU profile of the API server over the 10 s after the release.
     profileApiServer(bed, `kube-apiserver-parallel-${names.length}`);
+    const req0 = await apiServerRequests(bed);
     const t0 = nowNs();
     await createSecrets(
       ns,
@@ -370,6 +371,8 @@ try {
       },
       600_000,
     );
+    // Every client's requests (this bench's, Cluster API's, the controller's) until then.
+    const requests = requestsBetween(req0, await apiServerRequests(bed));
     const ends = await Promise.all(
       hs.map(async (h) => BigInt(((await readHostFile(h, "/var/tmp/bench-done")) ?? "0").trim())),
     );
@@ -394,7 +397,7 @@ try {
     );
     await sleep(3000); // writes that follow Running (the last status) are counted too
     const writes = writesPer(writes0, await controllerWrites(ctl), names.length);
-    return { wall, writes, startP50: pct(starts, 50), startMax: pct(starts, 100) };
+    return { wall, writes, requests, startP50: pct(starts, 50), startMax: pct(starts, 100) };
   };
   // Each host registers a Node named after its hostname; one machine per host at a time.
   // Baseline: the same hosts, each sent the same sleep over one bare ssh2 session, all at once.
@@ -417,6 +420,7 @@ ${breakdown}`;
   ${P} machines      ${(all.wall / 1000).toFixed(2)} s   = ${(all.wall / single.wall).toFixed(2)} x one machine (target <= 1.5 x)
   first command on the host after the Secrets: p50 ${all.startP50.toFixed(0)} ms, last ${all.startMax.toFixed(0)} ms
   baseline: ${P} bare ssh2 sessions running the same sleep at once: ${(rawParallel / 1000).toFixed(2)} s
+  API server requests, release -> all ${P} bootstraps finished (every client): ${all.requests}
 API writes per machine, Machine created -> Running (controller's own requests):
   1 machine alone  ${single.writes.total.toFixed(1)}   (${single.writes.by})
   ${P} at once      ${all.writes.total.toFixed(1)}   (target <= 8)   (${all.writes.by})

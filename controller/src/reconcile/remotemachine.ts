@@ -31,6 +31,7 @@ import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.
 import { stateDirFor } from "../cloudinit/runner.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
+import { WriteBudget } from "../runtime/budget.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { mergePatch } from "./diff.js";
@@ -100,6 +101,8 @@ export class RemoteMachineReconciler {
     private readonly ctx: Ctx,
     /** Minimum time between two status writes of one object that only report progress. */
     private readonly statusIntervalMs = 5_000,
+    /** Progress-only status writes across all objects: 5 a second, 10 at once. */
+    private readonly progressBudget = new WriteBudget(5, 10),
   ) {}
 
   async reconcile(key: string): Promise<Result> {
@@ -226,14 +229,27 @@ export class RemoteMachineReconciler {
     // statusIntervalMs per object: a bootstrap's steps would otherwise cost a write each. What
     // a user or Cluster API acts on (Ready flipping, provisioned, a terminal failure, deletion)
     // is written at once.
+    const urgent = this.urgent(s);
     const since = Date.now() - (this.lastStatusWrite.get(s.key) ?? 0);
-    if (since < this.statusIntervalMs && !this.urgent(s)) {
+    if (since < this.statusIntervalMs && !urgent) {
       this.pendingStatus.set(s.key, s.status);
       return this.statusIntervalMs - since;
     }
-    if (s.holdStatusMs && !this.urgent(s)) {
+    if (s.holdStatusMs && !urgent) {
       this.pendingStatus.set(s.key, s.status);
       return s.holdStatusMs;
+    }
+    // Progress also shares a budget across the controller: when 50 bootstraps start at once,
+    // their progress writes (and Cluster API's Machine updates that each of them sets off) would
+    // crowd the API server just when the starts need it. Spread out, most are folded into the
+    // provisioned write; a few machines at a time never wait.
+    if (urgent) this.progressBudget.forget(s.key);
+    else {
+      const wait = this.progressBudget.take(s.key);
+      if (wait > 0) {
+        this.pendingStatus.set(s.key, s.status);
+        return wait;
+      }
     }
     this.log(s).debug("status patch", { patch });
     try {

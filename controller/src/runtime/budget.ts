@@ -1,0 +1,48 @@
+/**
+ * A budget for writes that only inform (a bootstrap's progress in a status): at most `perSecond`
+ * on average across the controller, `burst` at once. A caller over budget gets a slot of its own
+ * (the time to come back, when its write is allowed), as a reservation in a token bucket, so
+ * that waiting callers do not poll. Written here because it is a dozen lines tied to the
+ * reconcile's keys; the rate-limit libraries on npm limit calls, not keyed reservations.
+ */
+export class WriteBudget {
+  private tokens: number;
+  private last: number;
+  private readonly slots = new Map<string, number>();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** 0 when `key` may write now; else in how many ms it may (its slot, kept until then). */
+  take(key: string): number {
+    const now = this.now();
+    // Slots of keys that never came back (deleted objects) go once they are past.
+    if (this.slots.size > 1000) for (const [k, at] of this.slots) if (at < now - 60_000) this.slots.delete(k);
+    const slot = this.slots.get(key);
+    if (slot !== undefined) {
+      if (now >= slot) {
+        this.slots.delete(key);
+        return 0;
+      }
+      return slot - now;
+    }
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    this.tokens -= 1;
+    if (this.tokens >= 0) return 0;
+    const wait = Math.ceil((-this.tokens / this.perSecond) * 1000);
+    this.slots.set(key, now + wait);
+    return wait;
+  }
+
+  /** Drops `key`'s slot (it wrote for another reason, or is gone). */
+  forget(key: string): void {
+    this.slots.delete(key);
+  }
+}
