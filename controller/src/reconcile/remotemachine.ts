@@ -282,8 +282,11 @@ export class RemoteMachineReconciler {
       !before ||
       !!s.rm.metadata.deletionTimestamp ||
       flipped(ConditionType.Ready) ||
-      // A connection problem (or its end) is news for whoever is waiting.
-      flipped(ConditionType.HostReachable) ||
+      // A connection problem (or its end) is news for whoever is waiting; the first successful
+      // connection is not (it would make every bootstrap's start an urgent write).
+      (flipped(ConditionType.HostReachable) &&
+        (get(before?.conditions, ConditionType.HostReachable)?.status === "False" ||
+          get(s.status.conditions, ConditionType.HostReachable)?.status === "False")) ||
       before.initialization?.provisioned !== s.status.initialization?.provisioned ||
       (s.status.bootstrap?.phase === "Failed" && before.bootstrap?.phase !== "Failed")
     );
