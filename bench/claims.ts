@@ -25,7 +25,8 @@ import { profileApiServer } from "./lib/pprof.js";
 const SIZES = (process.env.BENCH_SIZES ?? "50,100,250,500").split(",").map(Number);
 const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
 const POOL_MACHINE = "remote.infrastructure.cluster.x-k8s.io/pool-machine";
-const WRITE_VERBS = ["create", "update", "patch", "delete"];
+// HTTP methods as the controller's request metric records them (an Event is a POST).
+const WRITE_VERBS = ["post", "put", "patch", "delete"];
 
 const inBatches = async <T>(items: T[], size: number, fn: (x: T) => Promise<unknown>) => {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));

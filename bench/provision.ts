@@ -39,7 +39,8 @@ import { apiServerRequests, profileApiServer, requestsBetween } from "./lib/ppro
 const R = Number(process.env.BENCH_REACTION ?? 30);
 const P = Number(process.env.BENCH_PARALLEL ?? 50);
 const SLEEP = Number(process.env.BENCH_SLEEP ?? 5);
-const WRITE_VERBS = ["create", "update", "patch", "delete"];
+// HTTP methods as the controller's request metric records them (an Event is a POST).
+const WRITE_VERBS = ["post", "put", "patch", "delete"];
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

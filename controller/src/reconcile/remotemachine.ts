@@ -44,6 +44,8 @@ type Result = { requeueAfterMs?: number } | undefined;
 
 /** Backoff caps: a host that is down comes back by itself (retry soon); a bad key needs a person. */
 const UNREACHABLE_MAX_DELAY_MS = 5_000;
+/** How long a new RemoteMachine may wait for its owner Machine before its status says so. */
+const OWNER_GRACE_MS = 2_000;
 const NEEDS_USER_MAX_DELAY_MS = 300_000;
 const CLEANUP_ATTEMPTS = 3;
 
@@ -238,6 +240,14 @@ export class RemoteMachineReconciler {
     if (s.holdStatusMs && !urgent) {
       this.pendingStatus.set(s.key, s.status);
       return s.holdStatusMs;
+    }
+    // A new object waiting only for Cluster API to set its owner (a moment, in every flow that
+    // makes Machines) gets its first status once that wait has lasted OWNER_GRACE_MS: in the
+    // usual case its first status already says what comes next, and one write is saved.
+    const age = Date.now() - Date.parse(s.rm.metadata.creationTimestamp ?? "");
+    if (!s.rm.status && s.blocker?.reason === Reason.WaitingForMachineOwner && age < OWNER_GRACE_MS) {
+      this.pendingStatus.set(s.key, s.status);
+      return OWNER_GRACE_MS - age;
     }
     // Progress also shares a budget across the controller: when 50 bootstraps start at once,
     // their progress writes (and Cluster API's Machine updates that each of them sets off) would
@@ -492,7 +502,10 @@ export class RemoteMachineReconciler {
           this.noteWritten(s.key, res);
         },
       });
-      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting", "Normal");
+      // No Event for the start (the condition and the bootstrap-started annotation say it): the
+      // Events of a provisioning are its outcome, and failures, each a write of its own.
+      this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting");
+      this.log(s).info("bootstrap starting");
       // "Connecting" waits a moment: written now, it would race the task's start record (an
       // API write on the same object) and delay the run it guards; a second later it usually
       // says which step runs instead.
@@ -857,14 +870,10 @@ export class RemoteMachineReconciler {
       if (this.nodeHandOffs.size > 10_000) this.nodeHandOffs.delete(this.nodeHandOffs.keys().next().value as string);
       void workload.api
         .patch(R.nodes, undefined, node.metadata.name, { spec: { providerID } })
-        .then(() =>
-          this.ctx.events.emit(
-            this.target(s),
-            "Normal",
-            Reason.NodeProviderIDSet,
-            `set providerID of Node ${node.metadata.name}`,
-          ),
-        )
+        // Logged, not an Event: the Machine's nodeRef shows the link, and a write to the
+        // management cluster per machine for it is not worth it. Failures are logged as well and
+        // retried by the next pass.
+        .then(() => this.log(s).info("set the Node's providerID", { node: node.metadata.name }))
         .catch((e: unknown) => {
           this.nodeHandOffs.delete(`${ns}/${clusterName}/${node.metadata.name}/${node.metadata.uid ?? ""}`);
           this.log(s).warn("could not set the Node's providerID", { node: node.metadata.name, err: e });
