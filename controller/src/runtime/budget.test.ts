@@ -5,7 +5,7 @@ import { WriteBudget } from "./budget.js";
 describe("WriteBudget", () => {
   it("allows a burst, then gives each waiting key a slot of its own, one per 1/rate", () => {
     let t = 0;
-    const b = new WriteBudget(5, 2, () => t);
+    const b = new WriteBudget(5, 2, 5_000, () => t);
     assert.equal(b.take("a"), 0);
     assert.equal(b.take("b"), 0);
     assert.equal(b.take("c"), 200);
@@ -25,7 +25,7 @@ describe("WriteBudget", () => {
 
   it("refills up to the burst only", () => {
     let t = 0;
-    const b = new WriteBudget(10, 3, () => t);
+    const b = new WriteBudget(10, 3, 5_000, () => t);
     t = 60_000;
     for (const k of ["a", "b", "c"]) assert.equal(b.take(k), 0);
     assert.ok(b.take("d") > 0);
@@ -33,11 +33,22 @@ describe("WriteBudget", () => {
 
   it("forgets a slot", () => {
     let t = 0;
-    const b = new WriteBudget(1, 1, () => t);
+    const b = new WriteBudget(1, 1, 5_000, () => t);
     b.take("a");
     assert.equal(b.take("b"), 1000);
     b.forget("b");
     t = 1;
     assert.ok(b.take("b") > 1000, "a new reservation, after the one given up");
+  });
+
+  it("never makes anyone wait longer than its longest wait, however many reserve (retries in an outage)", () => {
+    let t = 0;
+    const b = new WriteBudget(5, 10, 5_000, () => t);
+    let longest = 0;
+    for (let i = 0; i < 500; i++) longest = Math.max(longest, b.take(`k${i}`));
+    assert.equal(longest, 5_000);
+    // Once the API server is back, a newcomer a few seconds later waits no longer than that.
+    t = 3_000;
+    assert.ok(b.take("late") <= 5_000);
   });
 });

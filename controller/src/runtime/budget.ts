@@ -13,6 +13,12 @@ export class WriteBudget {
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
+    /**
+     * The longest wait given: the debt of reservations stops there. Writes that fail (an API
+     * server that is away) reserve again on each retry; without a floor, an outage would leave
+     * a debt of minutes that every progress write pays after it.
+     */
+    private readonly maxWaitMs = 5_000,
     private readonly now: () => number = Date.now,
   ) {
     this.tokens = burst;
@@ -34,7 +40,7 @@ export class WriteBudget {
     }
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
     this.last = now;
-    this.tokens -= 1;
+    this.tokens = Math.max(this.tokens - 1, -(this.perSecond * this.maxWaitMs) / 1000);
     if (this.tokens >= 0) return 0;
     const wait = Math.ceil((-this.tokens / this.perSecond) * 1000);
     this.slots.set(key, now + wait);
