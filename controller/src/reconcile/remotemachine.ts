@@ -44,8 +44,6 @@ type Result = { requeueAfterMs?: number } | undefined;
 
 /** Backoff caps: a host that is down comes back by itself (retry soon); a bad key needs a person. */
 const UNREACHABLE_MAX_DELAY_MS = 5_000;
-/** How long a new RemoteMachine may wait for its owner Machine before its status says so. */
-const OWNER_GRACE_MS = 2_000;
 const NEEDS_USER_MAX_DELAY_MS = 300_000;
 const CLEANUP_ATTEMPTS = 3;
 
@@ -240,14 +238,6 @@ export class RemoteMachineReconciler {
     if (s.holdStatusMs && !urgent) {
       this.pendingStatus.set(s.key, s.status);
       return s.holdStatusMs;
-    }
-    // A new object waiting only for Cluster API to set its owner (a moment, in every flow that
-    // makes Machines) gets its first status once that wait has lasted OWNER_GRACE_MS: in the
-    // usual case its first status already says what comes next, and one write is saved.
-    const age = Date.now() - Date.parse(s.rm.metadata.creationTimestamp ?? "");
-    if (!s.rm.status && s.blocker?.reason === Reason.WaitingForMachineOwner && age < OWNER_GRACE_MS) {
-      this.pendingStatus.set(s.key, s.status);
-      return OWNER_GRACE_MS - age;
     }
     // Progress also shares a budget across the controller: when 50 bootstraps start at once,
     // their progress writes (and Cluster API's Machine updates that each of them sets off) would
