@@ -183,6 +183,11 @@ describe("faults", { skip: canMakeHosts() ? false : "test hosts need root" }, ()
       intervalMs: 100,
     });
     const { stoppedAt, readyAt } = await restartApiServer(bed.controlPlane, 5_000);
+    // The machines caught mid-work converge first: that also shows Cluster API's caches are back.
+    // (A Machine that Cluster API reconciles before its RemoteMachine cache has refilled is
+    // requeued for 30 s by Cluster API itself, whatever the provider does; the new work below
+    // would then measure Cluster API's recovery order, not the controller's.)
+    await allRunning(busy, 120_000);
     // New work after the restart reaches the controller only through its (re-established) watches.
     const late = await machinesAt("b", rest.slice(2), testBootstrap(bed));
     await allRunning([...busy, ...late], 120_000);
