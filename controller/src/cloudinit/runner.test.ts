@@ -23,8 +23,8 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = 
   });
   // The session's command: start and follow, in one exec; a second start attaches.
   const follow = (input: string) =>
-    spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(input))], {
-      input: `${input}go\n`,
+    spawnSync("sh", ["-c", startAndFollowCommand(state)], {
+      input: `${Buffer.byteLength(input)}\n${input}go\n`,
       timeout: 20_000,
     })
       .stdout.toString()
@@ -136,9 +136,15 @@ runcmd:
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
+    // Before any data: the detached run and the progress stream are already waiting (a warm
+    // connection starts them while the machine waits for its bootstrap data).
+    await new Promise((r) => setTimeout(r, 300));
+    const waiting = spawnSync("pgrep", ["-af", state]).stdout.toString();
+    assert.match(waiting, /read -r n/, "the run waits for the script");
+    assert.match(waiting, /tail -n \+1 -f/, "the progress stream waits");
     child.stdin.write(`${Buffer.byteLength(script)}\n${script}`);
     await new Promise((r) => setTimeout(r, 400));
-    // Uploaded, checked and launched, but waiting: no gate, nothing ran, nothing said yet.
+    // Uploaded and waiting for `go`: no gate, nothing ran, nothing said yet.
     assert.equal(existsSync(join(state, "started")), false);
     assert.equal(existsSync(join(root, "ran")), false);
     assert.equal(out, "");
@@ -157,24 +163,34 @@ runcmd:
     const left = spawnSync("pgrep", ["-f", state]).stdout.toString().trim();
     assert.equal(left, "", "no process of this start is left");
     // The next start, with `go`, runs it once.
-    const again = spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))], {
-      input: `${script}go\n`,
+    const again = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
+      input: `${Buffer.byteLength(script)}\n${script}go\n`,
       timeout: 20_000,
     });
     assert.match(again.stdout.toString(), /^started\n/);
     assert.equal(existsSync(join(root, "ran")), true);
   });
 
-  it("start-and-follow: a truncated upload runs nothing and takes no gate", () => {
+  it("start-and-follow: a truncated upload runs nothing, takes no gate and leaves nothing", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
     const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
-    const cut = spawnSync("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))], {
-      input: script.slice(0, 12),
+    // The session is cut mid-upload: `go` can only follow the whole script, so it never comes.
+    const cut = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
+      input: `${Buffer.byteLength(script)}\n${script.slice(0, 12)}`,
+      timeout: 20_000,
     });
-    assert.notEqual(cut.status, 0);
-    assert.equal(cut.stdout.toString().trim(), "truncated");
+    assert.doesNotMatch(cut.stdout.toString(), /started/);
     assert.equal(existsSync(join(state, "started")), false, "no gate without a run");
+    assert.equal(existsSync(join(root, "ran")), false);
+    assert.deepEqual(
+      readdirSync(state).filter((f) => f.startsWith("run.sh.")),
+      [],
+      "the partial upload was removed",
+    );
+    // A length that is not a number: nothing is read as a script.
+    const bad = spawnSync("sh", ["-c", startAndFollowCommand(state)], { input: `12x\n${script}go\n`, timeout: 20_000 });
+    assert.doesNotMatch(bad.stdout.toString(), /started/);
     assert.equal(existsSync(join(root, "ran")), false);
   });
 
@@ -196,8 +212,8 @@ runcmd:
     });
     const t0 = Date.now();
     const lines: [number, string][] = [];
-    const child = spawn("sh", ["-c", startAndFollowCommand(state, Buffer.byteLength(script))]);
-    child.stdin.end(`${script}go\n`);
+    const child = spawn("sh", ["-c", startAndFollowCommand(state)]);
+    child.stdin.end(`${Buffer.byteLength(script)}\n${script}go\n`);
     let buf = "";
     child.stdout.on("data", (d: Buffer) => {
       buf += d.toString();

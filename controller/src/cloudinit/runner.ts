@@ -37,10 +37,11 @@ export interface RunnerOptions {
  * The once-only gate, the first line a run executes (with `$S` its state directory): taken by
  * the detached process that runs the script (see uploadAndLaunch), never by an SSH session. An
  * exclusive create (`set -C`: O_EXCL), atomic like the `mkdir` of earlier versions and without
- * starting a process; their `started/` directory makes it fail the same. A losing starter's copy
- * removes itself.
+ * starting a process; their `started/` directory makes it fail the same. The winner says
+ * "started" as the first line of the progress file (whoever follows the run sees it); a losing
+ * starter's copy removes itself.
  */
-export const RUN_GATE = `set -C; if { : > "$S/started"; } 2>/dev/null; then set +C; else rm -f "$0"; exit 0; fi`;
+export const RUN_GATE = `set -C; if { : > "$S/started"; } 2>/dev/null; then set +C; echo started >> "$S/progress"; else rm -f "$0"; exit 0; fi`;
 
 /** The state directory of a RemoteMachine: namespace and name, readable and collision-free. */
 export function stateDirFor(namespace: string, name: string): string {
@@ -207,21 +208,23 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
 }
 
 /**
- * The command a bootstrap session runs: starts the runner (same upload, length check and
- * once-only gate, taken by the detached run, as `startCommand`) and then follows it, in one exec.
- * It prints "started" or "attached", progress lines ("<i> <n> <name>" while it follows its own
- * run, "progress <i> <n> <name>" from the watch) and finally "exit <code> <step>".
+ * The command a bootstrap session runs: starts the runner (same once-only gate, taken by the
+ * detached run, as `startCommand`) and then follows it, in one exec. It prints "started" or
+ * "attached", progress lines ("<i> <n> <name>" while it follows its own run, "progress <i> <n>
+ * <name>" from the watch) and finally "exit <code> <step>".
  *
- * Its stdin: the script (`scriptBytes`, or a first line with the length: a warm connection
- * starts the command before the script exists and it waits at no cost), then the line `go`,
- * sent once the start is recorded on the API object. Everything the machine can do ahead is
- * done before `go`: the upload is read (`head -c`, exact, so the `go` line stays on stdin) and
- * its length checked, and the detached run is launched and waits for the `go` in a pipe from
- * this shell. On `go` it reads the script into itself (`.`, no new process) and takes the gate:
- * the API write and the machine's process starts (each of them milliseconds on a small machine)
- * happen side by side, and nothing runs before the record exists. Without `go` (the record
- * failed, the session was cut), the pipe ends empty and the run removes its upload and exits,
- * gate untouched; no process is left waiting.
+ * Its stdin: a line with the script's length, the script, then the line `go`, sent once the
+ * start is recorded on the API object. Every process the start needs is started before the
+ * script exists: a warm connection runs this command while the machine still waits for its
+ * bootstrap data, so the detached run (setsid: it survives the session, a dropped link and a
+ * controller restart) and the `tail -f` that streams its progress are already waiting. When the
+ * data comes, the run reads the script to its declared length (`head -c`, exact, the one process
+ * of the start: the `go` line stays on stdin) into a file of its own, then waits for `go`; on
+ * `go` it reads the script into itself (`.`, no new process) and takes the gate. So the API write
+ * and the upload happen side by side, and nothing runs before the record exists. Without `go`
+ * (the record failed, the session was cut, a warm connection was dropped, an upload was cut
+ * short: `go` can only follow the whole script), the run removes its upload and exits, gate
+ * untouched; no process is left waiting.
  *
  * Following its own run costs the machine nothing while the run lasts: the run is this shell's
  * child, so the shell blocks in `wait`, and one `tail -f` streams the progress file (inotify
@@ -230,25 +233,25 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  * and the shell at its first after the run. A run started by someone else (a racing start, an
  * earlier session) is followed by `watchCommand`'s loop.
  */
-export function startAndFollowCommand(stateDir: string, scriptBytes?: number): string {
+export function startAndFollowCommand(stateDir: string): string {
   const S = shq(stateDir);
   const T = uploadName(S);
-  // The detached run: waits for `go` on its stdin (the pipe), then becomes the runner.
-  const run = `IFS= read -r go && [ "$go" = go ] && . "$0"; rm -f "$0"`;
+  // The detached run: the length, the script to that length, `go`, then it becomes the runner.
+  const run = [
+    'IFS= read -r n && case "$n" in ""|*[!0-9]*) false ;; esac',
+    'head -c "$n" > "$0"',
+    'IFS= read -r go && [ "$go" = go ] && . "$0"; rm -f "$0"',
+  ].join(" && ");
   return [
     "umask 077",
     `mkdir -p ${S} || exit 1`,
-    ...(scriptBytes === undefined
-      ? ["IFS= read -r n || exit 1", 'case "$n" in ""|*[!0-9]*) exit 1 ;; esac']
-      : [`n=${scriptBytes}`]),
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; else`,
-    `  head -c "$n" > ${T} || { rm -f ${T}; exit 1; }`,
-    `  ${lengthCheck(T)}`,
+    // The run appends to it; it exists before anyone follows it.
     `  : >> ${S}/progress`,
-    // fd 3: this session's output; fd 4: its input (an asynchronous list's stdin would be
-    // /dev/null). The left side relays `go` and reports the start; the run keeps neither.
-    "  exec 3>&1 4<&0",
-    `  { IFS= read -r go <&4 && [ "$go" = go ] && echo go && echo started >&3; } | setsid sh -c ${shq(run)} ${T} >/dev/null 2>&1 3>&- 4<&- &`,
+    // fd 4: this session's input, handed to the run (an asynchronous list's stdin would be
+    // /dev/null). The run keeps neither this session's output nor its error.
+    "  exec 4<&0",
+    `  setsid sh -c ${shq(run)} ${T} <&4 >/dev/null 2>&1 4<&- &`,
     "  run=$!",
     "  exec 4<&-",
     `  tail -n +1 -f ${S}/progress 2>/dev/null &`,

@@ -198,8 +198,10 @@ export class TaskManager {
       w.hostname = hostname.trim();
       w.onHost = onHost.trim();
       if (w.onHost === "none" && !w.closed) {
-        // The start command waits on the machine for the script (its sshd session, shell and
-        // state directory made now, off the path from bootstrap data to first command).
+        // The start command waits on the machine for the script: its sshd session, shell, state
+        // directory, detached run and progress stream are made now, off the path from the
+        // bootstrap data to the first command (each process start costs the machine
+        // milliseconds, and a burst of machines may share a host's CPU).
         const sb: Standby = {
           feed: new InputFeed(),
           abort: new AbortController(),
@@ -432,7 +434,7 @@ export class TaskManager {
           }
         };
         // The start is recorded (markStarted) while the runner travels and the machine gets
-        // the run ready (upload checked, detached process launched); the `go` that lets it take
+        // the run ready (the upload read to its length by the waiting run); the `go` that lets it take
         // the gate is sent only once the record is written. So nothing runs before the record
         // exists, and the reaction pays the API write and the machine's process starts side by
         // side instead of one after the other (startAndFollowCommand).
@@ -455,8 +457,8 @@ export class TaskManager {
           );
           watched = await sb.result;
         } else if (runner) {
-          watched = await conn.exec(root(startAndFollowCommand(input.stateDir, Buffer.byteLength(runner))), {
-            stdin: runner,
+          watched = await conn.exec(root(startAndFollowCommand(input.stateDir)), {
+            stdin: `${Buffer.byteLength(runner)}\n${runner}`,
             stdinLast: (marked as Promise<void>).then(() => "go\n"),
             signal: t.abort.signal,
             onLine,
