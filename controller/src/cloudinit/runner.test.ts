@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -124,6 +124,39 @@ runcmd:
     const mode = (f: string) => (statSync(w(f)).mode & 0o777).toString(8);
     assert.deepEqual([mode("quotes"), mode("secret"), mode("tool.sh"), mode("blob")], ["644", "600", "755", "640"]);
     assert.deepEqual(readdirSync(join(r.root, "w")).sort(), ["blob", "out", "quotes", "secret", "tool.sh"]);
+  });
+
+  it("replaces existing files through a temporary name (never new content under an old mode) and never writes through a symlink", () => {
+    const files = [
+      { path: "$ROOT/w/secret", content: "token", permissions: "0600" },
+      { path: "$ROOT/w/link", content: "x", permissions: "0644" },
+      { path: "$ROOT/w/new", content: "n", permissions: "0640" },
+    ];
+    const r = runLocally(
+      `#cloud-config\nbootcmd: ["mkdir -p $ROOT/w && echo old > $ROOT/w/secret && chmod 0644 $ROOT/w/secret && ln -s $ROOT/elsewhere $ROOT/w/link"]\nwrite_files: ${JSON.stringify(files)}\nruncmd: ["touch $SENTINEL"]\n`,
+    );
+    assert.equal(r.exit, "exit 0 0");
+    const w = (f: string) => join(r.root, "w", f);
+    const mode = (f: string) => (statSync(w(f)).mode & 0o777).toString(8);
+    assert.equal(readFileSync(w("secret"), "utf8"), "token");
+    assert.equal(mode("secret"), "600");
+    assert.equal(lstatSync(w("link")).isSymbolicLink(), false, "the symlink was replaced, not followed");
+    assert.equal(readFileSync(w("link"), "utf8"), "x");
+    assert.equal(existsSync(join(r.root, "elsewhere")), false);
+    assert.equal(mode("new"), "640");
+    assert.deepEqual(readdirSync(join(r.root, "w")).sort(), ["link", "new", "secret"], "no temporary file left");
+  });
+
+  it("a run that loses the gate removes its own upload and exits cleanly, running nothing", () => {
+    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const state = join(root, "state");
+    const upload = join(state, "run.sh.abc");
+    const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
+    execFileSync("sh", ["-c", `mkdir -p ${state} && : > ${state}/started && cat > ${upload}`], { input: script });
+    const r = spawnSync("sh", [upload]);
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.equal(existsSync(join(root, "ran")), false, "nothing ran");
+    assert.equal(existsSync(upload), false, "the loser's upload is gone");
   });
 
   it("start-and-follow: the run waits for `go` (sent once the start is recorded); without it nothing runs and nothing is left", async () => {

@@ -37,11 +37,13 @@ export interface RunnerOptions {
  * The once-only gate, the first line a run executes (with `$S` its state directory): taken by
  * the detached process that runs the script (see uploadAndLaunch), never by an SSH session. An
  * exclusive create (`set -C`: O_EXCL), atomic like the `mkdir` of earlier versions and without
- * starting a process; their `started/` directory makes it fail the same. The winner says
+ * starting a process; their `started/` directory makes it fail the same. Through `true`, a
+ * regular builtin: a failed redirection of a special builtin such as `:` makes a POSIX shell
+ * exit on the spot (dash does), and the loser would not clean up after itself. The winner says
  * "started" as the first line of the progress file (whoever follows the run sees it); a losing
  * starter's copy removes itself.
  */
-export const RUN_GATE = `set -C; if { : > "$S/started"; } 2>/dev/null; then set +C; echo started >> "$S/progress"; else rm -f "$0"; exit 0; fi`;
+export const RUN_GATE = `set -C; if { true > "$S/started"; } 2>/dev/null; then set +C; echo started >> "$S/progress"; else rm -f "$0"; exit 0; fi`;
 
 /** The state directory of a RemoteMachine: namespace and name, readable and collision-free. */
 export function stateDirFor(namespace: string, name: string): string {
@@ -111,7 +113,19 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
         `[ -d ${dir} ] || mkdir -p ${dir} || fail $? ${i}`,
         ...(step.append
           ? [...write("077", p, true), "umask 022", ...fix(p)]
-          : [...write(umask, tmp, false), "umask 022", ...fix(tmp), `mv -f ${tmp} ${p} || fail $? ${i}`]),
+          : viaUmask && rootOwned
+            ? [
+                // Nothing to fix after the write: a file that does not exist yet (the usual
+                // case on a fresh machine) is created under its name at once, exclusively
+                // (noclobber: O_EXCL, which also refuses a symlink planted there) and with its
+                // mode from the umask; one that exists is replaced through the temporary name,
+                // so it never shows new content under an old mode. One process fewer per file.
+                `umask ${umask}; set -C; if { true > ${p}; } 2>/dev/null; then cr_f=${p}; else cr_f=${tmp}; fi; set +C`,
+                ...write(umask, '"$cr_f"', false),
+                "umask 022",
+                `[ "$cr_f" = ${p} ] || mv -f ${tmp} ${p} || fail $? ${i}`,
+              ]
+            : [...write(umask, tmp, false), "umask 022", ...fix(tmp), `mv -f ${tmp} ${p} || fail $? ${i}`]),
       ];
     }
   }

@@ -496,10 +496,10 @@ export class RemoteMachineReconciler {
       // Events of a provisioning are its outcome, and failures, each a write of its own.
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting");
       this.log(s).info("bootstrap starting");
-      // "Connecting" waits a moment: written now, it would race the task's start record (an
-      // API write on the same object) and delay the run it guards; a second later it usually
-      // says which step runs instead.
-      s.holdStatusMs = 1000;
+      // "Connecting" waits: written now, it would race the task's start record (an API write on
+      // the same object) and delay the run it guards; a moment later it usually says which step
+      // runs instead (see the running task below).
+      s.holdStatusMs = this.statusIntervalMs;
       return this.blockConnecting(s);
     }
     if (task.hostKey) {
@@ -522,6 +522,11 @@ export class RemoteMachineReconciler {
         ...(task.step ? { step: task.step, steps: task.steps, stepName: task.stepName } : {}),
       };
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, progress);
+      // "Connecting" is news only if it lasts: the first step usually follows within a moment
+      // and the first write then says which step runs. Without this, a burst of starts on a busy
+      // machine wrote "connecting" and then the step, one write more per machine (and one more
+      // Machine update by Cluster API for each).
+      if (!task.step) s.holdStatusMs = Math.max(0, this.statusIntervalMs - (Date.now() - task.startedAt.getTime()));
       return task.hostKey ? this.block(s, Reason.BootstrapRunning, progress) : this.blockConnecting(s);
     }
     // A finished task stays until the cache shows its outcome (provisioned or failed), so a
