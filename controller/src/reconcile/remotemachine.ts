@@ -99,8 +99,15 @@ export class RemoteMachineReconciler {
 
   constructor(
     private readonly ctx: Ctx,
-    /** Minimum time between two status writes of one object that only report progress. */
-    private readonly statusIntervalMs = 5_000,
+    /**
+     * Minimum time between two status writes of one object that only report progress. Each
+     * costs a Machine update by Cluster API too; 10 s still shows a long step (a kubeadm join's
+     * image pulls) while it lasts, and a bootstrap of seconds gets no progress write beyond its
+     * first.
+     */
+    private readonly statusIntervalMs = 10_000,
+    /** How long "connecting" may last before it is written (the first step usually follows). */
+    private readonly connectingHoldMs = 5_000,
     /** Progress-only status writes across all objects: 5 a second, 10 at once. */
     private readonly progressBudget = new WriteBudget(5, 10),
   ) {}
@@ -499,7 +506,7 @@ export class RemoteMachineReconciler {
       // "Connecting" waits: written now, it would race the task's start record (an API write on
       // the same object) and delay the run it guards; a moment later it usually says which step
       // runs instead (see the running task below).
-      s.holdStatusMs = this.statusIntervalMs;
+      s.holdStatusMs = this.connectingHoldMs;
       return this.blockConnecting(s);
     }
     if (task.hostKey) {
@@ -526,7 +533,7 @@ export class RemoteMachineReconciler {
       // and the first write then says which step runs. Without this, a burst of starts on a busy
       // machine wrote "connecting" and then the step, one write more per machine (and one more
       // Machine update by Cluster API for each).
-      if (!task.step) s.holdStatusMs = Math.max(0, this.statusIntervalMs - (Date.now() - task.startedAt.getTime()));
+      if (!task.step) s.holdStatusMs = Math.max(0, this.connectingHoldMs - (Date.now() - task.startedAt.getTime()));
       return task.hostKey ? this.block(s, Reason.BootstrapRunning, progress) : this.blockConnecting(s);
     }
     // A finished task stays until the cache shows its outcome (provisioned or failed), so a
