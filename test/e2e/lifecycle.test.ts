@@ -46,7 +46,11 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
     return c;
   };
   const provisioned = (name: string) => o.waitProvisioned(name);
-  const progressLines = (h: TestHost, name: string) => countLines(h, `/var/lib/capi-remote/${t.ns}.${name}/progress`);
+  // The run's progress file: "started" once (the gate's winner), then one line per step begun.
+  const progressOf = async (h: TestHost, name: string) =>
+    ((await readHostFile(h, `/var/lib/capi-remote/${t.ns}.${name}/progress`)) ?? "").split("\n");
+  const progressLines = async (h: TestHost, name: string) =>
+    (await progressOf(h, name)).filter((l) => /^\d+ \d+ /.test(l)).length;
 
   it("SIGKILLed mid-bootstrap and restarted: the bootstrap completes and ran exactly once", async () => {
     const ctl = await controller("kill");
@@ -70,6 +74,7 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
     await provisioned("m-kill");
     assert.equal(await countLines(h, RUNS, "run"), 1, "the bootstrap ran once");
     assert.equal(await progressLines(h, "m-kill"), 5, "each of the 5 steps began once");
+    assert.equal((await progressOf(h, "m-kill")).filter((l) => l === "started").length, 1, "the gate was taken once");
     await ctl.stop();
   });
 
