@@ -189,6 +189,49 @@ runcmd:
     const reasons = (await o.allEvents()).filter((e) => e.involvedObject.name === "m-root").map((e) => e.reason);
     assert.ok(reasons.includes("CleanupSucceeded"), `events: ${reasons}`);
   });
+
+  it("a RemoteMachine waiting for its bootstrap data has no finalizer yet, goes at once when its Machine is deleted, and nothing ran", async () => {
+    const h = hosts["prov-files"]!;
+    const runsBefore = await countLines(h, RUNS, "run");
+    await o.apply([
+      {
+        apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+        kind: "RemoteMachine",
+        metadata: { name: "m-wait" },
+        spec: { address: h.address, sshKeyRef: { name: "ssh-key" } },
+      },
+      {
+        apiVersion: "cluster.x-k8s.io/v1beta2",
+        kind: "Machine",
+        metadata: { name: "m-wait" },
+        spec: {
+          clusterName: "c1",
+          bootstrap: { dataSecretName: "m-wait-never-made" },
+          infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "RemoteMachine", name: "m-wait" },
+        },
+      },
+    ]);
+    const waiting = await waitFor(
+      "m-wait waiting for its bootstrap data",
+      async () => {
+        const rm = await o.rm("m-wait");
+        return rm.status?.conditions?.some((c: Any) => c.type === "Ready" && c.reason === "BootstrapSecretNotFound")
+          ? rm
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    assert.equal(waiting.metadata.finalizers, undefined, "no finalizer before anything happened on a machine");
+    await o.deleteMachine("m-wait");
+    await waitFor(
+      "m-wait gone",
+      async () =>
+        (await o.rmOrUndefined("m-wait")) === undefined && (await o.machineOrUndefined("m-wait")) === undefined,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    assert.equal(await countLines(h, RUNS, "run"), runsBefore, "nothing ran on the machine");
+    assert.equal(await readHostFile(h, `/var/lib/capi-remote/${t.ns}.m-wait/started`), undefined);
+  });
 });
 
 export type { Any };

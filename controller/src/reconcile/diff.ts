@@ -34,3 +34,24 @@ export function sameJson(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   return ka.every((k) => Object.hasOwn(rb, k) && sameJson(ra[k], rb[k]));
 }
+
+/** One JSON patch (RFC 6902) operation. */
+export type JsonPatchOp = { op: string; path: string; value?: unknown };
+
+/** JSON patch operations adding a finalizer to a list (appended: others' entries stay). */
+export function finalizerOps(list: string[] | undefined, finalizer: string): JsonPatchOp[] {
+  if (list?.includes(finalizer)) return [];
+  return list?.length
+    ? [{ op: "add", path: "/metadata/finalizers/-", value: finalizer }]
+    : [{ op: "add", path: "/metadata/finalizers", value: [finalizer] }];
+}
+
+/** JSON patch operations setting annotations (each its own member when the map exists). */
+export function annotationOps(current: Record<string, string> | undefined, set: Record<string, string>): JsonPatchOp[] {
+  if (!current) return [{ op: "add", path: "/metadata/annotations", value: set }];
+  return Object.entries(set).map(([k, v]) => ({
+    op: "add",
+    path: `/metadata/annotations/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+    value: v,
+  }));
+}

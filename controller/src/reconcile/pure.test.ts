@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PoolAnnotations, type PooledRemoteMachine } from "@capi-remote/shared";
 import { parseConfig } from "../config.js";
-import { mergePatch } from "./diff.js";
+import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
 import { matchNode, type Node } from "./nodes.js";
 import { mirrorsOnly } from "./pooledmachine.js";
 import { jobOutcome } from "./provisionjob.js";
@@ -130,4 +130,21 @@ describe("mirrorsOnly", () => {
     ["finalizers", { ...base, metadata: { ...base.metadata, finalizers: ["f"] } }, false],
   ];
   for (const [name, now, want] of cases) it(name, () => assert.equal(mirrorsOnly(now, base), want));
+});
+
+describe("JSON patch operations for the start record", () => {
+  it("appends a finalizer to a list (others stay), creates the list when there is none, and adds nothing twice", () => {
+    assert.deepEqual(finalizerOps(["other"], "ours"), [{ op: "add", path: "/metadata/finalizers/-", value: "ours" }]);
+    assert.deepEqual(finalizerOps(undefined, "ours"), [{ op: "add", path: "/metadata/finalizers", value: ["ours"] }]);
+    assert.deepEqual(finalizerOps([], "ours"), [{ op: "add", path: "/metadata/finalizers", value: ["ours"] }]);
+    assert.deepEqual(finalizerOps(["ours", "other"], "ours"), []);
+  });
+  it("sets annotations one member at a time (keys escaped), or the whole map when there is none", () => {
+    assert.deepEqual(annotationOps({ x: "1" }, { "a.io/b~c": "v" }), [
+      { op: "add", path: "/metadata/annotations/a.io~1b~0c", value: "v" },
+    ]);
+    assert.deepEqual(annotationOps(undefined, { "a.io/b": "v" }), [
+      { op: "add", path: "/metadata/annotations", value: { "a.io/b": "v" } },
+    ]);
+  });
 });

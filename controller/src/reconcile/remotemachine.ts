@@ -34,7 +34,7 @@ import { claimPatch, propagatedMetadata } from "../pool/copy.js";
 import { WriteBudget } from "../runtime/budget.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
-import { mergePatch } from "./diff.js";
+import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
 import { matchNode } from "./nodes.js";
 import { jobOutcome, provisionJob, provisionScript, provisionSecret } from "./provisionjob.js";
 import { sshTargetFor } from "./sshtarget.js";
@@ -307,9 +307,7 @@ export class RemoteMachineReconciler {
     const list = s.rm.metadata.finalizers ?? [];
     const i = list.indexOf(REMOTE_MACHINE_FINALIZER);
     const ops = present
-      ? list.length === 0
-        ? [{ op: "add", path: "/metadata/finalizers", value: [REMOTE_MACHINE_FINALIZER] }]
-        : [{ op: "add", path: "/metadata/finalizers/-", value: REMOTE_MACHINE_FINALIZER }]
+      ? finalizerOps(list, REMOTE_MACHINE_FINALIZER)
       : [
           { op: "test", path: `/metadata/finalizers/${i}`, value: REMOTE_MACHINE_FINALIZER },
           { op: "remove", path: `/metadata/finalizers/${i}` },
@@ -358,11 +356,20 @@ export class RemoteMachineReconciler {
   private async reconcileNormal(s: Scope): Promise<Result> {
     let rm = s.rm;
     const ns = rm.metadata.namespace ?? "";
-    // A RemoteMachine taking from a pool gets its finalizer with the record of its claim (one
-    // write, after the claim): nothing can happen on a machine before that record, so until
-    // then there is nothing to clean up. Any other RemoteMachine gets it first.
+    // The finalizer is written with the first record that something will happen on a machine,
+    // in the same write: a RemoteMachine taking from a pool gets it with the record of its
+    // claim, one bootstrapped over SSH with the record of its start (or before following a run
+    // found on the machine). Until then nothing ran anywhere and there is nothing to clean up (a
+    // RemoteMachine deleted while it waits goes at once), and a provisioning costs one write
+    // fewer. A run through a Job, or an object that already shows a start or a provider ID,
+    // gets it first.
     const claimPending = !!rm.spec.pool && !rm.metadata.annotations?.[RemoteAnnotations.PoolMachine];
-    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER) && !claimPending) {
+    const untouched =
+      !rm.spec.provisionJob &&
+      !rm.spec.providerID &&
+      !rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted] &&
+      !rm.status?.initialization?.provisioned;
+    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER) && !claimPending && !untouched) {
       // Carry on in the same pass: setFinalizer keeps the new resourceVersion, so the status
       // write at the end does not conflict with our own finalizer write.
       await this.setFinalizer(s, true);
@@ -481,21 +488,32 @@ export class RemoteMachineReconciler {
         owner: s.key,
         commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
         bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
-        recordHostKey: (key) => this.recordHostKey(s, key),
+        attach: async (hostKey) => {
+          if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) await this.setFinalizer(s, true);
+          if (hostKey) await this.recordHostKey(s, hostKey);
+        },
         markStarted: async (hostKey) => {
           if (rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) {
+            if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) await this.setFinalizer(s, true);
             if (hostKey) await this.recordHostKey(s, hostKey);
             return;
           }
-          // One write: the start, and the host key seen on first use (both before anything runs).
-          const res = await this.ctx.api.patch<RM>(R.remoteMachines, ns, rm.metadata.name, {
-            metadata: {
-              annotations: {
-                [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
-                ...(hostKey ? { [RemoteAnnotations.HostKey]: hostKey } : {}),
-              },
-            },
-          });
+          // One write before anything runs: the start, the host key seen on first use, and the
+          // finalizer (appended to the list, never replacing someone else's).
+          const annotations = {
+            [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
+            ...(hostKey ? { [RemoteAnnotations.HostKey]: hostKey } : {}),
+          };
+          const res = await this.ctx.api.patch<RM>(
+            R.remoteMachines,
+            ns,
+            rm.metadata.name,
+            [
+              ...finalizerOps(rm.metadata.finalizers, REMOTE_MACHINE_FINALIZER),
+              ...annotationOps(rm.metadata.annotations, annotations),
+            ],
+            "json",
+          );
           this.noteWritten(s.key, res);
         },
       });

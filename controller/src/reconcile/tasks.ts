@@ -19,11 +19,14 @@ export interface BootstrapInput {
   owner: string;
   commandTimeoutSeconds: number;
   bootstrapTimeoutMs: number;
-  /** Durably records the key seen on first use, before anything runs. */
-  recordHostKey(key: string): Promise<void>;
+  /**
+   * Before following a run that exists on the machine already: durably records what the object
+   * must carry from then on (its finalizer, the host key seen on first use).
+   */
+  attach(hostKey?: string): Promise<void>;
   /**
    * Durably marks the object "bootstrap started", before the run is started on the machine,
-   * together with the host key to record on first use (one write).
+   * together with the host key to record on first use and the finalizer (one write).
    */
   markStarted(hostKey?: string): Promise<void>;
 }
@@ -382,7 +385,7 @@ export class TaskManager {
         let plan: Plan | undefined;
         let runner: string | undefined;
         let marked: Promise<void> | undefined;
-        if (onHost !== "none" && firstUse) await input.recordHostKey(firstUse);
+        if (onHost !== "none") await input.attach(firstUse);
         if (onHost === "none") {
           try {
             plan = planBootstrap(input.data.value, input.data.format, {
