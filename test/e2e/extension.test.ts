@@ -261,7 +261,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       async () => {
         const host = (await h.page.evaluate("window.__host")) as Any;
         if (host.ok.some((m: string) => m.startsWith(`${free[0]} cordoned`))) return true;
-        throw new Error(JSON.stringify(host.ok));
+        throw new Error(JSON.stringify({ ok: host.ok, error: host.error, retried: host.retried }));
       },
       { timeoutMs: 30_000, intervalMs: 100 },
     );
@@ -338,7 +338,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
         const host = (await h.page.evaluate("window.__host")) as Any;
         const ok = (re: RegExp) => host.ok.some((m: string) => re.test(m));
         if (ok(/Cluster c1 paused/) && ok(/Cluster c1 resumed/)) return true;
-        throw new Error(JSON.stringify(host.ok));
+        throw new Error(JSON.stringify({ ok: host.ok, error: host.error, retried: host.retried }));
       },
       { timeoutMs: 30_000, intervalMs: 100 },
     );

@@ -19,6 +19,8 @@ type Json = Record<string, unknown> & {
 const recorded = {
   ok: [] as string[],
   error: [] as string[],
+  /** Requests tried again after a network error (for the tests' failure messages). */
+  retried: [] as string[],
   confirms: [] as { message: string; labelOk?: string }[],
   navigations: [] as string[],
   /** What ConfirmDialog.confirm answers. */
@@ -32,12 +34,17 @@ const recorded = {
  * the extension runs in, so only the stand-in does this.
  */
 async function netFetch(input: string, init?: RequestInit): Promise<Response> {
+  // Hosts are made and destroyed in bursts (a fault suite makes dozens), so the changes can go
+  // on for seconds: keep trying for up to 15 s. Every request the stand-in retries is idempotent
+  // (GET, DELETE, and merge or JSON patches that set values).
+  const deadline = Date.now() + 15_000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fetch(input, init);
     } catch (e) {
-      if (attempt >= 4 || !(e instanceof TypeError)) throw e;
-      await new Promise((r) => setTimeout(r, 250 * attempt));
+      if (Date.now() >= deadline || !(e instanceof TypeError)) throw e;
+      recorded.retried.push(`${init?.method ?? "GET"} ${input}: ${e.message}`);
+      await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
     }
   }
 }
