@@ -237,6 +237,35 @@ async function reactionBreakdown(logFile: string, ns: string, createdAt: Map<str
 `;
 }
 
+/**
+ * The parallel release's timeline from the controller's debug log (BENCH_LOG_LEVEL=debug), in ms
+ * after the Secrets were created: when the reconcile started each bootstrap task, when its start
+ * record was written, and when the machine said "started" (p50 and last of each).
+ */
+async function parallelTimeline(logFile: string, ns: string, names: string[], t0Ms: number): Promise<string> {
+  const text = await readFile(logFile, "utf8").catch(() => "");
+  const wanted = new Set(names);
+  const task = new Map<string, number>();
+  const marked: number[] = [];
+  const started: number[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const l = JSON.parse(line) as Any;
+    const name = typeof l.remoteMachine === "string" ? l.remoteMachine.slice(ns.length + 1) : "";
+    if (!wanted.has(name) || !String(l.remoteMachine).startsWith(`${ns}/`)) continue;
+    if (l.msg === "starting the bootstrap task" && !task.has(name)) task.set(name, Date.parse(l.ts) - t0Ms);
+    else if (typeof l.msg === "string" && l.msg.startsWith("bootstrap started on the machine")) {
+      const at = task.get(name) ?? Number.NaN;
+      marked.push(at + l.marked);
+      started.push(at + l.started);
+    }
+  }
+  if (!task.size || !started.length) return "";
+  const both = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} / last ${pct(xs, 100).toFixed(0)} ms`;
+  return `  timeline after the Secrets (controller log): task started ${both([...task.values()])}; start recorded ${both(marked)}; "started" from the machine ${both(started)}
+`;
+}
+
 async function waitAll(what: string, pred: () => Promise<boolean>, timeoutMs: number) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -402,7 +431,8 @@ try {
     );
     await sleep(3000); // writes that follow Running (the last status) are counted too
     const writes = writesPer(writes0, await controllerWrites(ctl), names.length);
-    return { wall, writes, requests, startP50: pct(starts, 50), startMax: pct(starts, 100) };
+    const timeline = await parallelTimeline(ctl.logFile, ns, names, Number(t0 / 1_000_000n));
+    return { wall, writes, requests, timeline, startP50: pct(starts, 50), startMax: pct(starts, 100) };
   };
   // Each host registers a Node named after its hostname; one machine per host at a time.
   // Baseline: the same hosts, each sent the same sleep over one bare ssh2 session, all at once.
@@ -424,7 +454,7 @@ ${breakdown}`;
   1 machine        ${(single.wall / 1000).toFixed(2)} s
   ${P} machines      ${(all.wall / 1000).toFixed(2)} s   = ${(all.wall / single.wall).toFixed(2)} x one machine (target <= 1.5 x)
   first command on the host after the Secrets: p50 ${all.startP50.toFixed(0)} ms, last ${all.startMax.toFixed(0)} ms
-  baseline: ${P} bare ssh2 sessions running the same sleep at once: ${(rawParallel / 1000).toFixed(2)} s
+${all.timeline}  baseline: ${P} bare ssh2 sessions running the same sleep at once: ${(rawParallel / 1000).toFixed(2)} s
   API server requests, release -> all ${P} bootstraps finished (every client): ${all.requests}
 API writes per machine, Machine created -> Running (controller's own requests):
   1 machine alone  ${single.writes.total.toFixed(1)}   (${single.writes.by})

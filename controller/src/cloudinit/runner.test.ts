@@ -5,10 +5,23 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { planBootstrap } from "./plan.js";
-import { RUN_GATE, renderRunner, SENTINEL_STEP, startAndFollowCommand, startCommand, watchCommand } from "./runner.js";
+import {
+  RUN_GATE,
+  renderRunner,
+  runInput,
+  SENTINEL_STEP,
+  startAndFollowCommand,
+  startCommand,
+  watchCommand,
+  watchdogTiming,
+} from "./runner.js";
+
+/** The whole input of a start-and-follow session, as the controller sends it. */
+const fullInput = (state: string, script: string, limit = 5) =>
+  runInput.preamble(state, limit) + runInput.body(script) + runInput.go;
 
 /** Runs a cloud-config through the real runner with /bin/sh, in a scratch directory. */
-function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = {}) {
+function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean; limit?: number } = {}) {
   const root = mkdtempSync(join(tmpdir(), "runner-"));
   const state = join(root, "state");
   const sentinel = join(root, "sentinel");
@@ -17,15 +30,15 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean } = 
   const script = renderRunner(plan, {
     stateDir: state,
     workingDir: join(root, "work"),
-    commandTimeoutSeconds: 5,
+    commandTimeoutSeconds: opts.limit ?? 5,
     owner: "test/rm",
     sentinel,
   });
   // The session's command: start and follow, in one exec; a second start attaches.
   const follow = (input: string) =>
     spawnSync("sh", ["-c", startAndFollowCommand(state)], {
-      input: `${Buffer.byteLength(input)}\n${input}go\n`,
-      timeout: 20_000,
+      input: fullInput(state, input, opts.limit ?? 5),
+      timeout: 40_000,
     })
       .stdout.toString()
       .trim();
@@ -69,10 +82,9 @@ runcmd:
     // As in cloud-init, the appending entry's permissions (default 0644) apply last.
     assert.equal(statSync(join(r.root, "etc/app.conf")).mode & 0o777, 0o644);
     assert.ok(r.read("receipt"));
-    // The run took its upload as it was, and left it as run.sh, with no other copy around.
-    assert.equal(r.read("run.sh")?.startsWith("#!/bin/sh"), true);
+    // The runner came on the run's input: no copy of it (it holds join tokens) is left on disk.
     assert.deepEqual(
-      readdirSync(join(r.root, "state")).filter((f) => f.startsWith("run.sh.")),
+      readdirSync(join(r.root, "state")).filter((f) => f.startsWith("run.sh")),
       [],
     );
     assert.match(r.watched, /^(progress )?1 7 bootcmd\[0\]$/m);
@@ -98,7 +110,7 @@ runcmd:
     assert.equal(statSync(join(r.root, "made/by/write_files/f")).mode & 0o777, 0o640);
     // The state directory and what holds the bootstrap data (script, output) are not readable by others.
     assert.equal(statSync(join(r.root, "state")).mode & 0o077, 0);
-    assert.equal(statSync(join(r.root, "state/run.sh")).mode & 0o077, 0);
+    assert.equal(statSync(join(r.root, "state/progress")).mode & 0o077, 0);
     assert.equal(statSync(join(r.root, "state/output.log")).mode & 0o077, 0);
   });
 
@@ -159,72 +171,117 @@ runcmd:
     assert.equal(existsSync(upload), false, "the loser's upload is gone");
   });
 
-  it("start-and-follow: the run waits for `go` (sent once the start is recorded); without it nothing runs and nothing is left", async () => {
+  it("start-and-follow: the run waits for `cr_main` (sent once the start is recorded); without it nothing runs and nothing is left", async () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
     const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\nmkdir -p $(dirname $S)\necho "0 0" > $S/exit\n`;
-    // The standby form: the length on the first line, as a warm connection sends it.
     const child = spawn("sh", ["-c", startAndFollowCommand(state)], { stdio: ["pipe", "pipe", "ignore"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    // Before any data: the detached run and the progress stream are already waiting (a warm
-    // connection starts them while the machine waits for its bootstrap data).
-    await new Promise((r) => setTimeout(r, 300));
-    const waiting = spawnSync("pgrep", ["-af", state]).stdout.toString();
-    assert.match(waiting, /read -r n/, "the run waits for the script");
-    assert.match(waiting, /tail -n \+1 -f/, "the progress stream waits");
-    child.stdin.write(`${Buffer.byteLength(script)}\n${script}`);
+    // As a warm connection sends it when it opens: the preamble, which starts the watchdog.
+    child.stdin.write(runInput.preamble(state, 100));
+    // Before any data: the detached run, its watchdog and the progress stream are already
+    // waiting (a warm connection starts them while the machine waits for its bootstrap data).
     await new Promise((r) => setTimeout(r, 400));
-    // Uploaded and waiting for `go`: no gate, nothing ran, nothing said yet.
+    const waiting = spawnSync("pgrep", ["-af", state]).stdout.toString();
+    assert.match(waiting, /sh -s \S+\/run\.sh/, "the run waits for its input");
+    assert.match(waiting, /tail -n \+1 -f/, "the progress stream waits");
+    const runPid = /^(\d+) sh -s /m.exec(waiting)?.[1];
+    const watchdog = spawnSync("pgrep", ["-P", String(runPid)])
+      .stdout.toString()
+      .trim();
+    assert.notEqual(watchdog, "", "the watchdog waits with it");
+    // The data: the runner arrives as a function, parsed and not run; no process starts.
+    child.stdin.write(runInput.body(script));
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(
+      spawnSync("pgrep", ["-P", String(runPid)])
+        .stdout.toString()
+        .trim(),
+      watchdog,
+      "no process started for the data",
+    );
     assert.equal(existsSync(join(state, "started")), false);
     assert.equal(existsSync(join(root, "ran")), false);
     assert.equal(out, "");
-    // The session ends without `go` (the record failed, the controller died): the run gives up.
+    // The session ends without `cr_main` (the record failed, the controller died): the run ends.
     const closed = new Promise((r) => child.on("close", r));
     child.stdin.end();
     await closed;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal(existsSync(join(state, "started")), false, "no gate");
     assert.equal(existsSync(join(root, "ran")), false, "nothing ran");
-    assert.deepEqual(
-      readdirSync(state).filter((f) => f.startsWith("run.sh.")),
-      [],
-      "the upload was removed",
-    );
     const left = spawnSync("pgrep", ["-f", state]).stdout.toString().trim();
     assert.equal(left, "", "no process of this start is left");
-    // The next start, with `go`, runs it once.
+    assert.equal(spawnSync("pgrep", ["-f", "^sleep 10$"]).stdout.toString().trim(), "", "the watchdog's sleep is gone");
+    // The next start, with `cr_main`, runs it once.
     const again = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
-      input: `${Buffer.byteLength(script)}\n${script}go\n`,
+      input: fullInput(state, script),
       timeout: 20_000,
     });
     assert.match(again.stdout.toString(), /^started\n/);
     assert.equal(existsSync(join(root, "ran")), true);
   });
 
-  it("start-and-follow: a truncated upload runs nothing, takes no gate and leaves nothing", () => {
+  it("start-and-follow: an upload cut anywhere runs nothing, takes no gate and leaves no process", () => {
     const root = mkdtempSync(join(tmpdir(), "runner-"));
     const state = join(root, "state");
-    const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
-    // The session is cut mid-upload: `go` can only follow the whole script, so it never comes.
-    const cut = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
-      input: `${Buffer.byteLength(script)}\n${script.slice(0, 12)}`,
+    const sentinel = join(root, "sentinel");
+    // A real runner with every kind of step: files (text and base64 here-documents), commands
+    // in both forms, and a script.
+    const plan = planBootstrap(
+      `#cloud-config
+write_files:
+- {path: ${root}/f1, content: "a } b\\n}\\n"}
+- {path: ${root}/f2, content: "AAEC/w==", encoding: b64}
+bootcmd: ["echo '}' >> ${root}/ran"]
+runcmd: ["touch ${root}/ran", [touch, "${root}/ran2"], "touch ${sentinel}"]
+`,
+      "cloud-config",
+      {},
+    );
+    const script = renderRunner(plan, {
+      stateDir: state,
+      workingDir: root,
+      commandTimeoutSeconds: 5,
+      owner: "t",
+      sentinel,
+    });
+    const body = runInput.body(script);
+    const pre = runInput.preamble(state, 5);
+    // Cut after every 1/60th of the function (and just before its last byte), followed by the
+    // end of the input, as when the session is cut: `cr_main` only ever follows the whole.
+    const cuts = new Set([
+      ...Array.from({ length: 60 }, (_, i) => Math.floor((body.length * i) / 60)),
+      body.length - 1,
+    ]);
+    for (const at of cuts) {
+      const r = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
+        input: pre + body.slice(0, at),
+        timeout: 20_000,
+      });
+      assert.doesNotMatch(r.stdout.toString(), /started/, `cut at ${at}`);
+      assert.equal(existsSync(join(state, "started")), false, `no gate (cut at ${at})`);
+      assert.equal(
+        existsSync(join(root, "ran")) || existsSync(join(root, "ran2")),
+        false,
+        `nothing ran (cut at ${at})`,
+      );
+    }
+    // The whole function without `cr_main`: parsed, never run.
+    spawnSync("sh", ["-c", startAndFollowCommand(state)], { input: pre + body, timeout: 20_000 });
+    assert.equal(existsSync(join(state, "started")), false);
+    assert.equal(spawnSync("pgrep", ["-f", state]).stdout.toString().trim(), "", "no process left");
+    // And whole, with it: runs once.
+    const ok = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
+      input: pre + body + runInput.go,
       timeout: 20_000,
     });
-    assert.doesNotMatch(cut.stdout.toString(), /started/);
-    assert.equal(existsSync(join(state, "started")), false, "no gate without a run");
-    assert.equal(existsSync(join(root, "ran")), false);
-    assert.deepEqual(
-      readdirSync(state).filter((f) => f.startsWith("run.sh.")),
-      [],
-      "the partial upload was removed",
-    );
-    // A length that is not a number: nothing is read as a script.
-    const bad = spawnSync("sh", ["-c", startAndFollowCommand(state)], { input: `12x\n${script}go\n`, timeout: 20_000 });
-    assert.doesNotMatch(bad.stdout.toString(), /started/);
-    assert.equal(existsSync(join(root, "ran")), false);
+    assert.match(ok.stdout.toString(), /exit 0 0/);
+    assert.equal(readFileSync(join(root, "f1"), "utf8"), "a } b\n}\n");
+    assert.equal(readFileSync(join(root, "ran"), "utf8"), "}\n");
   });
 
   it("start-and-follow streams progress while the run lasts, without polling", () => {
@@ -246,7 +303,7 @@ runcmd:
     const t0 = Date.now();
     const lines: [number, string][] = [];
     const child = spawn("sh", ["-c", startAndFollowCommand(state)]);
-    child.stdin.end(`${Buffer.byteLength(script)}\n${script}go\n`);
+    child.stdin.end(fullInput(state, script));
     let buf = "";
     child.stdout.on("data", (d: Buffer) => {
       buf += d.toString();
@@ -286,8 +343,79 @@ runcmd: ["true", "exit 3", "touch $ROOT/never"]
   });
 
   it("kills a step that overruns its timeout", () => {
+    const t0 = Date.now();
     const r = runLocally('#cloud-config\nruncmd: ["sleep 30"]\n');
     assert.equal(r.exit, "exit 124 1");
+    // The limit is 5 s; the watchdog wakes every second.
+    const took = Date.now() - t0;
+    assert.ok(took >= 5_000 && took < 12_000, `took ${took} ms`);
+    assert.match(r.read("output.log") ?? "", /step 1 ran over its 5 s and was stopped/);
+  });
+
+  it("a timed-out step dies with its descendants; what earlier steps left in the background lives on", () => {
+    const tag = `${process.pid}${Date.now() % 100000}`;
+    const alive = (secs: string) =>
+      spawnSync("pgrep", ["-f", `^sleep ${secs}$`])
+        .stdout.toString()
+        .trim()
+        .split("\n")
+        .filter(Boolean);
+    try {
+      const r = runLocally(
+        `#cloud-config
+runcmd:
+- "sleep 7${tag} >/dev/null 2>&1 &"
+- "sh -c 'sleep 8${tag}; echo survived >> $ROOT/late'; echo survived >> $ROOT/late"
+`,
+        { limit: 2 },
+      );
+      assert.equal(r.exit, "exit 124 2");
+      assert.deepEqual(alive(`8${tag}`), [], "the step's grandchild was killed");
+      assert.equal(existsSync(join(r.root, "late")), false);
+      assert.equal(alive(`7${tag}`).length, 1, "the first step's background process was left alone");
+    } finally {
+      spawnSync("pkill", ["-f", `^sleep [78]${tag}$`]);
+    }
+  });
+
+  it("a step that ignores TERM is killed 10 s later", () => {
+    const t0 = Date.now();
+    const r = runLocally(`#cloud-config\nruncmd: ["trap '' TERM; sleep 60; echo no >> $ROOT/late"]\n`, { limit: 1 });
+    assert.equal(r.exit, "exit 124 1");
+    const took = Date.now() - t0;
+    assert.ok(took >= 11_000 && took < 25_000, `took ${took} ms`);
+    assert.equal(existsSync(join(r.root, "late")), false);
+  });
+
+  it("steps run in a shell as clean as cloud-init's: no runner variables or functions", () => {
+    const r = runLocally(`#cloud-config
+runcmd:
+- 'echo "[$S][$n][$go][$cr_f][$cr_wd]" >> $ROOT/env; for f in begin fail finish cr_step cr_tree cr_watch; do command -v $f >> $ROOT/env; done; true'
+- [sh, -c, 'echo "argv [$S]" >> $ROOT/env']
+- "touch $SENTINEL"
+`);
+    assert.equal(r.exit, "exit 0 0");
+    assert.equal(readFileSync(join(r.root, "env"), "utf8"), "[][][][][]\nargv []\n");
+  });
+
+  it("the watchdog ends with the run: no sleep left behind", () => {
+    // A limit of 117 s: the watchdog sleeps 12 s at a time.
+    const r = runLocally('#cloud-config\nruncmd: ["touch $SENTINEL"]\n', { limit: 117 });
+    assert.equal(r.exit, "exit 0 0");
+    const left = spawnSync("pgrep", ["-f", "^sleep 12$"]).stdout.toString().trim();
+    assert.equal(left, "", "no watchdog sleep left");
+  });
+
+  it("watchdog timing: a step is killed after its limit, and before two periods (a tenth each, or a second) more", () => {
+    for (let limit = 1; limit <= 86400; limit += limit < 200 ? 1 : 997) {
+      const { period, periods } = watchdogTiming(limit);
+      // Seen running at periods + 1 wake-ups in a row: it ran at least periods x period, and
+      // less than (periods + 1) x period.
+      assert.ok(period * periods >= limit, `${limit}: ${period} x ${periods}`);
+      assert.ok(period * (periods + 1) < limit + 2 * period, `${limit}: ${period} x ${periods}`);
+      assert.equal(period, Math.max(1, Math.ceil(limit / 10)), `${limit}`);
+    }
+    assert.deepEqual(watchdogTiming(1800), { period: 180, periods: 10 });
   });
 
   it("runs commandsAsScript as one script with set -e", () => {

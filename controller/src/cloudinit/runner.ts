@@ -8,8 +8,11 @@
  *   run.sh     this runner (run.sh.<nonce>, its upload, while it runs)
  *   progress   one line per step begun: "<i> <n> <name>"
  *   output.log what the steps printed
- *   exit       "<code> <step>" once finished (0 0 = success, sentinel included)
- *   receipt    written on success; its presence means "bootstrapped, never again"
+ *   step       "<i> <pid>" of the step running in a subshell (for the run's watchdog)
+ *   timedout   the step the watchdog killed for overrunning its time
+ *   exit       "<code> <step>" once finished (0 0 = success, sentinel included); written in one
+ *              write, so readers take an empty file for "not yet"
+ *   receipt    written on success; its presence (and time) means "bootstrapped, never again"
  */
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
@@ -37,13 +40,15 @@ export interface RunnerOptions {
  * The once-only gate, the first line a run executes (with `$S` its state directory): taken by
  * the detached process that runs the script (see uploadAndLaunch), never by an SSH session. An
  * exclusive create (`set -C`: O_EXCL), atomic like the `mkdir` of earlier versions and without
- * starting a process; their `started/` directory makes it fail the same. Through `true`, a
+ * starting a process; their `started/` directory makes it fail the same. `cr_self` is the
+ * uploaded file the run reads (`$0` when the runner runs as a file; empty when it came as a
+ * function on the run's input, see runInput). Through `true`, a
  * regular builtin: a failed redirection of a special builtin such as `:` makes a POSIX shell
  * exit on the spot (dash does), and the loser would not clean up after itself. The winner says
  * "started" as the first line of the progress file (whoever follows the run sees it); a losing
  * starter's copy removes itself.
  */
-export const RUN_GATE = `set -C; if { true > "$S/started"; } 2>/dev/null; then set +C; echo started >> "$S/progress"; else rm -f "$0"; exit 0; fi`;
+export const RUN_GATE = `cr_self=\${cr_self-$0}; set -C; if { true > "$S/started"; } 2>/dev/null; then set +C; echo started >> "$S/progress"; else [ -z "$cr_self" ] || rm -f "$cr_self"; exit 0; fi`;
 
 /** The state directory of a RemoteMachine: namespace and name, readable and collision-free. */
 export function stateDirFor(namespace: string, name: string): string {
@@ -51,29 +56,34 @@ export function stateDirFor(namespace: string, name: string): string {
 }
 
 function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: string): string[] {
-  const t = `timeout -k 10 ${opts.commandTimeoutSeconds}`;
   const head = [`begin ${i} ${n} ${shq(step.name.replace(/[\r\n]/g, " "))}`];
   switch (step.kind) {
     case "command":
+      // In a subshell of the runner, as cloud-init's runcmd script runs its lines in one shell:
+      // a fork, where `timeout` and `sh -c` were two programs started per step (each start
+      // costs milliseconds of CPU, and many machines may share a host). `cr_step` leaves the
+      // subshell as clean as a new shell's (no runner variables or functions); the run's
+      // watchdog enforces the step's time limit.
       return [
         ...head,
         step.argv
-          ? `${t} ${step.argv.map(shq).join(" ")} || fail $? ${i}`
-          : `${t} sh -c ${shq(step.shell ?? "")} || fail $? ${i}`,
+          ? `( cr_step ${i}; unset -f cr_step; exec ${step.argv.map(shq).join(" ")} ) || fail $? ${i}`
+          : `( cr_step ${i}; unset -f cr_step; eval ${shq(step.shell ?? "")} ) || fail $? ${i}`,
       ];
     case "script": {
-      const file = `"$S/step-${i}.sh"`;
+      const path = shq(`${opts.stateDir}/step-${i}.sh`);
       return [
         ...head,
         // Written under umask 077 (it may hold secrets), run under the steps' 022.
-        `umask 077; base64 -d > ${file} <<'${eof}'`,
+        `umask 077; base64 -d > ${path} <<'${eof}'`,
         Buffer.from(step.body)
           .toString("base64")
           .replace(/(.{76})/g, "$1\n"),
         eof,
-        `umask 022; chmod 0700 ${file}`,
-        // A "#!" line picks the interpreter; without one, sh runs it.
-        `if head -c2 ${file} | grep -q '#!'; then ${t} ${file}; else ${t} sh ${file}; fi || fail $? ${i}`,
+        `umask 022; chmod 0700 ${path}`,
+        // A "#!" line picks the interpreter (the kernel reads it); without one, sh runs it.
+        `cr_l=; { IFS= read -r cr_l || :; } < ${path}`,
+        `case "$cr_l" in '#!'*) ( cr_step ${i}; unset -f cr_step; exec ${path} ) ;; *) ( cr_step ${i}; unset -f cr_step; exec sh ${path} ) ;; esac || fail $? ${i}`,
       ];
     }
     case "file": {
@@ -142,10 +152,84 @@ function isShellSafe(contentB64: string): string | undefined {
   return Buffer.from(text, "utf8").equals(buf) ? text : undefined;
 }
 
+/** Exit code of a step killed for overrunning its time limit (as `timeout` reports it). */
+export const TIMED_OUT = 124;
+
+/**
+ * The watchdog's wake-up period and how many periods a step may span: it wakes every `period`
+ * seconds (a tenth of the limit, at least a second) and kills the step it has seen running at
+ * `periods + 1` wake-ups in a row, so a step is killed once it has run at least its limit and
+ * before it has run two periods more (exactly one more when the limit is a multiple of ten:
+ * the default 1800 s is enforced between 1800 and 1980 s).
+ */
+export function watchdogTiming(limitSeconds: number): { period: number; periods: number } {
+  const period = Math.max(1, Math.ceil(limitSeconds / 10));
+  return { period, periods: Math.ceil(limitSeconds / period) };
+}
+
+/**
+ * The run's shell functions for its steps' time limits (with `$S` the state directory).
+ *
+ * One watchdog per run instead of a `timeout` per step: each program started costs a machine
+ * milliseconds of CPU, and `timeout` plus the `sh` it starts were two per step. The watchdog is
+ * a subshell of the runner (a fork) that starts one `sleep` per period (a tenth of the limit:
+ * 180 s for the default 30 min, so usually one for a whole run). It reads which step runs
+ * (`step`: its index and the subshell's PID, written by the subshell itself from
+ * /proc/self/stat) and, once the same step has run for the limit, records it in `timedout` and
+ * sends TERM to the step and its descendants, then KILL 10 s later (`timeout -k 10`'s
+ * behaviour). A process counts only while the runner is still its parent (a PID reused by
+ * anything else is never signalled); descendants are found through /proc, as no `ps` or `pkill`
+ * can be assumed on a minimal machine, and processes a step left running in the background
+ * (reparented away from it) are not touched, as with `timeout`'s own process group. The
+ * watchdog ends with the run (the runner stops it; if the runner is killed, it notices within
+ * a period).
+ */
+function watchdogLines(limitSeconds: number): string[] {
+  const { period, periods } = watchdogTiming(limitSeconds);
+  return [
+    // In a step's subshell: say which step this process is, then leave no trace of the runner.
+    'cr_step() { read -r cr_p cr_l < /proc/self/stat && echo "$1 $cr_p" > "$S/step"; unset -f begin fail finish cr_tree cr_watch; unset S cr_p cr_l cr_f cr_wd cr_c cr_t n go; }',
+    // The PIDs of process $1 and its descendants, if the runner is its parent (else nothing).
+    // /proc/<pid>/stat: "pid (name) state ppid ...", the name may hold spaces and parentheses.
+    "cr_tree() {",
+    '  cr_all=; { read -r cr_l < "/proc/$1/stat"; } 2>/dev/null || return 0',
+    '  set -- "$1" ${cr_l##*) }; [ "$3" = "$$" ] || return 0',
+    '  cr_all=" $1 "; cr_new=1',
+    '  while [ "$cr_new" = 1 ]; do cr_new=0',
+    "    for cr_s in /proc/[0-9]*/stat; do",
+    '      { read -r cr_l < "$cr_s"; } 2>/dev/null || continue',
+    "      cr_q=${cr_s#/proc/}; cr_q=${cr_q%/stat}",
+    '      case "$cr_all" in *" $cr_q "*) continue ;; esac',
+    "      set -- ${cr_l##*) }",
+    '      case "$cr_all" in *" $2 "*) cr_all="$cr_all$cr_q "; cr_new=1 ;; esac',
+    "    done",
+    "  done",
+    "}",
+    "cr_watch() {",
+    "  trap 'kill $cr_sl 2>/dev/null; exit 0' TERM; trap - EXIT",
+    "  cr_seen=; cr_n=0",
+    '  while kill -0 "$$" 2>/dev/null; do',
+    `    sleep ${period} & cr_sl=$!; wait $cr_sl`,
+    '    cr_i=; cr_p=; { read -r cr_i cr_p < "$S/step"; } 2>/dev/null',
+    '    if [ "$cr_i $cr_p" = "$cr_seen" ]; then cr_n=$((cr_n + 1)); else cr_seen="$cr_i $cr_p"; cr_n=1; fi',
+    `    [ "$cr_n" -gt ${periods} ] && [ -n "$cr_p" ] || continue`,
+    '    cr_tree "$cr_p"; [ -n "$cr_all" ] || continue',
+    '    echo "$cr_i" > "$S/timedout"; kill -TERM $cr_all 2>/dev/null',
+    "    sleep 10 & cr_sl=$!; wait $cr_sl",
+    '    cr_tree "$cr_p"; [ -z "$cr_all" ] || kill -KILL $cr_all 2>/dev/null',
+    "  done",
+    "}",
+  ];
+}
+
+/** Starts the watchdog unless it runs already, and stops it when the run's shell exits. */
+const WATCHDOG_START = `trap '[ -z "\${cr_wd-}" ] || kill "$cr_wd" 2>/dev/null' EXIT; [ -n "\${cr_wd-}" ] || { cr_watch & cr_wd=$!; }`;
+
 /** The runner script for a plan. */
 export function renderRunner(plan: Plan, opts: RunnerOptions): string {
   const eof = `CAPI_REMOTE_EOF_${randomBytes(6).toString("hex")}`;
   const n = plan.steps.length;
+  const watched = plan.steps.some((s) => s.kind !== "file");
   return [
     "#!/bin/sh",
     `# capi-remote bootstrap of ${opts.owner}. Started once; never run again by capi-remote.`,
@@ -156,14 +240,21 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
     // them, under 022 (directories and files they create are readable as usual).
     "umask 022",
     `begin() { echo "$1 $2 $3" >> "$S/progress"; echo "capi-remote: step $1/$2: $3"; }`,
-    // Off the path to the first step: the script keeps the name run.sh on the machine, stray
-    // uploads of cut sessions go, and the state root is root's only even if it existed before.
-    `finish() { mv -f "$0" "$S/run.sh" 2>/dev/null; rm -f "$S"/run.sh.*; chmod 0700 ${shq(STATE_ROOT)}; echo "$1 $2" > "$S/exit.tmp" && mv -f "$S/exit.tmp" "$S/exit"; exit 0; }`,
-    'fail() { echo "capi-remote: step $2 failed with exit code $1"; finish "$1" "$2"; }',
+    ...watchdogLines(opts.commandTimeoutSeconds),
+    // Off the path to the first step: a runner uploaded as a file keeps the name run.sh on the
+    // machine, stray uploads of cut sessions go (`rm` only if there are any). `exit` is
+    // written last, in one write: whoever sees it non-empty sees the whole line. The watchdog
+    // stops with the run (the EXIT trap).
+    `finish() { [ -z "$cr_self" ] || mv -f "$cr_self" "$S/run.sh" 2>/dev/null; for cr_u in "$S"/run.sh.*; do [ ! -e "$cr_u" ] || rm -f "$S"/run.sh.*; break; done; echo "$1 $2" > "$S/exit"; exit 0; }`,
+    // A step the watchdog killed reports 124, as `timeout` did.
+    `fail() { cr_c=$1; cr_t=; { read -r cr_t < "$S/timedout"; } 2>/dev/null; if [ "$cr_t" = "$2" ]; then cr_c=${TIMED_OUT}; echo "capi-remote: step $2 ran over its ${opts.commandTimeoutSeconds} s and was stopped"; fi; echo "capi-remote: step $2 failed with exit code $cr_c"; finish "$cr_c" "$2"; }`,
     `cd ${shq(opts.workingDir)} 2>/dev/null || { mkdir -p ${shq(opts.workingDir)} && cd ${shq(opts.workingDir)}; } || fail $? 0`,
+    // Started already when the runner came on the run's input (runInput's preamble).
+    ...(watched ? [WATCHDOG_START] : []),
     ...plan.steps.flatMap((s, i) => stepLines(s, i + 1, n, opts, eof)),
     `if [ ! -e ${shq(opts.sentinel ?? SENTINEL)} ]; then echo "capi-remote: the sentinel file is missing"; finish 1 ${SENTINEL_STEP}; fi`,
-    'date -u +%Y-%m-%dT%H:%M:%SZ > "$S/receipt"',
+    // Its time is its own: no `date` needed.
+    'echo bootstrapped > "$S/receipt"',
     "finish 0 0",
     "",
   ].join("\n");
@@ -171,6 +262,12 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
 
 /** The name of an upload: a file of its own per start, so a cut session never truncates another's. */
 const uploadName = (S: string) => `${S}/run.sh.${randomBytes(6).toString("hex")}`;
+
+/**
+ * The state directory, made (under umask 077) only when it is missing: no process for a machine
+ * that already has it. The state root is made root's only even if it existed before.
+ */
+const makeStateDir = (S: string) => `[ -d ${S} ] || { mkdir -p ${S} && chmod 0700 ${shq(STATE_ROOT)}; } || exit 1`;
 
 /** The upload's length check (`$n` bytes): a session cut mid-transfer leaves no runnable file. */
 const lengthCheck = (T: string) => `[ "$(wc -c < ${T})" -eq "$n" ] || { rm -f ${T}; echo truncated; exit 1; }`;
@@ -210,7 +307,7 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
   return [
     // umask: the state directory and the uploaded script (it holds join tokens) are root's only.
     "umask 077",
-    `mkdir -p ${S} || exit 1`,
+    makeStateDir(S),
     `n=${scriptBytes}`,
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; exit 0; fi`,
     ...uploadAndLaunch(S),
@@ -227,18 +324,21 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  * "attached", progress lines ("<i> <n> <name>" while it follows its own run, "progress <i> <n>
  * <name>" from the watch) and finally "exit <code> <step>".
  *
- * Its stdin: a line with the script's length, the script, then the line `go`, sent once the
- * start is recorded on the API object. Every process the start needs is started before the
- * script exists: a warm connection runs this command while the machine still waits for its
- * bootstrap data, so the detached run (setsid: it survives the session, a dropped link and a
- * controller restart) and the `tail -f` that streams its progress are already waiting. When the
- * data comes, the run reads the script to its declared length (`head -c`, exact, the one process
- * of the start: the `go` line stays on stdin) into a file of its own, then waits for `go`; on
- * `go` it reads the script into itself (`.`, no new process) and takes the gate. So the API write
- * and the upload happen side by side, and nothing runs before the record exists. Without `go`
- * (the record failed, the session was cut, a warm connection was dropped, an upload was cut
- * short: `go` can only follow the whole script), the run removes its upload and exits, gate
- * untouched; no process is left waiting.
+ * Its stdin is the run's program, in three parts (runInput): a preamble (the state directory and
+ * the steps' watchdog, started at once), the runner as a shell function (`cr_main() { ... }`:
+ * parsed, not run), and the line `cr_main`, sent once the start is recorded on the API object.
+ * The run is a shell reading its commands from that input (`sh -s`), detached (setsid: it
+ * survives the session, a dropped link and a controller restart). So every process the start
+ * needs exists before the bootstrap data does: a warm connection runs this command while the
+ * machine still waits, and the run, its watchdog and the `tail -f` that streams its progress
+ * wait with it. When the data comes, the shell parses the function as it arrives and starts no
+ * process at all; on `cr_main` it takes the gate and runs the first step. The API write and the
+ * upload happen side by side, and nothing runs before the record exists. Without `cr_main` (the
+ * record failed, the session was cut, a warm connection was dropped) the shell reaches the end
+ * of its input and exits, gate untouched, stopping the watchdog; an upload cut short is an
+ * unfinished function (its closing brace is the last line, and nothing in the runner can close
+ * it early: every piece of the bootstrap data in it is quoted or in a here-document), so the
+ * shell exits on the syntax error, having run nothing.
  *
  * Following its own run costs the machine nothing while the run lasts: the run is this shell's
  * child, so the shell blocks in `wait`, and one `tail -f` streams the progress file (inotify
@@ -249,23 +349,17 @@ export function startCommand(stateDir: string, scriptBytes: number): string {
  */
 export function startAndFollowCommand(stateDir: string): string {
   const S = shq(stateDir);
-  const T = uploadName(S);
-  // The detached run: the length, the script to that length, `go`, then it becomes the runner.
-  const run = [
-    'IFS= read -r n && case "$n" in ""|*[!0-9]*) false ;; esac',
-    'head -c "$n" > "$0"',
-    'IFS= read -r go && [ "$go" = go ] && . "$0"; rm -f "$0"',
-  ].join(" && ");
   return [
     "umask 077",
-    `mkdir -p ${S} || exit 1`,
+    makeStateDir(S),
     `if [ -e ${S}/started ]; then cat >/dev/null; echo attached; else`,
     // The run appends to it; it exists before anyone follows it.
     `  : >> ${S}/progress`,
     // fd 4: this session's input, handed to the run (an asynchronous list's stdin would be
-    // /dev/null). The run keeps neither this session's output nor its error.
+    // /dev/null). The run keeps neither this session's output nor its error. Its argument
+    // names it after the runner, as `pkill -f <state>/run.sh` finds it.
     "  exec 4<&0",
-    `  setsid sh -c ${shq(run)} ${T} <&4 >/dev/null 2>&1 4<&- &`,
+    `  setsid sh -s ${S}/run.sh <&4 >/dev/null 2>&1 4<&- &`,
     "  run=$!",
     "  exec 4<&-",
     `  tail -n +1 -f ${S}/progress 2>/dev/null &`,
@@ -276,6 +370,24 @@ export function startAndFollowCommand(stateDir: string): string {
     watchCommand(stateDir),
   ].join("\n");
 }
+
+/** What a bootstrap session sends on startAndFollowCommand's input, in this order. */
+export const runInput = {
+  /**
+   * Sent as the session opens: the state directory, and the watchdog of the steps' time limit
+   * (for a warm connection, started while the machine waits for its data, so that the start
+   * needs no process for it). It stops when the run's shell exits.
+   */
+  preamble(stateDir: string, commandTimeoutSeconds: number): string {
+    return [`S=${shq(stateDir)}; cr_self=`, ...watchdogLines(commandTimeoutSeconds), WATCHDOG_START, ""].join("\n");
+  },
+  /** The runner, as a function the shell parses without running it. */
+  body(runner: string): string {
+    return `cr_main() {\n${runner}\n}\n`;
+  },
+  /** Sent once the start is recorded: runs it. */
+  go: "cr_main\n",
+};
 
 /**
  * The command that reports a run until it ends: prints each new progress line as it appears and
@@ -300,7 +412,8 @@ export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
     `  now=$(( n <= ${fast} ? n * 10 / ${Math.round(10 / pollSeconds)} : 10 + n - ${fast} ))`,
     "  if [ $((now - last)) -ge 2 ]; then last=$now; echo tick || exit 0; fi",
     // Look for the end first, then print progress: lines written just before the end are not lost.
-    `  done=0; [ -f ${S}/exit ] && done=1`,
+    // Non-empty: the run writes it in one write, so an empty file is one being written.
+    `  done=0; [ -s ${S}/exit ] && done=1`,
     "  drain",
     `  if [ "$done" = 1 ]; then read -r code step < ${S}/exit; echo "exit $code $step"; exit 0; fi`,
     `  [ -e ${S}/started ] || { echo "exit none"; exit 0; }`,

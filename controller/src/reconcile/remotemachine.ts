@@ -607,6 +607,7 @@ export class RemoteMachineReconciler {
       target: t.target,
       useSudo: rm.spec.useSudo ?? false,
       stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
+      commandTimeoutSeconds: rm.spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
     });
   }
 

@@ -4,7 +4,14 @@
  * is told (through `notify`) whenever either changes.
  */
 import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/plan.js";
-import { renderRunner, SENTINEL_STEP, startAndFollowCommand, tailCommand, watchCommand } from "../cloudinit/runner.js";
+import {
+  renderRunner,
+  runInput,
+  SENTINEL_STEP,
+  startAndFollowCommand,
+  tailCommand,
+  watchCommand,
+} from "../cloudinit/runner.js";
 import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
@@ -69,7 +76,7 @@ export function asRoot(cmd: string, useSudo: boolean, user: string): string {
 /** Prints "finished", "running" or "none": the state of the run on the machine. */
 function stateProbe(stateDir: string): string {
   const S = shq(stateDir);
-  return `if [ -f ${S}/exit ]; then echo finished; elif [ -e ${S}/started ]; then echo running; else echo none; fi`;
+  return `if [ -s ${S}/exit ]; then echo finished; elif [ -e ${S}/started ]; then echo running; else echo none; fi`;
 }
 
 /** Turns a sudo refusal into a failure, or undefined when sudo works. */
@@ -127,7 +134,7 @@ interface Standby {
 }
 
 /** A target's identity for warm-connection reuse; the key material is compared, never logged. */
-function targetFingerprint(t: SSHTarget, useSudo: boolean, stateDir: string): string {
+function targetFingerprint(t: SSHTarget, useSudo: boolean, stateDir: string, commandTimeoutSeconds: number): string {
   // A first-use key recorded by the warm connection itself must not make it look stale: the
   // key it holds is checked against the policy when it is taken (takeWarm).
   const policy = t.hostKeys.mode === "tofu" ? { mode: "tofu" } : t.hostKeys;
@@ -141,6 +148,8 @@ function targetFingerprint(t: SSHTarget, useSudo: boolean, stateDir: string): st
     t.bastion ?? null,
     useSudo,
     stateDir,
+    // The standby's watchdog was started with it.
+    commandTimeoutSeconds,
   ]);
 }
 
@@ -173,8 +182,8 @@ export class TaskManager {
    * handshake and four. Best effort and bounded: at most `max` connections are kept, each for at
    * most `idleMs`; any failure just leaves the bootstrap to connect as usual (and report it).
    */
-  prepare(key: string, input: Pick<BootstrapInput, "target" | "useSudo" | "stateDir">): void {
-    const fingerprint = targetFingerprint(input.target, input.useSudo, input.stateDir);
+  prepare(key: string, input: Pick<BootstrapInput, "target" | "useSudo" | "stateDir" | "commandTimeoutSeconds">): void {
+    const fingerprint = targetFingerprint(input.target, input.useSudo, input.stateDir, input.commandTimeoutSeconds);
     const have = this.warm.get(key);
     if (have && !have.closed && have.fingerprint === fingerprint) return;
     if (have) this.dropWarm(key);
@@ -225,6 +234,8 @@ export class TaskManager {
             sb.ended = true;
           },
         );
+        // The run's state directory and watchdog, started now too.
+        sb.feed.push(runInput.preamble(input.stateDir, input.commandTimeoutSeconds));
         w.standby = sb;
       }
     })().catch(() => {
@@ -346,7 +357,11 @@ export class TaskManager {
 
   /** Starts (or re-attaches to) the bootstrap of a machine. */
   startBootstrap(key: string, input: BootstrapInput): TaskState {
-    const warm = this.takeWarm(key, input.target, targetFingerprint(input.target, input.useSudo, input.stateDir));
+    const warm = this.takeWarm(
+      key,
+      input.target,
+      targetFingerprint(input.target, input.useSudo, input.stateDir, input.commandTimeoutSeconds),
+    );
     return this.launch(key, "bootstrap", async (t) => {
       const since = () => Date.now() - t.startedAt.getTime();
       const timing: Record<string, number> = { slot: since() };
@@ -450,10 +465,10 @@ export class TaskManager {
           const body = runner;
           sb.onLine = onLine;
           t.abort.signal.addEventListener("abort", () => sb.abort.abort(), { once: true });
-          sb.feed.push(`${Buffer.byteLength(body)}\n${body}`);
+          sb.feed.push(runInput.body(body));
           (marked as Promise<void>).then(
             () => {
-              sb.feed.push("go\n");
+              sb.feed.push(runInput.go);
               sb.feed.end();
             },
             (e: unknown) => sb.feed.fail(e),
@@ -461,8 +476,8 @@ export class TaskManager {
           watched = await sb.result;
         } else if (runner) {
           watched = await conn.exec(root(startAndFollowCommand(input.stateDir)), {
-            stdin: `${Buffer.byteLength(runner)}\n${runner}`,
-            stdinLast: (marked as Promise<void>).then(() => "go\n"),
+            stdin: runInput.preamble(input.stateDir, input.commandTimeoutSeconds) + runInput.body(runner),
+            stdinLast: (marked as Promise<void>).then(() => runInput.go),
             signal: t.abort.signal,
             onLine,
           });
