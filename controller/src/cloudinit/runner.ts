@@ -5,7 +5,8 @@
  * On the machine, everything for one RemoteMachine lives in its state directory:
  *   started    created exclusively (noclobber, O_EXCL) by the one start that wins: a second start
  *              attaches (a `started/` directory of earlier versions counts the same)
- *   run.sh     this runner (run.sh.<nonce>, its upload, while it runs)
+ *   run.sh     this runner, when a provision Job uploaded it as a file (run.sh.<nonce> while it
+ *              runs); a bootstrap session sends it on the run's input instead, and no copy stays
  *   progress   one line per step begun: "<i> <n> <name>"
  *   output.log what the steps printed
  *   step       "<i> <pid>" of the step running in a subshell (for the run's watchdog)
