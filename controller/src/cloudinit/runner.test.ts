@@ -20,6 +20,22 @@ import {
 const fullInput = (state: string, script: string, limit = 5) =>
   runInput.preamble(state, limit) + runInput.body(script) + runInput.go;
 
+/** A scratch directory and the runner of a cloud-config for it (5 s per step). */
+function scratchRunner(cloudConfig: (root: string, sentinel: string) => string) {
+  const root = mkdtempSync(join(tmpdir(), "runner-"));
+  const state = join(root, "state");
+  const sentinel = join(root, "sentinel");
+  const plan = planBootstrap(cloudConfig(root, sentinel), "cloud-config", {});
+  const script = renderRunner(plan, {
+    stateDir: state,
+    workingDir: root,
+    commandTimeoutSeconds: 5,
+    owner: "t",
+    sentinel,
+  });
+  return { root, state, script };
+}
+
 /** Runs a cloud-config through the real runner with /bin/sh, in a scratch directory. */
 function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean; limit?: number } = {}) {
   const root = mkdtempSync(join(tmpdir(), "runner-"));
@@ -60,6 +76,15 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean; lim
 }
 
 const me = `${userInfo().username}`;
+
+/**
+ * A step limit whose watchdog period (a tenth of it) no other test process uses at the same time
+ * (a concurrent run of this file included), so `sleep <period>` finds only this test's watchdog.
+ */
+const uniqueLimit = (salt: number) => {
+  const period = 1000 + ((process.pid * 7 + salt) % 50000);
+  return { limit: period * 10, sleep: `^sleep ${period}$` };
+};
 
 describe("bootstrap runner (real /bin/sh)", () => {
   it("runs every step in order, once, and writes a receipt", () => {
@@ -181,7 +206,8 @@ runcmd:
       out += d.toString();
     });
     // As a warm connection sends it when it opens: the preamble, which starts the watchdog.
-    child.stdin.write(runInput.preamble(state, 100));
+    const wd = uniqueLimit(1);
+    child.stdin.write(runInput.preamble(state, wd.limit));
     // Before any data: the detached run, its watchdog and the progress stream are already
     // waiting (a warm connection starts them while the machine waits for its bootstrap data).
     await new Promise((r) => setTimeout(r, 400));
@@ -215,7 +241,7 @@ runcmd:
     assert.equal(existsSync(join(root, "ran")), false, "nothing ran");
     const left = spawnSync("pgrep", ["-f", state]).stdout.toString().trim();
     assert.equal(left, "", "no process of this start is left");
-    assert.equal(spawnSync("pgrep", ["-f", "^sleep 10$"]).stdout.toString().trim(), "", "the watchdog's sleep is gone");
+    assert.equal(spawnSync("pgrep", ["-f", wd.sleep]).stdout.toString().trim(), "", "the watchdog's sleep is gone");
     // The next start, with `cr_main`, runs it once.
     const again = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
       input: fullInput(state, script),
@@ -226,29 +252,17 @@ runcmd:
   });
 
   it("start-and-follow: an upload cut anywhere runs nothing, takes no gate and leaves no process", () => {
-    const root = mkdtempSync(join(tmpdir(), "runner-"));
-    const state = join(root, "state");
-    const sentinel = join(root, "sentinel");
-    // A real runner with every kind of step: files (text and base64 here-documents), commands
-    // in both forms, and a script.
-    const plan = planBootstrap(
-      `#cloud-config
+    // A real runner with files (text, and base64 in a here-document), braces in the data, and
+    // commands in both forms.
+    const { root, state, script } = scratchRunner(
+      (root, sentinel) => `#cloud-config
 write_files:
 - {path: ${root}/f1, content: "a } b\\n}\\n"}
 - {path: ${root}/f2, content: "AAEC/w==", encoding: b64}
 bootcmd: ["echo '}' >> ${root}/ran"]
 runcmd: ["touch ${root}/ran", [touch, "${root}/ran2"], "touch ${sentinel}"]
 `,
-      "cloud-config",
-      {},
     );
-    const script = renderRunner(plan, {
-      stateDir: state,
-      workingDir: root,
-      commandTimeoutSeconds: 5,
-      owner: "t",
-      sentinel,
-    });
     const body = runInput.body(script);
     const pre = runInput.preamble(state, 5);
     // Cut after every 1/60th of the function (and just before its last byte), followed by the
@@ -285,21 +299,9 @@ runcmd: ["touch ${root}/ran", [touch, "${root}/ran2"], "touch ${sentinel}"]
   });
 
   it("start-and-follow streams progress while the run lasts, without polling", () => {
-    const root = mkdtempSync(join(tmpdir(), "runner-"));
-    const state = join(root, "state");
-    const sentinel = join(root, "sentinel");
-    const plan = planBootstrap(
-      `#cloud-config\nruncmd: ["sleep 1", "sleep 1", "touch ${sentinel}"]\n`,
-      "cloud-config",
-      {},
+    const { state, script } = scratchRunner(
+      (_, sentinel) => `#cloud-config\nruncmd: ["sleep 1", "sleep 1", "touch ${sentinel}"]\n`,
     );
-    const script = renderRunner(plan, {
-      stateDir: state,
-      workingDir: root,
-      commandTimeoutSeconds: 5,
-      owner: "t",
-      sentinel,
-    });
     const t0 = Date.now();
     const lines: [number, string][] = [];
     const child = spawn("sh", ["-c", startAndFollowCommand(state)]);
@@ -399,10 +401,10 @@ runcmd:
   });
 
   it("the watchdog ends with the run: no sleep left behind", () => {
-    // A limit of 117 s: the watchdog sleeps 12 s at a time.
-    const r = runLocally('#cloud-config\nruncmd: ["touch $SENTINEL"]\n', { limit: 117 });
+    const wd = uniqueLimit(2);
+    const r = runLocally('#cloud-config\nruncmd: ["touch $SENTINEL"]\n', { limit: wd.limit });
     assert.equal(r.exit, "exit 0 0");
-    const left = spawnSync("pgrep", ["-f", "^sleep 12$"]).stdout.toString().trim();
+    const left = spawnSync("pgrep", ["-f", wd.sleep]).stdout.toString().trim();
     assert.equal(left, "", "no watchdog sleep left");
   });
 
