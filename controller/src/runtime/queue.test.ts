@@ -4,6 +4,11 @@ import { WorkQueue, Yielding } from "./queue.js";
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `pred` holds (at most 5 s: a loaded machine runs timers late). */
+async function until(pred: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5_000; !pred() && Date.now() < end; ) await tick(5);
+}
+
 describe("WorkQueue", () => {
   it("collapses duplicate keys waiting in the queue", async () => {
     const seen: string[] = [];
@@ -21,7 +26,8 @@ describe("WorkQueue", () => {
     q.add("a");
     q.add("b");
     assert.equal(q.depth, 2);
-    await tick(60);
+    await until(() => seen.length >= 3);
+    await tick(30);
     assert.deepEqual(seen, ["busy", "a", "b"]);
   });
 
@@ -44,7 +50,8 @@ describe("WorkQueue", () => {
     await tick(2);
     q.add("a");
     q.add("a");
-    await tick(80);
+    await until(() => runs >= 2 && running === 0);
+    await tick(30);
     assert.equal(maxRunning, 1);
     assert.equal(runs, 2);
   });
@@ -52,18 +59,21 @@ describe("WorkQueue", () => {
   it("bounds concurrency across keys", async () => {
     let running = 0;
     let maxRunning = 0;
+    let done = 0;
     const q = new WorkQueue(
       async () => {
         running++;
         maxRunning = Math.max(maxRunning, running);
         await tick(10);
         running--;
+        done++;
         return undefined;
       },
       { concurrency: 3 },
     );
     for (let i = 0; i < 20; i++) q.add(`k${i}`);
-    await tick(150);
+    await until(() => done === 20);
+    assert.equal(done, 20);
     assert.equal(maxRunning, 3);
   });
 
@@ -90,11 +100,12 @@ describe("WorkQueue", () => {
     );
     q.add("a");
     q.add("b");
+    await until(() => runs.length >= 2);
     await tick(20);
     assert.deepEqual(runs.sort(), ["a", "b"]); // both failed, both now wait a minute
     down = false;
     q.retryFailedNow();
-    await tick(20);
+    await until(() => runs.length >= 4);
     assert.deepEqual(runs.sort(), ["a", "a", "b", "b"]);
     // The count restarted: a new failure waits the base delay, not twice it.
     assert.equal(q.addRateLimited("a"), 60_000);
@@ -111,12 +122,13 @@ describe("WorkQueue", () => {
       { concurrency: 1 },
     );
     const start = Date.now();
-    q.addAfter("k", 200);
+    q.addAfter("k", 600);
     q.addAfter("k", 20);
-    q.addAfter("k", 100);
-    await tick(300);
+    q.addAfter("k", 300);
+    await until(() => seen.length >= 1);
+    assert.ok((seen[0] ?? 0) - start < 300, `ran after ${(seen[0] ?? 0) - start} ms`);
+    await tick(700);
     assert.equal(seen.length, 1);
-    assert.ok((seen[0] ?? 0) - start < 150);
   });
 
   it("retries a handler that throws, and requeues when asked", async () => {
@@ -131,7 +143,8 @@ describe("WorkQueue", () => {
       { concurrency: 1, baseDelayMs: 5 },
     );
     q.add("k");
-    await tick(80);
+    await until(() => calls >= 3);
+    await tick(30);
     assert.equal(calls, 3);
   });
 
@@ -176,25 +189,33 @@ describe("Yielding", () => {
     busy = false;
     // Waiting keys go first, in order: a new key does not jump ahead of them.
     y.add("d");
-    await tick(30);
+    await until(() => ran.length === 4);
     assert.deepEqual(ran, ["a", "b", "c", "d"]);
     y.stop();
   });
 
   it("runs a key that waited its longest even while the other queue stays busy", async () => {
     const ran: string[] = [];
+    // A clock of its own: how late the machine runs the timers does not matter.
+    let clock = 0;
     const y = new Yielding(
       (k) => ran.push(k),
       () => true,
       40,
       5,
+      () => clock,
     );
     y.add("a");
-    await tick(15);
+    clock = 15;
     y.add("b");
-    await tick(40);
-    assert.deepEqual(ran, ["a"]);
-    await tick(40);
+    await tick(30);
+    assert.deepEqual(ran, [], "neither waited 40 ms yet");
+    clock = 50;
+    await until(() => ran.length > 0);
+    await tick(20);
+    assert.deepEqual(ran, ["a"], "a waited 50 ms, b 35");
+    clock = 55;
+    await until(() => ran.length > 1);
     assert.deepEqual(ran, ["a", "b"]);
     y.delete("zzz");
     y.stop();

@@ -153,6 +153,8 @@ export class Yielding {
     private readonly busy: () => boolean,
     private readonly maxWaitMs = 5000,
     private readonly checkEveryMs = 100,
+    /** The clock (tests set it, so that a loaded machine's late timers change nothing). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Runs `key` now when nothing is waiting elsewhere, else once the backlog is gone. */
@@ -162,7 +164,7 @@ export class Yielding {
       this.run(key);
       return;
     }
-    this.waiting.set(key, Date.now());
+    this.waiting.set(key, this.now());
     this.timer ??= setInterval(() => this.flush(), this.checkEveryMs).unref();
   }
 
@@ -182,7 +184,7 @@ export class Yielding {
   }
 
   private flush(): void {
-    const now = Date.now();
+    const now = this.now();
     const all = !this.busy();
     for (const [key, since] of this.waiting) {
       if (!all && now - since < this.maxWaitMs) continue;
