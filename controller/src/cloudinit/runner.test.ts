@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { planBootstrap } from "./plan.js";
 import {
@@ -17,8 +17,8 @@ import {
 } from "./runner.js";
 
 /** The whole input of a start-and-follow session, as the controller sends it. */
-const fullInput = (state: string, script: string, limit = 5) =>
-  runInput.preamble(state, limit) + runInput.body(script) + runInput.go;
+const fullInput = (state: string, script: string, limit = 5, workingDir = dirname(state)) =>
+  runInput.preamble(state, limit, workingDir) + runInput.body(script) + runInput.go;
 
 /** A scratch directory and the runner of a cloud-config for it (5 s per step). */
 function scratchRunner(cloudConfig: (root: string, sentinel: string) => string) {
@@ -53,7 +53,7 @@ function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean; lim
   // The session's command: start and follow, in one exec; a second start attaches.
   const follow = (input: string) =>
     spawnSync("sh", ["-c", startAndFollowCommand(state)], {
-      input: fullInput(state, input, opts.limit ?? 5),
+      input: fullInput(state, input, opts.limit ?? 5, join(root, "work")),
       timeout: 40_000,
     })
       .stdout.toString()
@@ -136,6 +136,8 @@ runcmd:
     // The state directory and what holds the bootstrap data (script, output) are not readable by others.
     assert.equal(statSync(join(r.root, "state")).mode & 0o077, 0);
     assert.equal(statSync(join(r.root, "state/progress")).mode & 0o077, 0);
+    // The working directory, made by the session's preamble, as the steps' umask makes it.
+    assert.equal(statSync(join(r.root, "work")).mode & 0o777, 0o755);
     assert.equal(statSync(join(r.root, "state/output.log")).mode & 0o077, 0);
   });
 
@@ -207,7 +209,7 @@ runcmd:
     });
     // As a warm connection sends it when it opens: the preamble, which starts the watchdog.
     const wd = uniqueLimit(1);
-    child.stdin.write(runInput.preamble(state, wd.limit));
+    child.stdin.write(runInput.preamble(state, wd.limit, root));
     // Before any data: the detached run, its watchdog and the progress stream are already
     // waiting (a warm connection starts them while the machine waits for its bootstrap data).
     await new Promise((r) => setTimeout(r, 400));
@@ -264,7 +266,7 @@ runcmd: ["touch ${root}/ran", [touch, "${root}/ran2"], "touch ${sentinel}"]
 `,
     );
     const body = runInput.body(script);
-    const pre = runInput.preamble(state, 5);
+    const pre = runInput.preamble(state, 5, root);
     // Cut after every 1/60th of the function (and just before its last byte), followed by the
     // end of the input, as when the session is cut: `cr_main` only ever follows the whole.
     const cuts = new Set([

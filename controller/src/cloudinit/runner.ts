@@ -375,12 +375,20 @@ export function startAndFollowCommand(stateDir: string): string {
 /** What a bootstrap session sends on startAndFollowCommand's input, in this order. */
 export const runInput = {
   /**
-   * Sent as the session opens: the state directory, and the watchdog of the steps' time limit
-   * (for a warm connection, started while the machine waits for its data, so that the start
-   * needs no process for it). It stops when the run's shell exits.
+   * Sent as the session opens: the state directory, the steps' working directory (made if
+   * missing, as the runner would, under the steps' umask), and the watchdog of the steps' time
+   * limit. For a warm connection this happens while the machine waits for its data, so that the
+   * start needs no process for them. The watchdog stops when the run's shell exits.
    */
-  preamble(stateDir: string, commandTimeoutSeconds: number): string {
-    return [`S=${shq(stateDir)}; cr_self=`, ...watchdogLines(commandTimeoutSeconds), WATCHDOG_START, ""].join("\n");
+  preamble(stateDir: string, commandTimeoutSeconds: number, workingDir: string): string {
+    const W = shq(workingDir);
+    return [
+      `S=${shq(stateDir)}; cr_self=`,
+      `[ -d ${W} ] || (umask 022; mkdir -p ${W}) 2>/dev/null`,
+      ...watchdogLines(commandTimeoutSeconds),
+      WATCHDOG_START,
+      "",
+    ].join("\n");
   },
   /** The runner, as a function the shell parses without running it. */
   body(runner: string): string {

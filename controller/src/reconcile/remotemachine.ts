@@ -608,6 +608,7 @@ export class RemoteMachineReconciler {
       useSudo: rm.spec.useSudo ?? false,
       stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
       commandTimeoutSeconds: rm.spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
+      workingDir: rm.spec.workingDir ?? DEFAULT_WORKING_DIR,
     });
   }
 

@@ -134,7 +134,10 @@ interface Standby {
 }
 
 /** A target's identity for warm-connection reuse; the key material is compared, never logged. */
-function targetFingerprint(t: SSHTarget, useSudo: boolean, stateDir: string, commandTimeoutSeconds: number): string {
+type WarmInput = Pick<BootstrapInput, "target" | "useSudo" | "stateDir" | "commandTimeoutSeconds" | "workingDir">;
+
+function targetFingerprint(input: WarmInput): string {
+  const t = input.target;
   // A first-use key recorded by the warm connection itself must not make it look stale: the
   // key it holds is checked against the policy when it is taken (takeWarm).
   const policy = t.hostKeys.mode === "tofu" ? { mode: "tofu" } : t.hostKeys;
@@ -146,10 +149,11 @@ function targetFingerprint(t: SSHTarget, useSudo: boolean, stateDir: string, com
     t.passphrase ?? "",
     policy,
     t.bastion ?? null,
-    useSudo,
-    stateDir,
-    // The standby's watchdog was started with it.
-    commandTimeoutSeconds,
+    input.useSudo,
+    input.stateDir,
+    // The standby's watchdog was started with it, and its working directory made.
+    input.commandTimeoutSeconds,
+    input.workingDir,
   ]);
 }
 
@@ -182,8 +186,8 @@ export class TaskManager {
    * handshake and four. Best effort and bounded: at most `max` connections are kept, each for at
    * most `idleMs`; any failure just leaves the bootstrap to connect as usual (and report it).
    */
-  prepare(key: string, input: Pick<BootstrapInput, "target" | "useSudo" | "stateDir" | "commandTimeoutSeconds">): void {
-    const fingerprint = targetFingerprint(input.target, input.useSudo, input.stateDir, input.commandTimeoutSeconds);
+  prepare(key: string, input: WarmInput): void {
+    const fingerprint = targetFingerprint(input);
     const have = this.warm.get(key);
     if (have && !have.closed && have.fingerprint === fingerprint) return;
     if (have) this.dropWarm(key);
@@ -235,7 +239,7 @@ export class TaskManager {
           },
         );
         // The run's state directory and watchdog, started now too.
-        sb.feed.push(runInput.preamble(input.stateDir, input.commandTimeoutSeconds));
+        sb.feed.push(runInput.preamble(input.stateDir, input.commandTimeoutSeconds, input.workingDir));
         w.standby = sb;
       }
     })().catch(() => {
@@ -357,11 +361,7 @@ export class TaskManager {
 
   /** Starts (or re-attaches to) the bootstrap of a machine. */
   startBootstrap(key: string, input: BootstrapInput): TaskState {
-    const warm = this.takeWarm(
-      key,
-      input.target,
-      targetFingerprint(input.target, input.useSudo, input.stateDir, input.commandTimeoutSeconds),
-    );
+    const warm = this.takeWarm(key, input.target, targetFingerprint(input));
     return this.launch(key, "bootstrap", async (t) => {
       const since = () => Date.now() - t.startedAt.getTime();
       const timing: Record<string, number> = { slot: since() };
@@ -476,7 +476,8 @@ export class TaskManager {
           watched = await sb.result;
         } else if (runner) {
           watched = await conn.exec(root(startAndFollowCommand(input.stateDir)), {
-            stdin: runInput.preamble(input.stateDir, input.commandTimeoutSeconds) + runInput.body(runner),
+            stdin:
+              runInput.preamble(input.stateDir, input.commandTimeoutSeconds, input.workingDir) + runInput.body(runner),
             stdinLast: (marked as Promise<void>).then(() => runInput.go),
             signal: t.abort.signal,
             onLine,
