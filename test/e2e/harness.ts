@@ -256,6 +256,24 @@ export async function makeCluster(
  * (one line in /var/log/capi-remote-test-runs per run), registers the machine's Node with the
  * API server (standing in for a kubelet) and creates Cluster API's sentinel.
  */
+/** A Node as a test host's stand-in kubelet registers it: Ready, no pressure. */
+export function testNode(name: string) {
+  const condition = (type: string, status: string, reason: string) => ({ type, status, reason, message: "test host" });
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name },
+    status: {
+      conditions: [
+        condition("Ready", "True", "KubeletReady"),
+        condition("MemoryPressure", "False", "KubeletHasSufficientMemory"),
+        condition("DiskPressure", "False", "KubeletHasNoDiskPressure"),
+        condition("PIDPressure", "False", "KubeletHasSufficientPID"),
+      ],
+    },
+  };
+}
+
 export function testBootstrap(
   bed: TestBed,
   opts: { extra?: string; registerNode?: boolean; sleep?: number } = {},
@@ -283,7 +301,7 @@ export function testBootstrap(
     -X DELETE ${bed.controlPlane.hostServer}/api/v1/nodes/$h
     --next -sS --fail --retry 60 --retry-delay 1 --retry-all-errors ${auth}
     -H 'Content-Type: application/json' -X POST ${bed.controlPlane.hostServer}/api/v1/nodes
-    -d "{\\"apiVersion\\":\\"v1\\",\\"kind\\":\\"Node\\",\\"metadata\\":{\\"name\\":\\"$h\\"},\\"status\\":{\\"conditions\\":[{\\"type\\":\\"Ready\\",\\"status\\":\\"True\\",\\"reason\\":\\"KubeletReady\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"MemoryPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasSufficientMemory\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"DiskPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasNoDiskPressure\\",\\"message\\":\\"test host\\"},{\\"type\\":\\"PIDPressure\\",\\"status\\":\\"False\\",\\"reason\\":\\"KubeletHasSufficientPID\\",\\"message\\":\\"test host\\"}]}}"
+    -d "${JSON.stringify(testNode("NODE-NAME")).replaceAll('"', '\\"').replace("NODE-NAME", "$h")}"
 `;
   return `#cloud-config
 write_files:

@@ -131,6 +131,10 @@ export class KubeApi {
         agent: new HttpsAgent({
           keepAlive: true,
           scheduling: "lifo",
+          // A burst (50 bootstraps' start records at once) waits for a connection of the pool
+          // rather than opening dozens more, each a TLS handshake on both sides just when the
+          // API server is busiest (client-go shares one HTTP/2 connection for all of it).
+          maxSockets: 16,
           // One TLS context for every connection: given only ca/cert/key, each new socket (a
           // burst of requests opens several) parses them again, which showed in profiles.
           secureContext: createSecureContext({

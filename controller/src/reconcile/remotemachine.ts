@@ -31,7 +31,7 @@ import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.
 import { stateDirFor } from "../cloudinit/runner.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
-import { WriteBudget } from "../runtime/budget.js";
+import { PriorityWrites, WriteBudget } from "../runtime/budget.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
@@ -112,6 +112,12 @@ export class RemoteMachineReconciler {
     private readonly progressBudget = new WriteBudget(5, 10),
   ) {}
 
+  /**
+   * Start records in flight: progress-only status writes wait until none is (a machine waits for
+   * its record before its first command; see PriorityWrites).
+   */
+  private readonly starts = new PriorityWrites((key) => this.ctx.queue.add(key));
+
   async reconcile(key: string): Promise<Result> {
     const [ns, name] = key.split("/") as [string, string];
     const cached = this.ctx.inf.remoteMachines.get(ns, name);
@@ -129,6 +135,7 @@ export class RemoteMachineReconciler {
       this.pendingStatus.delete(key);
       this.lastStatusWrite.delete(key);
       this.written.delete(key);
+      this.starts.forget(key);
       return undefined;
     }
     const base = this.pendingStatus.get(key) ?? rm.status ?? {};
@@ -250,8 +257,16 @@ export class RemoteMachineReconciler {
     // their progress writes (and Cluster API's Machine updates that each of them sets off) would
     // crowd the API server just when the starts need it. Spread out, most are folded into the
     // provisioned write; a few machines at a time never wait.
-    if (urgent) this.progressBudget.forget(s.key);
-    else {
+    if (urgent) {
+      this.progressBudget.forget(s.key);
+      this.starts.forget(s.key);
+    } else {
+      // And it waits while start records are in flight (woken when the last is written; the
+      // requeue is only a floor).
+      if (this.starts.defer(s.key)) {
+        this.pendingStatus.set(s.key, s.status);
+        return 5_000;
+      }
       const wait = this.progressBudget.take(s.key);
       if (wait > 0) {
         this.pendingStatus.set(s.key, s.status);
@@ -504,15 +519,17 @@ export class RemoteMachineReconciler {
             [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
             ...(hostKey ? { [RemoteAnnotations.HostKey]: hostKey } : {}),
           };
-          const res = await this.ctx.api.patch<RM>(
-            R.remoteMachines,
-            ns,
-            rm.metadata.name,
-            [
-              ...finalizerOps(rm.metadata.finalizers, REMOTE_MACHINE_FINALIZER),
-              ...annotationOps(rm.metadata.annotations, annotations),
-            ],
-            "json",
+          const res = await this.starts.run(() =>
+            this.ctx.api.patch<RM>(
+              R.remoteMachines,
+              ns,
+              rm.metadata.name,
+              [
+                ...finalizerOps(rm.metadata.finalizers, REMOTE_MACHINE_FINALIZER),
+                ...annotationOps(rm.metadata.annotations, annotations),
+              ],
+              "json",
+            ),
           );
           this.noteWritten(s.key, res);
         },

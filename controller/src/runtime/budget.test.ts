@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { WriteBudget } from "./budget.js";
+import { PriorityWrites, WriteBudget } from "./budget.js";
 
 describe("WriteBudget", () => {
   it("allows a burst, then gives each waiting key a slot of its own, one per 1/rate", () => {
@@ -50,5 +50,30 @@ describe("WriteBudget", () => {
     // Once the API server is back, a newcomer a few seconds later waits no longer than that.
     t = 3_000;
     assert.ok(b.take("late") <= 5_000);
+  });
+});
+
+describe("PriorityWrites", () => {
+  it("defers keys while a priority write is in flight and wakes them once, when the last ends", async () => {
+    const woken: string[] = [];
+    const p = new PriorityWrites((k) => woken.push(k));
+    assert.equal(p.defer("a"), false, "nothing in flight: write now");
+    let end1!: () => void;
+    let fail2!: (e: Error) => void;
+    const w1 = p.run(() => new Promise<number>((r) => (end1 = () => r(1))));
+    const w2 = p.run(() => new Promise<number>((_, j) => (fail2 = j)));
+    assert.equal(p.busy, true);
+    assert.equal(p.defer("a"), true);
+    assert.equal(p.defer("b"), true);
+    assert.equal(p.defer("a"), true);
+    p.forget("b");
+    end1();
+    assert.equal(await w1, 1);
+    assert.deepEqual(woken, [], "one write is still in flight");
+    fail2(new Error("refused"));
+    await assert.rejects(w2, /refused/);
+    assert.deepEqual(woken, ["a"], "woken once, after the failed write too; a forgotten key is not");
+    assert.equal(p.busy, false);
+    assert.equal(p.defer("c"), false);
   });
 });

@@ -52,3 +52,48 @@ export class WriteBudget {
     this.slots.delete(key);
   }
 }
+
+/**
+ * Writes that others must not compete with (a bootstrap's start record: the machine waits for it
+ * before its first command), and the keys whose informing writes wait until none is in flight.
+ * At a burst of starts, the progress of machines already running (and Cluster API's Machine
+ * update that each progress write sets off) would otherwise queue in the API server beside the
+ * records that hold the other machines back. A waiting key is woken (`wake`) once the last
+ * write in flight ends, whether it succeeded or not.
+ */
+export class PriorityWrites {
+  private inFlight = 0;
+  private readonly waiting = new Set<string>();
+
+  constructor(private readonly wake: (key: string) => void) {}
+
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  /** Runs a write that others yield to. */
+  async run<T>(write: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await write();
+    } finally {
+      if (--this.inFlight === 0 && this.waiting.size > 0) {
+        const keys = [...this.waiting];
+        this.waiting.clear();
+        for (const k of keys) this.wake(k);
+      }
+    }
+  }
+
+  /** True when `key`'s informing write must wait (it is woken later); false: write now. */
+  defer(key: string): boolean {
+    if (this.inFlight === 0) return false;
+    this.waiting.add(key);
+    return true;
+  }
+
+  /** Drops a waiting key (it wrote for another reason, or is gone). */
+  forget(key: string): void {
+    this.waiting.delete(key);
+  }
+}
