@@ -261,11 +261,12 @@ export class RemoteMachineReconciler {
       this.progressBudget.forget(s.key);
       this.starts.forget(s.key);
     } else {
-      // And it waits while start records are in flight (woken when the last is written; the
-      // requeue is only a floor).
-      if (this.starts.defer(s.key)) {
+      // And it waits while start records are in flight: woken when the last is written, or
+      // after 5 s at the latest (starts that keep overlapping do not hold progress for good).
+      const held = this.starts.defer(s.key);
+      if (held > 0) {
         this.pendingStatus.set(s.key, s.status);
-        return 5_000;
+        return held;
       }
       const wait = this.progressBudget.take(s.key);
       if (wait > 0) {

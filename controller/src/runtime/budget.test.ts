@@ -57,15 +57,15 @@ describe("PriorityWrites", () => {
   it("defers keys while a priority write is in flight and wakes them once, when the last ends", async () => {
     const woken: string[] = [];
     const p = new PriorityWrites((k) => woken.push(k));
-    assert.equal(p.defer("a"), false, "nothing in flight: write now");
+    assert.equal(p.defer("a"), 0, "nothing in flight: write now");
     let end1!: () => void;
     let fail2!: (e: Error) => void;
     const w1 = p.run(() => new Promise<number>((r) => (end1 = () => r(1))));
     const w2 = p.run(() => new Promise<number>((_, j) => (fail2 = j)));
     assert.equal(p.busy, true);
-    assert.equal(p.defer("a"), true);
-    assert.equal(p.defer("b"), true);
-    assert.equal(p.defer("a"), true);
+    assert.equal(p.defer("a"), 5_000);
+    assert.equal(p.defer("b"), 5_000);
+    assert.ok(p.defer("a") > 0);
     p.forget("b");
     end1();
     assert.equal(await w1, 1);
@@ -74,6 +74,30 @@ describe("PriorityWrites", () => {
     await assert.rejects(w2, /refused/);
     assert.deepEqual(woken, ["a"], "woken once, after the failed write too; a forgotten key is not");
     assert.equal(p.busy, false);
-    assert.equal(p.defer("c"), false);
+    assert.equal(p.defer("c"), 0);
+  });
+});
+
+describe("PriorityWrites under starts that keep overlapping", () => {
+  it("lets a key write once it has waited maxWaitMs, though writes are still in flight", async () => {
+    let t = 0;
+    const woken: string[] = [];
+    const p = new PriorityWrites(
+      (k) => woken.push(k),
+      5_000,
+      () => t,
+    );
+    let end!: () => void;
+    const w = p.run(() => new Promise<void>((r) => (end = r)));
+    assert.equal(p.defer("a"), 5_000);
+    t = 4_000;
+    assert.equal(p.defer("a"), 1_000, "still within its wait: the rest of it");
+    t = 5_000;
+    assert.equal(p.defer("a"), 0, "waited long enough: writes now");
+    assert.equal(p.defer("a"), 5_000, "a later write waits again, from now");
+    p.forget("a");
+    end();
+    await w;
+    assert.deepEqual(woken, []);
   });
 });

@@ -59,13 +59,19 @@ export class WriteBudget {
  * At a burst of starts, the progress of machines already running (and Cluster API's Machine
  * update that each progress write sets off) would otherwise queue in the API server beside the
  * records that hold the other machines back. A waiting key is woken (`wake`) once the last
- * write in flight ends, whether it succeeded or not.
+ * write in flight ends, whether it succeeded or not, and waits `maxWaitMs` at most.
  */
 export class PriorityWrites {
   private inFlight = 0;
-  private readonly waiting = new Set<string>();
+  /** Waiting key -> since when. */
+  private readonly waiting = new Map<string, number>();
 
-  constructor(private readonly wake: (key: string) => void) {}
+  constructor(
+    private readonly wake: (key: string) => void,
+    /** The longest a key waits: starts that keep overlapping must not hold progress back for good. */
+    private readonly maxWaitMs = 5_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get busy(): boolean {
     return this.inFlight > 0;
@@ -78,18 +84,28 @@ export class PriorityWrites {
       return await write();
     } finally {
       if (--this.inFlight === 0 && this.waiting.size > 0) {
-        const keys = [...this.waiting];
+        const keys = [...this.waiting.keys()];
         this.waiting.clear();
         for (const k of keys) this.wake(k);
       }
     }
   }
 
-  /** True when `key`'s informing write must wait (it is woken later); false: write now. */
-  defer(key: string): boolean {
-    if (this.inFlight === 0) return false;
-    this.waiting.add(key);
-    return true;
+  /**
+   * 0: `key`'s informing write may go now (nothing in flight, or it has waited `maxWaitMs`
+   * already). Else it waits: woken when nothing is in flight, or at the latest in the ms returned.
+   */
+  defer(key: string): number {
+    if (this.inFlight === 0) return 0;
+    const now = this.now();
+    const since = this.waiting.get(key);
+    if (since === undefined) {
+      this.waiting.set(key, now);
+      return this.maxWaitMs;
+    }
+    if (now - since < this.maxWaitMs) return since + this.maxWaitMs - now;
+    this.waiting.delete(key);
+    return 0;
   }
 
   /** Drops a waiting key (it wrote for another reason, or is gone). */
