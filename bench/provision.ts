@@ -9,8 +9,9 @@
  *   with ssh2 and running one command on the same hosts (the floor any SSH provider pays).
  * - **Parallel**: P machines (default 50) whose bootstrap sleeps 5 s, all released at once: wall
  *   time from the Secrets' creation to the last bootstrap finished, against one machine's alone.
- * - **API writes** per machine, from Machine creation to Running (Node registered by the
- *   bootstrap, as a kubelet would), counted by the controller's own request metrics.
+ * - **API writes** per machine, from Machine creation to Running (each Node registered by this
+ *   process once its machine is provisioned, as a kubelet would), counted by the controller's
+ *   own request metrics.
  *
  * Run: npm run bench -- provision   (root: the SSH hosts live in network namespaces)
  * Env: BENCH_REACTION (30), BENCH_PARALLEL (50), BENCH_SLEEP (5).
@@ -457,7 +458,7 @@ try {
     const timeline = await parallelTimeline(ctl.logFile, ns, names, Number(t0 / 1_000_000n));
     return { wall, writes, requests, timeline, startP50: pct(starts, 50), startMax: pct(starts, 100) };
   };
-  // Each host registers a Node named after its hostname; one machine per host at a time.
+  // Each host's Node is named after its hostname; one machine per host at a time.
   // Baseline: the same hosts, each sent the same sleep over one bare ssh2 session, all at once.
   const reactionText = `
 reaction (bootstrap Secret created -> first command running on the host), ${R} machines:
