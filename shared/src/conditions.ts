@@ -68,6 +68,8 @@ export const Reason = {
   NotPaused: "NotPaused",
   // Waiting for Cluster API
   WaitingForMachineOwner: "WaitingForMachineOwner",
+  /** The owning Machine's spec.infrastructureRef does not name this object: nothing is read or sent. */
+  OwnerMachineMismatch: "OwnerMachineMismatch",
   WaitingForCluster: "WaitingForCluster",
   WaitingForClusterInfrastructure: "WaitingForClusterInfrastructure",
   WaitingForBootstrapData: "WaitingForBootstrapData",
@@ -115,6 +117,12 @@ export const Reason = {
   // Node
   WaitingForNode: "WaitingForNode",
   NodeProviderIDSet: "NodeProviderIDSet",
+  /** The `<cluster>-kubeconfig` Secret holds a field that would execute, read files or weaken TLS. */
+  UnsafeKubeconfig: "UnsafeKubeconfig",
+  /** The `<cluster>-kubeconfig` Secret is not a usable kubeconfig. */
+  InvalidKubeconfig: "InvalidKubeconfig",
+  /** A connection field changed after the machine was provisioned or claimed: no SSH with it. */
+  ConnectionChanged: "ConnectionChanged",
   // Cleanup
   CleanupRunning: "CleanupRunning",
   CleanupSucceeded: "CleanupSucceeded",

@@ -3,8 +3,8 @@
  * Secret, and the provider-ID hand-off: when a machine's Node registers without a provider ID,
  * capi-remote sets it, so Cluster API can match the Node and the Machine goes Running.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { KubeApi, R } from "../kube/api.js";
+import { checkWorkloadKubeconfig, kubeConfigOf } from "../kube/kubeconfig.js";
 import { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 
@@ -18,10 +18,16 @@ export interface Node {
 
 interface Watched {
   secretVersion: string;
-  api: KubeApi;
-  informer: Informer<Node>;
+  /** Why the kubeconfig was refused (nothing is watched then). */
+  refused?: { reason: string; message: string };
+  api?: KubeApi;
+  informer?: Informer<Node>;
   synced: boolean;
 }
+
+export type Workload =
+  | { api: KubeApi; nodes: Node[]; synced: boolean; refused?: undefined }
+  | { refused: { reason: string; message: string } };
 
 /** Labels bootstrap providers put on a Node to name its machine (k0smotron's first). */
 export const MACHINE_NAME_LABELS = ["k0smotron.io/machine-name", "cluster.x-k8s.io/machine-name"];
@@ -59,23 +65,29 @@ export class NodeWatcher {
     private readonly onChange: (clusterKey: string, node?: Node) => void,
   ) {}
 
-  /** The workload cluster's Node cache, started on first use; undefined without a kubeconfig. */
-  nodesOf(
-    clusterKey: string,
-    kubeconfig: string | undefined,
-    secretVersion: string,
-  ): { api: KubeApi; nodes: Node[]; synced: boolean } | undefined {
+  /**
+   * The workload cluster's Node cache, started on first use; undefined without a kubeconfig;
+   * `refused` when the kubeconfig holds anything but what a Cluster API kubeconfig Secret holds
+   * (see kube/kubeconfig.ts: it is checked before anything reaches client-node).
+   */
+  nodesOf(clusterKey: string, kubeconfig: string | undefined, secretVersion: string): Workload | undefined {
     const cur = this.clusters.get(clusterKey);
     if (!kubeconfig) {
       if (cur) this.forget(clusterKey);
       return undefined;
     }
     if (cur && cur.secretVersion === secretVersion) {
-      return { api: cur.api, nodes: cur.informer.list(), synced: cur.synced };
+      if (cur.refused) return { refused: cur.refused };
+      if (cur.api && cur.informer) return { api: cur.api, nodes: cur.informer.list(), synced: cur.synced };
     }
     if (cur) this.forget(clusterKey);
-    const kc = new KubeConfig();
-    kc.loadFromString(kubeconfig);
+    const checked = checkWorkloadKubeconfig(kubeconfig);
+    if (!checked.ok) {
+      const refused = { reason: checked.reason, message: checked.message };
+      this.clusters.set(clusterKey, { secretVersion, refused, synced: false });
+      return { refused };
+    }
+    const kc = kubeConfigOf(checked.access);
     const api = new KubeApi(kc);
     const informer = new Informer<Node>(api, kc, R.nodes, this.log.with({ workloadCluster: clusterKey }));
     const w: Watched = { secretVersion, api, informer, synced: false };
@@ -97,7 +109,7 @@ export class NodeWatcher {
   }
 
   forget(clusterKey: string): void {
-    this.clusters.get(clusterKey)?.informer.stop();
+    this.clusters.get(clusterKey)?.informer?.stop();
     this.clusters.delete(clusterKey);
   }
 

@@ -863,6 +863,19 @@ export class RemoteMachineReconciler {
       );
       return undefined;
     }
+    if (workload.refused) {
+      // Never watched: the Secret holds something that would execute, read files of the
+      // controller or weaken TLS (see kube/kubeconfig.ts), or is not a kubeconfig at all.
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "False",
+        workload.refused.reason,
+        `Secret ${clusterName}-kubeconfig refused: ${workload.refused.message}`,
+        "Warning",
+      );
+      return undefined;
+    }
     if (!workload.synced) {
       this.condition(
         s,
