@@ -117,6 +117,8 @@ export const Reason = {
   // Node
   WaitingForNode: "WaitingForNode",
   NodeProviderIDSet: "NodeProviderIDSet",
+  /** More than one Node matches the machine by name: none is given its provider ID. */
+  NodeMatchAmbiguous: "NodeMatchAmbiguous",
   /** The `<cluster>-kubeconfig` Secret holds a field that would execute, read files or weaken TLS. */
   UnsafeKubeconfig: "UnsafeKubeconfig",
   /** The `<cluster>-kubeconfig` Secret is not a usable kubeconfig. */

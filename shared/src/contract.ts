@@ -59,7 +59,15 @@ export interface QuarantineRecord {
   message: string;
   since: string;
   remoteMachine?: string;
+  /**
+   * How the node is undone on release: a cleanup kind from the controller's own table
+   * ("kubeadm", "k0s", "k0s-controller", "other"). Never commands or paths: the annotation is
+   * writable by anyone who may patch the pool machine.
+   */
+  cleanup?: string;
+  /** Written by older versions; ignored (never executed). */
   stateDir?: string;
+  /** Written by older versions; ignored (never executed). */
   commands?: string[];
 }
 

@@ -8,6 +8,8 @@ import { checkWorkloadKubeconfig, kubeConfigOf } from "../kube/kubeconfig.js";
 import { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 
+export { matchNode } from "../security/nodematch.js";
+
 export interface Node {
   apiVersion?: string;
   kind?: string;
@@ -29,26 +31,9 @@ export type Workload =
   | { api: KubeApi; nodes: Node[]; synced: boolean; refused?: undefined }
   | { refused: { reason: string; message: string } };
 
-/** Labels bootstrap providers put on a Node to name its machine (k0smotron's first). */
-export const MACHINE_NAME_LABELS = ["k0smotron.io/machine-name", "cluster.x-k8s.io/machine-name"];
-
-/** The Node of a machine: by machine-name label, by name (hostname, RemoteMachine or Machine name), or by address. */
-export function matchNode(nodes: Node[], want: { names: string[]; addresses: string[] }): Node | undefined {
-  const names = want.names.filter(Boolean).map((n) => n.toLowerCase());
-  return (
-    nodes.find((n) => MACHINE_NAME_LABELS.some((l) => names.includes((n.metadata.labels?.[l] ?? "").toLowerCase()))) ??
-    nodes.find((n) => names.includes(n.metadata.name.toLowerCase())) ??
-    nodes.find((n) => n.status?.addresses?.some((a) => want.addresses.includes(a.address)))
-  );
-}
-
 /** What `matchNode` and the provider-ID hand-off read of a Node. */
 function matchView(n: Node): string {
-  return JSON.stringify([
-    n.spec?.providerID,
-    MACHINE_NAME_LABELS.map((l) => n.metadata.labels?.[l]),
-    n.status?.addresses?.map((a) => a.address),
-  ]);
+  return JSON.stringify([n.spec?.providerID, n.status?.addresses?.map((a) => a.address)]);
 }
 
 export class NodeWatcher {
@@ -58,7 +43,7 @@ export class NodeWatcher {
     private readonly log: Logger,
     /**
      * Called with the cluster key ("ns/name") when one of its Nodes appears or changes what
-     * matching reads (name, provider ID, machine-name labels, addresses), with that Node; without
+     * matching reads (name, provider ID, addresses), with that Node; without
      * one when the whole cache is (re)synced. Status heartbeats do not call it: a real cluster's
      * Nodes update every few seconds, and each call costs reconciles.
      */

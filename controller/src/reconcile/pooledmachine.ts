@@ -9,7 +9,6 @@ import {
   type Condition,
   ConditionType,
   claimantName,
-  cleanUpCommandsOf,
   holds,
   type MachineFacts,
   PoolAnnotations,
@@ -26,6 +25,8 @@ import {
   setCondition,
 } from "@capi-remote/shared";
 import { isConflict, isNotFound, R } from "../kube/api.js";
+import { ownerMismatch } from "../security/ownership.js";
+import { releaseCleanup } from "../security/quarantine.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import type { Ctx, Named } from "./context.js";
 import { mergePatch } from "./diff.js";
@@ -66,7 +67,6 @@ export function mirrorsOnly(now: PRM, old: PRM): boolean {
 }
 
 const FACTS_MAX_DELAY_MS = 300_000;
-const CLEANUP_TAIL = ["rm -f /run/cluster-api/bootstrap-success.complete"];
 
 /** Sets a condition of the pool machine (and emits an Event on a change when `event` is given). */
 type SetCondition = (
@@ -377,7 +377,9 @@ export class PooledMachineReconciler {
         metadata: { annotations: { [PoolAnnotations.Release]: null, ...extra } },
       });
     };
-    const q = quarantineOf(prm.metadata.annotations);
+    // A quarantine record on a claimed machine is not ours (a quarantine ends the claim in the
+    // same write): the machine is in use, and nothing is run on it for an annotation.
+    const q = who ? undefined : quarantineOf(prm.metadata.annotations);
     if (q) {
       // Retry the cleanup that failed; the machine comes back only if it succeeds.
       const tkey = PooledMachineReconciler.taskKey(key, "release");
@@ -399,12 +401,13 @@ export class PooledMachineReconciler {
           await done();
           return undefined;
         }
-        const commands = cleanUpCommandsOf(prm.spec.machine) ?? q.commands ?? CLEANUP_TAIL;
+        // Never the record's commands or paths: see security/quarantine.ts.
+        const { commands, stateDir } = releaseCleanup(ns, prm.spec.machine, q);
         this.ctx.tasks.startCleanup(tkey, {
           target: t.target,
           useSudo: prm.spec.machine.useSudo ?? false,
           commands,
-          stateDir: q.stateDir ?? "/var/lib/capi-remote/released",
+          stateDir,
           commandTimeoutMs: (prm.spec.machine.timeouts?.commandSeconds ?? 300) * 1000,
         });
         cond(
@@ -469,7 +472,13 @@ export class PooledMachineReconciler {
       // In use: retire it from its cluster through Cluster API; our delete path cleans it up and
       // returns it (cordoned machines stay out).
       const owner = claimant.metadata.ownerReferences?.find((o) => o.kind === "Machine");
-      const machine = owner ? this.ctx.inf.machines.get(ns, owner.name) : undefined;
+      const named = owner ? this.ctx.inf.machines.get(ns, owner.name) : undefined;
+      // Only the Machine that names the claimant as its infrastructure is retired: an owner
+      // reference alone could name any Machine of the namespace (a control-plane Machine).
+      const machine =
+        named && !ownerMismatch({ kind: "RemoteMachine", metadata: claimant.metadata }, named, owner)
+          ? named
+          : undefined;
       let what: string;
       if (machine) {
         if (!machine.metadata.deletionTimestamp)

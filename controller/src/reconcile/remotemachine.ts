@@ -32,6 +32,8 @@ import { stateDirFor } from "../cloudinit/runner.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
 import { PriorityWrites, WriteBudget } from "../runtime/budget.js";
+import { ownerMismatch } from "../security/ownership.js";
+import { type CleanupKind, cleanupKindOf, defaultCleanup } from "../security/quarantine.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
@@ -342,7 +344,7 @@ export class RemoteMachineReconciler {
     return name ? this.ctx.inf.secrets.get(ns, name) : undefined;
   }
 
-  private ownerMachine(s: Scope): { name: string } | undefined {
+  private ownerMachine(s: Scope): { name: string; uid?: string } | undefined {
     return (s.rm.metadata.ownerReferences ?? []).find(
       (o) => o.kind === "Machine" && o.apiVersion.startsWith(`${CAPI_GROUP}/`),
     );
@@ -407,6 +409,15 @@ export class RemoteMachineReconciler {
       );
     }
     if (!machine) return this.block(s, Reason.WaitingForMachineOwner, `Machine ${owner.name} not found`);
+    const mismatch = ownerMismatch({ kind: "RemoteMachine", metadata: rm.metadata }, machine, owner);
+    if (mismatch) {
+      // Nothing of that Machine is read, run or touched (its data, its Node).
+      const prev = s.conditions.find((c) => c.type === ConditionType.Ready);
+      if (prev?.reason !== Reason.OwnerMachineMismatch)
+        void this.ctx.events.emit(this.target(s), "Warning", Reason.OwnerMachineMismatch, mismatch);
+      this.ctx.tasks.dropWarm(s.key);
+      return this.block(s, Reason.OwnerMachineMismatch, mismatch);
+    }
     s.machine = machine;
     if (!cluster) return this.block(s, Reason.WaitingForCluster, `Cluster ${machine.spec.clusterName} not found`);
     this.condition(s, ConditionType.Paused, "False", Reason.NotPaused);
@@ -887,15 +898,26 @@ export class RemoteMachineReconciler {
       return undefined;
     }
     const providerID = s.rm.spec.providerID ?? "";
-    const node = matchNode(workload.nodes, {
-      names: [
-        s.status.addresses?.find((a) => a.type === "Hostname")?.address ?? "",
-        s.rm.metadata.name,
-        machine.metadata.name,
-      ],
-      addresses: [s.rm.spec.address ?? ""],
+    const match = matchNode(workload.nodes, {
+      machineNames: [s.rm.metadata.name, machine.metadata.name],
+      hostname:
+        s.status.addresses?.find((a) => a.type === "Hostname")?.address ??
+        s.rm.metadata.annotations?.[RemoteAnnotations.Hostname],
+      address: s.rm.spec.address ?? "",
     });
-    if (!node) {
+    if ("ambiguous" in match) {
+      // Never a guess: a wrong provider ID hands one machine's Node to another Machine.
+      this.condition(
+        s,
+        ConditionType.NodeProviderIDSet,
+        "False",
+        Reason.NodeMatchAmbiguous,
+        `Nodes ${match.ambiguous.slice(0, 5).join(", ")} all match this machine by name; none is chosen`,
+        "Warning",
+      );
+      return undefined;
+    }
+    if (!("node" in match)) {
       this.condition(
         s,
         ConditionType.NodeProviderIDSet,
@@ -905,6 +927,7 @@ export class RemoteMachineReconciler {
       );
       return undefined;
     }
+    const node = match.node;
     const handedOff = this.nodeHandOffs.get(`${ns}/${clusterName}/${node.metadata.name}/${node.metadata.uid ?? ""}`);
     if (!node.spec?.providerID && handedOff?.providerID === providerID && Date.now() - handedOff.at < 30_000) {
       // Set a moment ago; the Node cache has not caught up yet.
@@ -962,20 +985,17 @@ export class RemoteMachineReconciler {
   // ------------------------------------------------------------------------------------------
   // delete
 
-  private defaultCleanup(s: Scope): string[] {
-    const kind = referenceOf(s.machine?.spec.bootstrap?.configRef)?.kind ?? "";
-    const tail = ["rm -f /run/cluster-api/bootstrap-success.complete"];
-    if (kind === "K0sControllerConfig") return ["k0s etcd leave", "k0s stop", "k0s reset", ...tail];
-    if (kind.startsWith("K0s")) return ["k0s stop", "k0s reset", ...tail];
-    if (kind === "KubeadmConfig") return ["kubeadm reset -f", ...tail];
-    return tail;
+  private cleanupKind(s: Scope): CleanupKind {
+    return cleanupKindOf(referenceOf(s.machine?.spec.bootstrap?.configRef)?.kind);
   }
 
   private async reconcileDelete(s: Scope): Promise<Result> {
     const { rm } = s;
     const ns = rm.metadata.namespace ?? "";
     if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) return undefined;
-    s.machine = this.ownerMachine(s) ? this.ctx.inf.machines.get(ns, this.ownerMachine(s)?.name ?? "") : undefined;
+    const owned = this.ownerMachine(s);
+    const m = owned ? this.ctx.inf.machines.get(ns, owned.name) : undefined;
+    s.machine = m && !ownerMismatch({ kind: "RemoteMachine", metadata: rm.metadata }, m, owned) ? m : undefined;
     this.ctx.tasks.dropWarm(s.key);
     const existing = this.ctx.tasks.get(s.key);
     if (existing?.kind === "bootstrap") this.ctx.tasks.cancel(s.key);
@@ -990,7 +1010,7 @@ export class RemoteMachineReconciler {
       return this.removeFinalizer(s);
     }
     const task = this.ctx.tasks.get(s.key);
-    const commands = cleanUpCommandsOf(rm.spec) ?? this.defaultCleanup(s);
+    const commands = cleanUpCommandsOf(rm.spec) ?? defaultCleanup(this.cleanupKind(s));
     if (!task) {
       const t = this.sshTarget(s);
       if ("reason" in t) {
@@ -1050,7 +1070,6 @@ export class RemoteMachineReconciler {
     if (!s.rm.spec.pool) return;
     const prm = this.ctx.pools.heldBy(s.rm);
     if (!prm) return;
-    const ns = s.rm.metadata.namespace ?? "";
     const record = failed
       ? {
           reason: failed.reason,
@@ -1060,8 +1079,7 @@ export class RemoteMachineReconciler {
             .toISOString()
             .replace(/\.\d{3}Z$/, "Z"),
           remoteMachine: s.rm.metadata.name,
-          stateDir: stateDirFor(ns, s.rm.metadata.name),
-          commands: failed.commands,
+          cleanup: this.cleanupKind(s),
         }
       : undefined;
     // Cleaned: the machine returns once Cluster API has deleted the Machine (it deletes the
