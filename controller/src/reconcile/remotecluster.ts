@@ -51,13 +51,13 @@ export class RemoteClusterReconciler {
           ? {
               type: ConditionType.ControlPlaneEndpointSet,
               status: "True",
-              reason: "Set",
+              reason: Reason.ControlPlaneEndpointSet,
               message: `${ep.host}:${ep.port}`,
             }
           : {
               type: ConditionType.ControlPlaneEndpointSet,
               status: "False",
-              reason: "NotSet",
+              reason: Reason.ControlPlaneEndpointNotSet,
               message: "no spec.controlPlaneEndpoint; the control plane provider supplies it",
             },
         now,

@@ -966,7 +966,7 @@ export class RemoteMachineReconciler {
         s,
         ConditionType.NodeProviderIDSet,
         "False",
-        "NodeProviderIDConflict",
+        Reason.NodeProviderIDConflict,
         `Node ${node.metadata.name} already has providerID ${node.spec.providerID}`,
         "Warning",
       );
