@@ -1,4 +1,5 @@
 /** @capi-remote/shared: models, schemas and pure helpers used by the controller and the extension. */
+export * from "./bounds.js";
 export * from "./capi.js";
 export * from "./compat.js";
 export * from "./conditions.js";

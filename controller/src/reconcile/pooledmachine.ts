@@ -9,11 +9,13 @@ import {
   type Condition,
   ConditionType,
   claimantName,
+  fitToSchema,
   holds,
   type MachineFacts,
   PoolAnnotations,
   type PooledRemoteMachine,
   type PooledRemoteMachineStatus,
+  PooledRemoteMachineStatusSchema,
   type PoolPhase,
   parseFacts,
   poolPhaseOf,
@@ -267,7 +269,8 @@ export class PooledMachineReconciler {
     }
     status.conditions = conditions;
     // Against the freshest copy (a claim written here may be newer than the cache).
-    const patch = mergePatch(prm.status ?? {}, status);
+    // Fitted to the schema: a host's 400-character OS name must not make the write fail forever.
+    const patch = mergePatch(prm.status ?? {}, fitToSchema(status, PooledRemoteMachineStatusSchema));
     if (patch !== undefined) {
       this.ctx.log.with({ pooledRemoteMachine: key }).debug("status patch", { patch });
       try {

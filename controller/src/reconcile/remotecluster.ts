@@ -8,9 +8,11 @@ import {
   type Cluster,
   type Condition,
   ConditionType,
+  fitToSchema,
   isPaused,
   Reason,
   type RemoteCluster,
+  RemoteClusterStatusSchema,
   setCondition,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../kube/api.js";
@@ -80,7 +82,7 @@ export class RemoteClusterReconciler {
       status.initialization = { provisioned: true };
     }
     status.conditions = conditions;
-    const patch = mergePatch(rc.status ?? {}, status);
+    const patch = mergePatch(rc.status ?? {}, fitToSchema(status, RemoteClusterStatusSchema));
     if (patch === undefined) return undefined;
     await this.ctx.api.patch(R.remoteClusters, ns, name, { status: patch }, "merge", "status").catch((e: unknown) => {
       if (!isNotFound(e)) throw e;

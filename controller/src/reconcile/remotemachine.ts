@@ -14,6 +14,7 @@ import {
   DEFAULT_COMMAND_TIMEOUT_SECONDS,
   DEFAULT_SSH_PORT,
   DEFAULT_WORKING_DIR,
+  fitToSchema,
   formatProviderID,
   isClusterInfrastructureProvisioned,
   isPaused,
@@ -24,6 +25,7 @@ import {
   RemoteAnnotations,
   type RemoteMachine,
   type RemoteMachineStatus,
+  RemoteMachineStatusSchema,
   referenceOf,
   setCondition,
 } from "@capi-remote/shared";
@@ -32,6 +34,7 @@ import { stateDirFor } from "../cloudinit/runner.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
 import { PriorityWrites, WriteBudget } from "../runtime/budget.js";
+import { connectionChanged } from "../security/connection.js";
 import { ownerMismatch } from "../security/ownership.js";
 import { type CleanupKind, cleanupKindOf, defaultCleanup } from "../security/quarantine.js";
 import { fingerprint } from "../ssh/hostkeys.js";
@@ -236,6 +239,9 @@ export class RemoteMachineReconciler {
     if (!PROVISIONED_REASONS.has(s.conditions.find((c) => c.type === ConditionType.Ready)?.reason ?? "")) {
       s.status.ready = s.status.ready ?? false;
     }
+    // Fitted to the schema: host output or a long path in a message must not make the write
+    // fail with 422 on every pass (the outcome would never be recorded).
+    s.status = fitToSchema(s.status, RemoteMachineStatusSchema);
     const patch = mergePatch(s.rm.status ?? {}, s.status);
     if (patch === undefined) {
       this.pendingStatus.delete(s.key);
@@ -1012,6 +1018,18 @@ export class RemoteMachineReconciler {
     const task = this.ctx.tasks.get(s.key);
     const commands = cleanUpCommandsOf(rm.spec) ?? defaultCleanup(this.cleanupKind(s));
     if (!task) {
+      const held = rm.spec.pool ? this.ctx.pools.heldBy(rm) : undefined;
+      const changed = connectionChanged(
+        rm.spec,
+        held ? { name: held.metadata.name, machine: held.spec.machine } : undefined,
+      );
+      if (changed) {
+        // Root commands go only to the host that was provisioned; a pool machine is quarantined.
+        const message = `cleanup skipped: ${changed}`;
+        this.condition(s, ConditionType.CleanupSucceeded, "False", Reason.ConnectionChanged, message, "Warning");
+        await this.settlePool(s, { reason: Reason.ConnectionChanged, message, commands });
+        return this.removeFinalizer(s, undefined, message);
+      }
       const t = this.sshTarget(s);
       if ("reason" in t) {
         await this.settlePool(s, { reason: Reason.CleanupSkipped, message: `cleanup skipped: ${t.message}`, commands });

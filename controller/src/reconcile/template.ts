@@ -7,9 +7,11 @@ import {
   alikeShape,
   claimantName,
   countPool,
+  fitToSchema,
   matchesSelector,
   poolPhaseOf,
   type RemoteMachineTemplateStatus,
+  RemoteMachineTemplateStatusSchema,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../kube/api.js";
 import type { Ctx } from "./context.js";
@@ -43,7 +45,7 @@ export class TemplateReconciler {
       delete status.capacity;
       delete status.nodeInfo;
     }
-    const patch = mergePatch(t.status ?? {}, status);
+    const patch = mergePatch(t.status ?? {}, fitToSchema(status, RemoteMachineTemplateStatusSchema));
     if (patch === undefined) return undefined;
     try {
       await this.ctx.api.patch(R.remoteMachineTemplates, ns, name, { status: patch }, "merge", "status");

@@ -3,6 +3,11 @@
  * when it is free or expired, renews it every `retryPeriod`, and every write is a compare-and-swap
  * on resourceVersion, so two replicas can never both believe they lead. A leader that cannot
  * renew within `renewDeadline` stops leading (the process then exits, as controller-runtime does).
+ *
+ * Expiry is judged by this replica's own monotonic clock, as client-go does: a lease is expired
+ * when its record (holder, renew time, transitions) has not changed for `leaseDuration` since
+ * this replica first observed it. The holder's `renewTime` is only compared with itself, never
+ * with the local wall clock: a standby whose clock runs ahead would otherwise take a live lease.
  */
 import { ApiError, isConflict, isNotFound, type KubeApi, R } from "../kube/api.js";
 import type { Logger } from "./log.js";
@@ -34,11 +39,15 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private lastRenew = 0;
+  /** The lease record as last seen, and when (monotonic ms) it was first seen like that. */
+  private observed?: { record: string; at: number };
 
   constructor(
     private readonly api: KubeApi,
     private readonly opts: LeaderOptions,
     private readonly log: Logger,
+    /** Monotonic milliseconds (never the wall clock: it can jump, and other replicas' differ). */
+    private readonly monotonic: () => number = () => performance.now(),
   ) {}
 
   get isLeader(): boolean {
@@ -63,13 +72,13 @@ export class LeaderElector {
 
   /** Renews until leadership is lost; resolves then (never while leading normally). */
   async holdUntilLost(): Promise<void> {
-    this.lastRenew = Date.now();
+    this.lastRenew = this.monotonic();
     while (!this.stopped) {
       await new Promise((r) => setTimeout(r, this.opts.retryPeriodMs));
       if (this.stopped) return;
       if (await this.tryAcquireOrRenew().catch(() => false)) {
-        this.lastRenew = Date.now();
-      } else if (Date.now() - this.lastRenew > this.opts.renewDeadlineMs) {
+        this.lastRenew = this.monotonic();
+      } else if (this.monotonic() - this.lastRenew > this.opts.renewDeadlineMs) {
         this.leading = false;
         this.log.error("lost leadership: could not renew the lease in time");
         return;
@@ -122,8 +131,10 @@ export class LeaderElector {
       }
     }
     const holder = lease.spec.holderIdentity ?? "";
-    const renewed = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-    const expired = renewed + (lease.spec.leaseDurationSeconds ?? durationSeconds) * 1000 < now.getTime();
+    const record = JSON.stringify([holder, lease.spec.renewTime, lease.spec.acquireTime, lease.spec.leaseTransitions]);
+    const t = this.monotonic();
+    if (this.observed?.record !== record) this.observed = { record, at: t };
+    const expired = this.observed.at + (lease.spec.leaseDurationSeconds ?? durationSeconds) * 1000 < t;
     if (holder && holder !== this.opts.identity && !expired) return false;
     const mine = holder === this.opts.identity;
     try {

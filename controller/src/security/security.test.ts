@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { quarantineOf } from "@capi-remote/shared";
+import { connectionChanged } from "./connection.js";
 import { ownerMismatch } from "./ownership.js";
 import { cleanupKindOf, releaseCleanup } from "./quarantine.js";
 
@@ -90,5 +91,27 @@ describe("releaseCleanup: a release never runs what the quarantine annotation sa
     assert.equal(cleanupKindOf("K0sWorkerConfig"), "k0s");
     assert.equal(cleanupKindOf("K0sControllerConfig"), "k0s-controller");
     assert.equal(cleanupKindOf(undefined), "other");
+  });
+});
+
+describe("connectionChanged: cleanup goes only to the host that was provisioned (M9)", () => {
+  it("accepts the provisioned address and port", () => {
+    assert.equal(connectionChanged({ address: "10.0.0.5", providerID: "remote-machine://10.0.0.5:22" }), undefined);
+    assert.equal(
+      connectionChanged({ address: "::1", port: 2222, providerID: "remote-machine://[::1]:2222" }),
+      undefined,
+    );
+  });
+  it("refuses an address or port changed after provisioning, naming the fields", () => {
+    assert.match(
+      connectionChanged({ address: "10.6.6.6", providerID: "remote-machine://10.0.0.5:22" }) ?? "",
+      /spec\.address and spec\.port \(10\.6\.6\.6:22\) no longer match spec\.providerID remote-machine:\/\/10\.0\.0\.5:22/,
+    );
+    assert.ok(connectionChanged({ address: "10.0.0.5", port: 2200, providerID: "remote-machine://10.0.0.5:22" }));
+  });
+  it("refuses a claimant whose address differs from the pool machine it holds", () => {
+    const pool = { name: "rack1-07", machine: { address: "10.0.1.7" } };
+    assert.match(connectionChanged({ address: "10.6.6.6" }, pool) ?? "", /differ from pool machine rack1-07/);
+    assert.equal(connectionChanged({ address: "10.0.1.7" }, pool), undefined);
   });
 });
