@@ -19,6 +19,11 @@ export const SERVICE_ACCOUNT = "capi-remote-manager";
 export const CLUSTER_ROLE = "capi-remote-manager";
 export const LEADER_ROLE = "capi-remote-leader-election";
 export const LEASE_NAME = "capi-remote-controller";
+/**
+ * The namespace the namespaced install (`deploy/namespaced/`) watches and is granted rights in;
+ * replace it with yours (e.g. `sed s/capi-remote-watched/team-a/g`).
+ */
+export const WATCHED_NAMESPACE = "capi-remote-watched";
 export const RELEASE_SERIES = [
   { major: 0, minor: 1, contract: "v1beta2" },
   { major: 0, minor: 2, contract: "v1beta2" },
@@ -146,8 +151,12 @@ export const DEFAULT_VARS: Vars = {
   replicas: "2",
 };
 
-/** The manager's objects (everything but CRDs and the admission policy). */
-export function managerObjects(v: Vars): Obj[] {
+/**
+ * The manager's objects (everything but CRDs and the admission policy). With `namespaced`, the
+ * controller watches only that namespace (`--namespace`) and its rights are a Role there: no
+ * cluster-wide Secrets, Jobs or Machines.
+ */
+export function managerObjects(v: Vars, namespaced?: string): Obj[] {
   const meta = (name: string, namespaced = true) => ({
     name,
     ...(namespaced ? { namespace: NAMESPACE } : {}),
@@ -162,19 +171,37 @@ export function managerObjects(v: Vars): Obj[] {
       metadata: meta(SERVICE_ACCOUNT),
       automountServiceAccountToken: true,
     },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: meta(CLUSTER_ROLE, false),
-      rules: CLUSTER_RULES,
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: meta(CLUSTER_ROLE, false),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CLUSTER_ROLE },
-      subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
-    },
+    ...(namespaced
+      ? [
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: { ...meta(CLUSTER_ROLE), namespace: namespaced },
+            rules: CLUSTER_RULES,
+          },
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata: { ...meta(CLUSTER_ROLE), namespace: namespaced },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CLUSTER_ROLE },
+            subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
+          },
+        ]
+      : [
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: meta(CLUSTER_ROLE, false),
+            rules: CLUSTER_RULES,
+          },
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: meta(CLUSTER_ROLE, false),
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CLUSTER_ROLE },
+            subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
+          },
+        ]),
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
@@ -232,7 +259,7 @@ export function managerObjects(v: Vars): Obj[] {
                 env: [
                   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                   // The --namespace flag: watch only this namespace (empty: all).
-                  { name: "CAPI_REMOTE_NAMESPACE", value: v.watchNamespace },
+                  { name: "CAPI_REMOTE_NAMESPACE", value: namespaced ?? v.watchNamespace },
                 ],
                 ports: [{ name: "metrics", containerPort: 8081, protocol: "TCP" }],
                 livenessProbe: {
@@ -468,6 +495,11 @@ export function renderDeployFiles(): Map<string, string> {
   const manager = fixReplicas(render(managerObjects(DEFAULT_VARS)), DEFAULT_VARS.replicas);
   files.set("manager.yaml", HEADER + manager);
   files.set("install.yaml", `${HEADER + render(crdObjects())}---\n${manager}`);
+  // Namespaced: the controller's rights are a Role in the watched namespace only (the CRDs and
+  // admission policies are cluster-scoped and installed once by a cluster admin).
+  const namespaced = fixReplicas(render(managerObjects(DEFAULT_VARS, WATCHED_NAMESPACE)), DEFAULT_VARS.replicas);
+  files.set("namespaced/manager.yaml", HEADER + namespaced);
+  files.set("namespaced/install.yaml", `${HEADER + render(crdObjects())}---\n${namespaced}`);
   const components = fixReplicas(
     render([...crdObjects(), ...managerObjects(CLUSTERCTL_VARS)]),
     CLUSTERCTL_VARS.replicas,

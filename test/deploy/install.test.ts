@@ -22,6 +22,7 @@ import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { buildController } from "../../controller/scripts/build.js";
 import { renderDeployFiles } from "../../scripts/manifests.js";
+import { kubeconfigYaml } from "../bed/controlplane.js";
 import { CONTROLLER_NAMESPACE, controllerKubeconfig, serviceAccountToken, shippedRbac } from "../bed/identity.js";
 import { REPO_ROOT, startTestBed, type TestBed } from "../bed/index.js";
 import { apply, ensureNamespace, waitEstablished } from "../bed/kube.js";
@@ -75,6 +76,89 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
   it("deploy/ is what scripts/manifests.ts renders (run `npm run gen:deploy` when this fails)", () => {
     for (const [name, text] of renderDeployFiles()) {
       assert.equal(readFileSync(join(DEPLOY, name), "utf8"), text, `deploy/${name} is stale`);
+    }
+  });
+
+  it("namespaced install: the controller works under a Role in its namespace and has no rights elsewhere", async () => {
+    // First in this bed: the ServiceAccount has no cluster-wide binding yet (the next tests add it).
+    const watched = "install-watched";
+    await ensureNamespace(t.bed.clients, watched);
+    await ensureNamespace(t.bed.clients, "install-other");
+    const text = readFileSync(join(DEPLOY, "namespaced", "manager.yaml"), "utf8").replaceAll(
+      "capi-remote-watched",
+      watched,
+    );
+    const objs = docs(text);
+    assert.ok(!objs.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding"), "cluster-wide RBAC");
+    await apply(
+      t.bed.clients,
+      objs.filter((o) => ["Namespace", "ServiceAccount", "Role", "RoleBinding"].includes(o.kind)),
+      "capi-remote-rbac-namespaced",
+    );
+    const token = await serviceAccountToken(t.bed, 600);
+    const as = (method: string, path: string) =>
+      statusAs(t.bed.controlPlane.server, t.bed.controlPlane.caPEM, token, method, path);
+    for (const p of [
+      `/api/v1/namespaces/${watched}/secrets`,
+      `/apis/cluster.x-k8s.io/v1beta2/namespaces/${watched}/machines`,
+      `/apis/batch/v1/namespaces/${watched}/jobs`,
+      `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${watched}/remotemachines`,
+    ])
+      assert.equal(await as("GET", p), 200, `GET ${p}`);
+    for (const p of [
+      "/api/v1/secrets",
+      "/api/v1/namespaces/install-other/secrets",
+      "/apis/cluster.x-k8s.io/v1beta2/machines",
+      "/apis/batch/v1/jobs",
+      "/apis/infrastructure.cluster.x-k8s.io/v1beta2/remotemachines",
+    ])
+      assert.equal(await as("GET", p), 403, `GET ${p} must be refused`);
+    // The controller itself, as the Deployment runs it (its --namespace from the env), syncs its
+    // caches and leads under exactly these rights.
+    const dep = objs.find((o) => o.kind === "Deployment") as Any;
+    const c = dep.spec.template.spec.containers[0];
+    assert.equal(c.env.find((e: Any) => e.name === "CAPI_REMOTE_NAMESPACE")?.value, watched);
+    const path = join(t.bed.dir, "controller-namespaced.kubeconfig");
+    await writeFile(
+      path,
+      kubeconfigYaml(t.bed.controlPlane.server, t.bed.controlPlane.caPEM, token, "capi-remote-manager"),
+    );
+    const port = await freePort();
+    const leaseId = "namespaced-install";
+    const args = (c.args as string[])
+      .filter((a) => !a.startsWith("--health-addr") && !a.startsWith("--leader-election-id"))
+      .concat([`--kubeconfig=${path}`, `--health-addr=127.0.0.1:${port}`, `--leader-election-id=${leaseId}`]);
+    const log: string[] = [];
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts"), ...args], {
+      env: { ...process.env, POD_NAMESPACE: CONTROLLER_NAMESPACE, CAPI_REMOTE_NAMESPACE: watched },
+      stdio: ["ignore", "pipe", "pipe"],
+      cwd: REPO_ROOT,
+    });
+    child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
+    child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
+    try {
+      await waitFor("namespaced controller ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      }).catch((e: unknown) => {
+        throw new Error(`${String(e)}\n${log.join("").slice(-2000)}`);
+      });
+      await waitFor(
+        "Lease held",
+        async () => {
+          const l = await rest(
+            t.bed,
+            "GET",
+            `/apis/coordination.k8s.io/v1/namespaces/${CONTROLLER_NAMESPACE}/leases/${leaseId}`,
+          );
+          if (!l.spec?.holderIdentity) throw new Error("no holder");
+          return l;
+        },
+        { timeoutMs: 60_000 },
+      );
+      assert.ok(!/forbidden/i.test(log.join("")), `a request was refused:\n${log.join("").slice(-2000)}`);
+    } finally {
+      await stopPid(child.pid, 10_000);
     }
   });
 
