@@ -15,7 +15,17 @@ import { countLines, createHost, destroyHost, hostExec, readHostFile, type TestH
 import { canMakeHosts } from "../bed/index.js";
 import { waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
-import { type Any, ControllerProcess, INFRA, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+import {
+  type Any,
+  ControllerProcess,
+  INFRA,
+  makeCluster,
+  makeMachine,
+  objects,
+  rest,
+  testBootstrap,
+  testNode,
+} from "./harness.js";
 
 const RUNS = "/var/log/capi-remote-test-runs";
 /** In the victim's bootstrap data: must never reach another address, a log, an Event or a status. */
@@ -29,21 +39,35 @@ describe("adversarial tenant", { skip: canMakeHosts() ? false : "test hosts need
   let victim: TestHost;
   let attacker: TestHost;
   let poolHost: TestHost;
+  let nodeHost: TestHost;
+  let chattyHost: TestHost;
   let key: KeyPair;
   let o: ReturnType<typeof objects>;
   let listener: Server;
   const requests: string[] = [];
   let port = 0;
   const marker = `/tmp/capi-remote-advt-exec-${process.pid}`;
+  /** Nodes this suite made in the (shared, cluster-scoped) workload cluster: removed at the end. */
+  const nodesMade: string[] = [];
+  const makeNode = async (name: string, labels: Record<string, string>, address?: string) => {
+    nodesMade.push(name);
+    await rest(t.bed, "POST", "/api/v1/nodes", {
+      ...testNode(name),
+      metadata: { name, labels },
+      ...(address ? { status: { addresses: [{ type: "InternalIP", address }] } } : {}),
+    });
+  };
 
   before(async () => {
     o = objects(t.bed, t.ns);
     key = await makeKeyPair("ed25519");
-    [victim, attacker, poolHost] = await Promise.all([
+    [victim, attacker, poolHost, nodeHost, chattyHost] = await Promise.all([
       createHost("advt-victim", [key.publicKey]),
       // The attacker's own machine accepts the namespace's key: the data would be run there.
       createHost("advt-attacker", [key.publicKey]),
       createHost("advt-pool", [key.publicKey]),
+      createHost("advt-node", [key.publicKey]),
+      createHost("advt-chatty", [key.publicKey]),
     ]);
     listener = createServer((req, res) => {
       requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? "-"}`);
@@ -61,7 +85,8 @@ describe("adversarial tenant", { skip: canMakeHosts() ? false : "test hosts need
     await ctl?.stop();
     listener?.close();
     rmSync(marker, { force: true });
-    await Promise.all([victim, attacker, poolHost].filter(Boolean).map((h) => destroyHost(h)));
+    for (const n of nodesMade) await rest(t.bed, "DELETE", `/api/v1/nodes/${n}`).catch(() => undefined);
+    await Promise.all([victim, attacker, poolHost, nodeHost, chattyHost].filter(Boolean).map((h) => destroyHost(h)));
   });
 
   const waitReady = (name: string, reason: string, type = "Ready", timeoutMs = 30_000) =>
@@ -309,6 +334,61 @@ users: [{name: u, user: {token: ${KC_TOKEN}, exec: {apiVersion: client.authentic
     );
     // Labels and other annotations stay the user's.
     await patch({ metadata: { labels: { team: "a" } } });
+  });
+
+  it("M13: Nodes that label themselves with a machine's name or report its address get no provider ID", async () => {
+    const name = `m13-${t.ns}`;
+    // Rogue Nodes registered before the machine's own: one with both machine-name labels, one
+    // reporting the machine's address.
+    await makeNode(`${t.ns}-rogue-label`, {
+      "cluster.x-k8s.io/machine-name": name,
+      "k0smotron.io/machine-name": name,
+    });
+    await makeNode(`${t.ns}-rogue-addr`, {}, nodeHost.address);
+    await makeMachine(
+      t.bed,
+      t.ns,
+      name,
+      "c1",
+      { address: nodeHost.address, sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed, { registerNode: false }),
+    );
+    await o.waitProvisioned(name, 90_000);
+    const { c } = await waitReady(name, "WaitingForNode", "NodeProviderIDSet");
+    assert.match(c.message, /waiting for the machine's Node to register/);
+    // The machine's own Node (named as its Machine: a kubelet's credential binds its name) is
+    // matched: the matcher was live all along, it just never took the rogues.
+    await makeNode(name, {});
+    const node = await waitFor(
+      `${name}: Node given its provider ID`,
+      async () => {
+        const n = await rest(t.bed, "GET", `/api/v1/nodes/${name}`);
+        if (!n.spec?.providerID) throw new Error("none yet");
+        return n;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    assert.equal(node.spec.providerID, `remote-machine://${nodeHost.address}:22`);
+    for (const rogue of [`${t.ns}-rogue-label`, `${t.ns}-rogue-addr`])
+      assert.equal((await rest(t.bed, "GET", `/api/v1/nodes/${rogue}`)).spec?.providerID, undefined, rogue);
+  });
+
+  it("M8: a step that prints a 200 KiB line and fails still gets its failure recorded (no 422 loop)", async () => {
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "chatty",
+      "c1",
+      { address: chattyHost.address, sshKeyRef: { name: "ssh-key" } },
+      "#cloud-config\nruncmd:\n  - head -c 204800 /dev/zero | tr '\\0' x; echo; exit 3\n",
+    );
+    const { rm, c } = await waitReady("chatty", "BootstrapFailed", "BootstrapExecSucceeded", 60_000);
+    assert.equal(rm.status.bootstrap?.phase, "Failed");
+    assert.equal(rm.status.bootstrap?.exitCode, 3);
+    assert.ok(rm.status.failureMessage.length <= 10240, `failureMessage of ${rm.status.failureMessage.length}`);
+    assert.match(rm.status.failureMessage, /failed with exit code 3/);
+    assert.ok(c.message.length <= 32768);
+    console.log(`# failure message recorded: ${rm.status.failureMessage.length} characters`);
   });
 
   it("nothing leaked: no canary or kubeconfig token in the controller's log, Events or status", async () => {
