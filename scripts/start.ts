@@ -5,8 +5,13 @@
  * controller against it (arguments after `--` go to the controller; `--help` lists them). With
  * none, it brings up the local environment: a real kube-apiserver and etcd, the Cluster API
  * manager, capi-remote's CRDs, three SSH hosts and the controller, creates a demo cluster whose
- * three Machines are provisioned over SSH while you watch, and prints how to reach it all.
- * Ctrl-C tears everything down.
+ * three Machines are provisioned over SSH while you watch, and prints how to reach it all once
+ * every Machine is Running (or names what is stuck). Ctrl-C tears everything down.
+ *
+ *   npm start                 the fast demo: the hosts register their Nodes with a stand-in bootstrap
+ *   npm start -- --kubeadm    real workers: Cluster API's kubeadm bootstrap provider writes the
+ *                             bootstrap data, `kubeadm join` runs on the hosts, real kubelets
+ *                             (containerd from Debian) register their Nodes (docs/real-nodes.md)
  */
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -16,7 +21,8 @@ import { makeKeyPair, sshKeySecret } from "../test/bed/fixtures.js";
 import { createHost, destroyHost, reapStaleHosts, type TestHost } from "../test/bed/hosts.js";
 import { REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
 import { apply, ensureNamespace } from "../test/bed/kube.js";
-import { ensureBinaries } from "../test/bed/versions.js";
+import { clusterCaSecret, markControlPlaneInitialized, prepareKubeadmHost } from "../test/bed/kubeadm.js";
+import { ensureBinaries, KUBEADM_BINARIES, VERSIONS } from "../test/bed/versions.js";
 import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "../test/e2e/harness.js";
 
 function haveCluster(): string | undefined {
@@ -26,21 +32,26 @@ function haveCluster(): string | undefined {
   return existsSync(def) ? def : undefined;
 }
 
-async function localEnvironment() {
+async function localEnvironment(kubeadm: boolean) {
   if (process.getuid?.() !== 0) {
     console.error("The local environment needs root (network namespaces for the SSH hosts).");
     process.exit(1);
   }
   const { spawnSync } = await import("node:child_process");
-  if (spawnSync("bash", [join(REPO_ROOT, "test/bed/install-system-deps.sh")], { stdio: "inherit" }).status !== 0) {
+  const deps = [join(REPO_ROOT, "test/bed/install-system-deps.sh"), ...(kubeadm ? ["--kubeadm"] : [])];
+  if (spawnSync("bash", deps, { stdio: "inherit" }).status !== 0) {
     process.exit(1);
   }
   console.log("Building the local environment's binaries if needed (first run: about 20 minutes)...");
-  await ensureBinaries(["etcd", "kube-apiserver", "capi-manager"]);
+  await ensureBinaries(["etcd", "kube-apiserver", "capi-manager", ...(kubeadm ? KUBEADM_BINARIES : [])]);
   await reapStaleBeds();
   await reapStaleHosts();
-  console.log("Starting kube-apiserver, etcd and the Cluster API manager...");
-  const bed = await startTestBed();
+  console.log(
+    kubeadm
+      ? "Starting kube-apiserver (bootstrap tokens, Node authorizer), etcd, kube-controller-manager, the Cluster API manager and its kubeadm bootstrap provider..."
+      : "Starting kube-apiserver, etcd and the Cluster API manager...",
+  );
+  const bed = await startTestBed({ kubeadm });
   const hosts: TestHost[] = [];
   let ctl: ControllerProcess | undefined;
   let stopping = false;
@@ -59,8 +70,16 @@ async function localEnvironment() {
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void stop());
 
   const key = await makeKeyPair("ed25519", "demo");
-  for (const name of ["demo-cp", "demo-w1", "demo-w2"]) hosts.push(await createHost(name, [key.publicKey]));
-  const [cpHost, ...workerHosts] = hosts as [TestHost, ...TestHost[]];
+  // With real nodes the local API server is the control plane (initialized by the bed, as
+  // `kubeadm init` would have); the fast demo has a control-plane Machine of its own.
+  for (const name of kubeadm ? ["demo-w1", "demo-w2"] : ["demo-cp", "demo-w1", "demo-w2"])
+    hosts.push(await createHost(name, [key.publicKey]));
+  const cpHost = kubeadm ? undefined : hosts[0];
+  const workerHosts = kubeadm ? hosts : hosts.slice(1);
+  if (kubeadm) {
+    console.log("Making the hosts kubeadm workers can run on (containerd, cgroups, a local pause image)...");
+    await Promise.all(hosts.map((h) => prepareKubeadmHost(h)));
+  }
   await ensureNamespace(bed.clients, "demo");
   const INFRA = "infrastructure.cluster.x-k8s.io";
   await apply(bed.clients, [
@@ -86,31 +105,57 @@ async function localEnvironment() {
   ctl = new ControllerProcess(bed, "demo", "demo");
   await ctl.start();
 
-  console.log("Creating Cluster demo: a control-plane Machine at an address, a MachineDeployment of 2 on the pool:");
   await makeCluster(bed, "demo", "demo");
-  // The demo's bootstrap stands in for kubeadm/k0s (no kubelet here): it registers the host as a
-  // Node of the demo cluster (the local API server itself), which is what Cluster API waits for.
-  await makeMachine(
-    bed,
-    "demo",
-    "demo-cp",
-    "demo",
-    { address: cpHost.address, sshKeyRef: { name: "demo-ssh-key" } },
-    testBootstrap(bed),
-    { controlPlane: true },
-  );
+  if (cpHost) {
+    console.log("Creating Cluster demo: a control-plane Machine at an address, a MachineDeployment of 2 on the pool:");
+    // The demo's bootstrap stands in for kubeadm/k0s (no kubelet here): it registers the host as a
+    // Node of the demo cluster (the local API server itself), which is what Cluster API waits for.
+    await makeMachine(
+      bed,
+      "demo",
+      "demo-cp",
+      "demo",
+      { address: cpHost.address, sshKeyRef: { name: "demo-ssh-key" } },
+      testBootstrap(bed),
+      { controlPlane: true },
+    );
+  } else {
+    console.log("Creating Cluster demo: a MachineDeployment of 2 real kubeadm workers on the pool:");
+    await apply(bed.clients, [clusterCaSecret(bed.controlPlane, "demo", "demo")]);
+    await markControlPlaneInitialized(bed.controlPlane, "demo", "demo");
+  }
+  const BOOTSTRAP = "bootstrap.cluster.x-k8s.io";
   await apply(bed.clients, [
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: {
-        name: "demo-workers-bootstrap",
-        namespace: "demo",
-        labels: { "cluster.x-k8s.io/cluster-name": "demo" },
-      },
-      type: "cluster.x-k8s.io/secret",
-      stringData: { value: testBootstrap(bed) },
-    },
+    kubeadm
+      ? {
+          apiVersion: `${BOOTSTRAP}/v1beta2`,
+          kind: "KubeadmConfigTemplate",
+          metadata: { name: "demo-workers", namespace: "demo" },
+          spec: {
+            template: {
+              spec: {
+                joinConfiguration: {
+                  nodeRegistration: {
+                    name: "{{ ds.meta_data.local_hostname }}",
+                    criSocket: "unix:///run/containerd/containerd.sock",
+                    ignorePreflightErrors: ["all"],
+                  },
+                },
+              },
+            },
+          },
+        }
+      : {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: {
+            name: "demo-workers-bootstrap",
+            namespace: "demo",
+            labels: { "cluster.x-k8s.io/cluster-name": "demo" },
+          },
+          type: "cluster.x-k8s.io/secret",
+          stringData: { value: testBootstrap(bed) },
+        },
     {
       apiVersion: "cluster.x-k8s.io/v1beta2",
       kind: "MachineDeployment",
@@ -123,7 +168,10 @@ async function localEnvironment() {
           metadata: { labels: { "demo/pool": "workers" } },
           spec: {
             clusterName: "demo",
-            bootstrap: { dataSecretName: "demo-workers-bootstrap" },
+            ...(kubeadm ? { version: VERSIONS.kubernetes } : {}),
+            bootstrap: kubeadm
+              ? { configRef: { apiGroup: BOOTSTRAP, kind: "KubeadmConfigTemplate", name: "demo-workers" } }
+              : { dataSecretName: "demo-workers-bootstrap" },
             infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachineTemplate", name: "demo-workers" },
           },
         },
@@ -132,9 +180,11 @@ async function localEnvironment() {
   ] as never);
   const o = objects(bed, "demo");
   const seen = new Map<string, string>();
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + (kubeadm ? 300_000 : 180_000);
+  let stuck: string[] = [];
   while (Date.now() < deadline) {
     let running = 0;
+    stuck = [];
     const machines = ((await o.list("machines", "cluster.x-k8s.io")) as Any[]).sort((x, y) =>
       x.metadata.name.localeCompare(y.metadata.name),
     );
@@ -150,9 +200,27 @@ async function localEnvironment() {
       if (seen.get(m.metadata.name) !== line) console.log(line);
       seen.set(m.metadata.name, line);
       if (m.status?.phase === "Running") running++;
+      else stuck.push(line.trim());
     }
+    if (machines.length < hosts.length) stuck.push(`${hosts.length - machines.length} Machine(s) not created yet`);
     if (machines.length === hosts.length && running === hosts.length) break;
     await new Promise((r) => setTimeout(r, 500));
+  }
+  if (stuck.length > 0) {
+    console.error(`
+The local environment is NOT up: these Machines are not Running after ${kubeadm ? 5 : 3} minutes:
+  ${stuck.join("\n  ")}
+  Logs: ${bed.dir}/{kube-apiserver,capi-manager,controller-demo${kubeadm ? ",capi-kubeadm-bootstrap,kube-controller-manager" : ""}}.log
+It stays running for a look; press Ctrl-C to tear it down.`);
+    await new Promise(() => {});
+  }
+  if (kubeadm) {
+    const nodes = await bed.clients.core.listNode();
+    console.log("\nNodes (real kubelets):");
+    for (const n of nodes.items)
+      console.log(
+        `  ${n.metadata?.name}  ${n.status?.nodeInfo?.kubeletVersion}  ${n.status?.nodeInfo?.containerRuntimeVersion}  ${n.spec?.providerID}`,
+      );
   }
 
   console.log(`
@@ -164,7 +232,7 @@ Local environment is up.
   Lens:     add the kubeconfig file above (File > Add Cluster, or ~/.kube/config).
             kubectl -n demo get clusters,machines,remotemachines
   SSH:      ${hosts.map((h) => `ssh -i ${keyFile} root@${h.address}   # ${h.name}`).join("\n            ")}
-  Logs:     ${bed.dir}/{kube-apiserver,etcd,capi-manager,controller-demo}.log
+  Logs:     ${bed.dir}/{kube-apiserver,etcd,capi-manager,controller-demo${kubeadm ? ",capi-kubeadm-bootstrap,kube-controller-manager" : ""}}.log${kubeadm ? "\n            on a host: /var/log/kubelet.log, /var/log/containerd.log" : ""}
 
 Press Ctrl-C to tear everything down.`);
   await new Promise(() => {});
@@ -174,13 +242,13 @@ const cluster = haveCluster();
 if (cluster || process.argv.includes("--help")) {
   // Run the controller against that cluster, in the foreground, as it runs in a Pod.
   const { spawnSync } = await import("node:child_process");
+  // Leader election stays on (the controller's default): another replica may run against the same cluster.
   const args = process.argv.slice(2);
-  if (!args.some((a) => a.startsWith("--leader-elect"))) args.push("--leader-elect=false");
   if (cluster) console.error(`Running the capi-remote controller against ${cluster} (--help lists its flags)`);
   const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts"), ...args], {
     stdio: "inherit",
   });
   process.exit(r.status ?? 1);
 } else {
-  await localEnvironment();
+  await localEnvironment(process.argv.includes("--kubeadm"));
 }

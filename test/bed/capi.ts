@@ -11,7 +11,7 @@ import { makeServingCert } from "./certs.js";
 import { apiGet, type ControlPlaneInfo } from "./controlplane.js";
 import { apply, type Clients, clientsFor, parseYamlObjects, waitEstablished } from "./kube.js";
 import { Fatal, freePort, startProcess, stopPid, waitFor } from "./util.js";
-import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "./versions.js";
+import { type Binary, binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "./versions.js";
 
 export interface CapiInfo {
   pid: number;
@@ -27,9 +27,38 @@ type Crd = KubernetesObject & {
   spec: { versions: unknown[]; conversion?: unknown };
 };
 
-/** Cluster API's CRDs with conversion pointed at the manager's webhook server. */
-async function capiCrds(moduleDir: string, webhookBase: string, caBundle: string): Promise<Crd[]> {
-  const dir = join(moduleDir, "core", "config", "crd", "bases");
+/** A provider of the cluster-api module: where its manifests are and how it is named here. */
+interface ProviderLayout {
+  binary: Binary;
+  /** Under the module: the CRDs' folder and the webhook manifests' folder. */
+  configDir: string;
+  /** Prefix of its webhook configurations' names (unique per provider). */
+  webhookPrefix: string;
+  /** Log and cert folder names under the bed's directory. */
+  name: string;
+}
+
+const CORE: ProviderLayout = {
+  binary: "capi-manager",
+  configDir: join("core", "config"),
+  webhookPrefix: "capi-testbed",
+  name: "capi",
+};
+const KUBEADM_BOOTSTRAP: ProviderLayout = {
+  binary: "capi-kubeadm-bootstrap",
+  configDir: join("bootstrap", "kubeadm", "config"),
+  webhookPrefix: "capi-kubeadm-bootstrap-testbed",
+  name: "capi-kubeadm-bootstrap",
+};
+
+/** A provider's CRDs with conversion pointed at its webhook server. */
+async function capiCrds(
+  moduleDir: string,
+  layout: ProviderLayout,
+  webhookBase: string,
+  caBundle: string,
+): Promise<Crd[]> {
+  const dir = join(moduleDir, layout.configDir, "crd", "bases");
   const out: Crd[] = [];
   for (const f of (await readdir(dir)).filter((n) => n.endsWith(".yaml")).sort()) {
     for (const o of parseYamlObjects(await readFile(join(dir, f), "utf8")) as Crd[]) {
@@ -45,12 +74,17 @@ async function capiCrds(moduleDir: string, webhookBase: string, caBundle: string
   return out;
 }
 
-/** Cluster API's admission webhook configurations, pointed at the manager by URL. */
-async function capiWebhooks(moduleDir: string, webhookBase: string, caBundle: string): Promise<WebhookConfiguration[]> {
-  const text = await readFile(join(moduleDir, "core", "config", "webhook", "manifests.yaml"), "utf8");
+/** A provider's admission webhook configurations, pointed at it by URL. */
+async function capiWebhooks(
+  moduleDir: string,
+  layout: ProviderLayout,
+  webhookBase: string,
+  caBundle: string,
+): Promise<WebhookConfiguration[]> {
+  const text = await readFile(join(moduleDir, layout.configDir, "webhook", "manifests.yaml"), "utf8");
   return (parseYamlObjects(text) as WebhookConfiguration[]).map((cfg) => ({
     ...cfg,
-    metadata: { name: `capi-testbed-${cfg.metadata?.name}` },
+    metadata: { name: `${layout.webhookPrefix}-${cfg.metadata?.name}` },
     webhooks: (cfg.webhooks ?? []).map((w) => ({
       ...w,
       clientConfig: { url: `${webhookBase}${w.clientConfig.service?.path ?? ""}`, caBundle },
@@ -59,10 +93,32 @@ async function capiWebhooks(moduleDir: string, webhookBase: string, caBundle: st
 }
 
 /** Applies Cluster API's CRDs and webhooks, starts the manager and waits until it is ready. */
-export async function startCapi(cp: ControlPlaneInfo, dir: string): Promise<CapiInfo> {
-  await ensureBinaries(["capi-manager"]);
+export function startCapi(cp: ControlPlaneInfo, dir: string): Promise<CapiInfo> {
+  return startProvider(cp, dir, CORE, [
+    "--feature-gates=ClusterTopology=true",
+    // Tests see changes quickly; the defaults are tuned for big fleets.
+    "--sync-period=1m",
+  ]);
+}
+
+/**
+ * Cluster API's kubeadm bootstrap provider (CABPK), from the same module and version as the core
+ * manager, with its CRDs (KubeadmConfig, KubeadmConfigTemplate) and webhooks: it writes the
+ * bootstrap data Secrets of Machines whose bootstrap config is a KubeadmConfig.
+ */
+export function startKubeadmBootstrap(cp: ControlPlaneInfo, dir: string): Promise<CapiInfo> {
+  return startProvider(cp, dir, KUBEADM_BOOTSTRAP, ["--sync-period=1m"]);
+}
+
+async function startProvider(
+  cp: ControlPlaneInfo,
+  dir: string,
+  layout: ProviderLayout,
+  extraArgs: string[],
+): Promise<CapiInfo> {
+  await ensureBinaries([layout.binary]);
   const moduleDir = await goModuleDir("sigs.k8s.io/cluster-api", VERSIONS.capi);
-  const certDir = join(dir, "capi-webhook");
+  const certDir = join(dir, `${layout.name}-webhook`);
   await mkdir(certDir, { recursive: true });
   await makeServingCert(
     certDir,
@@ -80,17 +136,17 @@ export async function startCapi(cp: ControlPlaneInfo, dir: string): Promise<Capi
   const caBundle = Buffer.from(cp.caPEM).toString("base64");
 
   const c: Clients = clientsFor(cp.kubeconfig);
-  const crds = await capiCrds(moduleDir, webhookBase, caBundle);
+  const crds = await capiCrds(moduleDir, layout, webhookBase, caBundle);
   await apply(c, crds);
   await waitEstablished(
     c,
     crds.map((x) => x.metadata?.name ?? ""),
   );
-  await apply(c, await capiWebhooks(moduleDir, webhookBase, caBundle));
+  await apply(c, await capiWebhooks(moduleDir, layout, webhookBase, caBundle));
 
-  const log = join(dir, "capi-manager.log");
+  const log = join(dir, `${layout.binary}.log`);
   const child = startProcess(
-    binaryPath("capi-manager"),
+    binaryPath(layout.binary),
     [
       `--kubeconfig=${cp.kubeconfig}`,
       "--leader-elect=false",
@@ -99,10 +155,8 @@ export async function startCapi(cp: ControlPlaneInfo, dir: string): Promise<Capi
       `--health-addr=127.0.0.1:${healthPort}`,
       `--diagnostics-address=127.0.0.1:${diagPort}`,
       "--insecure-diagnostics=true",
-      "--feature-gates=ClusterTopology=true",
       "--skip-crd-migration-phases=StorageVersionMigration,CleanupManagedFields",
-      // Tests see changes quickly; the defaults are tuned for big fleets.
-      "--sync-period=1m",
+      ...extraArgs,
       "--v=2",
     ],
     log,
@@ -116,9 +170,9 @@ export async function startCapi(cp: ControlPlaneInfo, dir: string): Promise<Capi
   };
   try {
     await waitFor(
-      "Cluster API manager ready",
+      `${layout.binary} ready`,
       async () => {
-        if (child.exitCode !== null) throw new Fatal(`capi-manager exited ${child.exitCode} (see ${log})`);
+        if (child.exitCode !== null) throw new Fatal(`${layout.binary} exited ${child.exitCode} (see ${log})`);
         const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok);
         if (!ready) return false;
         // The webhook server answers (any HTTP status) once it serves TLS with our cert.

@@ -94,3 +94,51 @@ export async function makeServiceAccountKey(dir: string): Promise<{ key: string;
   await execFileAsync("openssl", ["pkey", "-in", key, "-pubout", "-out", pub]);
   return { key, pub };
 }
+
+/** Creates `<name>.crt`/`<name>.key` in `dir`: a client certificate for user `cn` in `groups`. */
+export async function makeClientCert(
+  dir: string,
+  name: string,
+  ca: CertPaths,
+  cn: string,
+  groups: string[],
+): Promise<CertPaths> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  await writeFile(ext, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+  const subj = `/CN=${cn}${groups.map((g) => `/O=${g}`).join("")}`;
+  await execFileAsync("openssl", [
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    csr,
+    "-subj",
+    subj,
+  ]);
+  await execFileAsync("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    ca.cert,
+    "-CAkey",
+    ca.key,
+    "-CAcreateserial",
+    "-out",
+    cert,
+    "-days",
+    "3650",
+    "-extfile",
+    ext,
+  ]);
+  return { cert, key };
+}

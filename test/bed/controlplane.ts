@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
-import { makeCA, makeServiceAccountKey, makeServingCert } from "./certs.js";
+import { makeCA, makeClientCert, makeServiceAccountKey, makeServingCert } from "./certs.js";
 import { Fatal, freePort, startProcess, stopPid, waitFor } from "./util.js";
 import { binaryPath, ensureBinaries } from "./versions.js";
 
@@ -76,8 +76,17 @@ export function kubeconfigYaml(server: string, caPEM: string, token: string, use
   ].join("\n");
 }
 
+export interface ControlPlaneOptions {
+  /**
+   * Real kubelets will join (the kubeadm bed): bootstrap-token authentication and the Node
+   * authorizer with NodeRestriction, as `kubeadm init` configures them, and kubelets dialled by
+   * their InternalIP (never a name lookup through this machine's resolver) with a client cert.
+   */
+  realNodes?: boolean;
+}
+
 /** Starts etcd and kube-apiserver under `dir`; resolves when /readyz answers ok. */
-export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> {
+export async function startControlPlane(dir: string, opts: ControlPlaneOptions = {}): Promise<ControlPlaneInfo> {
   await ensureBinaries(["etcd", "kube-apiserver"]);
   const pki = join(dir, "pki");
   await mkdir(pki, { recursive: true });
@@ -89,6 +98,9 @@ export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> 
     ips: ["127.0.0.1", "::1", BRIDGE_GATEWAY, "10.0.0.1"],
   });
   const sa = await makeServiceAccountKey(pki);
+  const kubeletClient = opts.realNodes
+    ? await makeClientCert(pki, "apiserver-kubelet-client", ca, "kube-apiserver-kubelet-client", ["system:masters"])
+    : undefined;
   const token = randomBytes(24).toString("hex");
   await writeFile(join(pki, "tokens.csv"), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
 
@@ -124,7 +136,16 @@ export async function startControlPlane(dir: string): Promise<ControlPlaneInfo> 
     "--advertise-address=127.0.0.1",
     "--service-cluster-ip-range=10.0.0.0/24",
     "--allow-privileged=true",
-    "--authorization-mode=RBAC",
+    ...(opts.realNodes
+      ? [
+          "--authorization-mode=Node,RBAC",
+          "--enable-bootstrap-token-auth=true",
+          "--enable-admission-plugins=NodeRestriction",
+          "--kubelet-preferred-address-types=InternalIP",
+          `--kubelet-client-certificate=${kubeletClient?.cert}`,
+          `--kubelet-client-key=${kubeletClient?.key}`,
+        ]
+      : ["--authorization-mode=RBAC"]),
     `--token-auth-file=${join(pki, "tokens.csv")}`,
     "--service-account-issuer=https://kubernetes.default.svc",
     `--service-account-key-file=${sa.pub}`,

@@ -107,7 +107,7 @@ async function claimSlot(): Promise<number> {
 }
 
 /** Runs a command inside the host (its mount, network and UTS namespaces) as root. */
-export async function hostExec(host: TestHost, command: string, input?: string): Promise<string> {
+export async function hostExec(host: TestHost, command: string, input?: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("nsenter", ["-t", String(host.holderPid), "-m", "-n", "-u", "--", "sh", "-c", command], {
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
@@ -349,6 +349,41 @@ export async function regenerateHostKeys(host: TestHost): Promise<void> {
   await startSshd(host);
 }
 
+/**
+ * A host made into a kubeadm worker (kubeadm.ts) has a cgroup root `crk-<slot>` in each of the
+ * machine's cgroup v1 hierarchies (there is no cgroup namespace). Its pods' processes live in their
+ * own network namespaces, so the netns sweep misses them: they are ended through these cgroups,
+ * which are then removed depth-first.
+ */
+async function removeHostCgroups(slot: number): Promise<void> {
+  const { readdir } = await import("node:fs/promises");
+  const base = "/sys/fs/cgroup";
+  const hierarchies = await readdir(base, { withFileTypes: true }).catch(() => []);
+  const roots: string[] = [];
+  for (const h of hierarchies) {
+    if (!h.isDirectory()) continue;
+    const root = join(base, h.name, `crk-${slot}`);
+    if ((await readdir(root).catch(() => undefined)) !== undefined) roots.push(root);
+  }
+  if (roots.length === 0) return;
+  for (let round = 0; round < 20; round++) {
+    const tasks = await sh("sh", ["-c", `cat $(find ${roots.join(" ")} -name tasks) 2>/dev/null | sort -u`]).catch(
+      () => "",
+    );
+    const pids = tasks.split(/\s+/).filter(Boolean).map(Number);
+    if (pids.length === 0) break;
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const root of roots) {
+    await sh("sh", ["-c", `find '${root}' -depth -type d -exec rmdir {} \\; 2>/dev/null; true`]).catch(() => "");
+  }
+}
+
 async function teardown(
   state: { dir?: string; netns?: string; veth?: string; holderPid?: number; address?: string },
   slot: number,
@@ -357,14 +392,18 @@ async function teardown(
   await stopPid(sshdPid, 2000);
   if (state.holderPid) {
     // sshd children (sessions) live in the host's namespaces: end everything there.
-    const pids = await sh("ip", ["netns", "pids", state.netns ?? ""]).catch(() => "");
-    for (const p of pids.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(p), "SIGKILL");
-      } catch {}
+    // Twice: a supervisor loop (kubeadm hosts) may start a process between the list and its kill.
+    for (let pass = 0; pass < 2; pass++) {
+      const pids = await sh("ip", ["netns", "pids", state.netns ?? ""]).catch(() => "");
+      for (const p of pids.split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(p), "SIGKILL");
+        } catch {}
+      }
     }
     await stopPid(state.holderPid, 1000);
   }
+  await removeHostCgroups(slot);
   if (state.veth) await sh("ip", ["link", "del", state.veth]).catch(() => "");
   if (state.address) await sh("ip", ["neigh", "flush", "to", state.address, "dev", BRIDGE]).catch(() => "");
   if (state.netns) await sh("ip", ["netns", "del", state.netns]).catch(() => "");

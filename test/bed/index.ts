@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { type CapiInfo, startCapi, stopCapi } from "./capi.js";
 import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "./controlplane.js";
 import { apply, type Clients, clientsFor, parseYamlObjects, waitEstablished } from "./kube.js";
+import { ensureKubeadmBinaries, type KubeadmClusterInfo, startKubeadmCluster, stopKubeadmCluster } from "./kubeadm.js";
 import { alive } from "./util.js";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -23,6 +24,8 @@ export interface TestBedInfo {
   dir: string;
   controlPlane: ControlPlaneInfo;
   capi?: CapiInfo;
+  /** The kubeadm bed's cluster side (kube-controller-manager, CABPK), when real nodes were asked for. */
+  kubeadm?: KubeadmClusterInfo;
   /** PID of the process that owns (and will stop) the bed. */
   owner: number;
 }
@@ -59,6 +62,7 @@ export async function reapStaleBeds(): Promise<number> {
     const path = join(REGISTRY, f);
     const info = JSON.parse(await readFile(path, "utf8").catch(() => "{}")) as Partial<TestBedInfo>;
     if (info.owner && alive(info.owner)) continue;
+    if (info.kubeadm) await stopKubeadmCluster(info.kubeadm);
     if (info.capi) await stopCapi(info.capi);
     if (info.controlPlane) await stopControlPlane(info.controlPlane);
     if (info.dir) await rm(info.dir, { recursive: true, force: true });
@@ -68,16 +72,23 @@ export async function reapStaleBeds(): Promise<number> {
   return n;
 }
 
-/** Starts a bed: control plane, our CRDs, and (unless `capi: false`) the Cluster API manager. */
-export async function startTestBed(opts: { capi?: boolean } = {}): Promise<TestBed> {
+/**
+ * Starts a bed: control plane, our CRDs, and (unless `capi: false`) the Cluster API manager.
+ * `kubeadm: true` makes it a bed real kubeadm workers can join (kubeadm.ts): the API server with
+ * bootstrap-token auth and the Node authorizer, kube-controller-manager and the kubeadm
+ * bootstrap provider. The default bed has none of these, so it starts as fast as before.
+ */
+export async function startTestBed(opts: { capi?: boolean; kubeadm?: boolean } = {}): Promise<TestBed> {
   await mkdir(REGISTRY, { recursive: true });
+  if (opts.kubeadm) await ensureKubeadmBinaries();
   const dir = await mkdtemp(join(tmpdir(), "capi-remote-bed-"));
-  const controlPlane = await startControlPlane(dir);
+  const controlPlane = await startControlPlane(dir, { realNodes: opts.kubeadm === true });
   const info: TestBedInfo = { dir, controlPlane, owner: process.pid };
   const registryFile = join(REGISTRY, `${process.pid}-${Date.now()}.json`);
   await writeFile(registryFile, JSON.stringify(info));
   const clients = clientsFor(controlPlane.kubeconfig);
   const stop = async () => {
+    if (info.kubeadm) await stopKubeadmCluster(info.kubeadm);
     if (info.capi) await stopCapi(info.capi);
     await stopControlPlane(controlPlane);
     await rm(registryFile, { force: true });
@@ -87,6 +98,10 @@ export async function startTestBed(opts: { capi?: boolean } = {}): Promise<TestB
     await installCrds(clients);
     if (opts.capi !== false) {
       info.capi = await startCapi(controlPlane, dir);
+      await writeFile(registryFile, JSON.stringify(info));
+    }
+    if (opts.kubeadm) {
+      info.kubeadm = await startKubeadmCluster(controlPlane, clients, dir);
       await writeFile(registryFile, JSON.stringify(info));
     }
   } catch (e) {

@@ -21,14 +21,51 @@ export const VERSIONS = {
   kubernetes: v.KUBERNETES_VERSION ?? "",
   etcd: v.ETCD_VERSION ?? "",
   capi: v.CAPI_VERSION ?? "",
+  crictl: v.CRICTL_VERSION ?? "",
+  pauseImage: v.PAUSE_IMAGE ?? "",
+  pauseTag: v.PAUSE_IMAGE_TAG ?? "",
 };
 
-export type Binary = "etcd" | "kube-apiserver" | "capi-manager" | "clusterctl";
+export type Binary =
+  | "etcd"
+  | "kube-apiserver"
+  | "capi-manager"
+  | "clusterctl"
+  // Real nodes (the kubeadm bed):
+  | "capi-kubeadm-bootstrap"
+  | "kube-controller-manager"
+  | "kubeadm"
+  | "kubelet"
+  | "crictl"
+  | "pause";
 
-/** Path of a cached binary. */
+/** Everything the kubeadm bed needs on top of the default bed. */
+export const KUBEADM_BINARIES: Binary[] = [
+  "capi-kubeadm-bootstrap",
+  "kube-controller-manager",
+  "kubeadm",
+  "kubelet",
+  "crictl",
+  "pause",
+];
+
+/** Path of a cached binary (for "pause": the OCI image archive). */
 export function binaryPath(name: Binary): string {
-  const version = name === "etcd" ? VERSIONS.etcd : name === "kube-apiserver" ? VERSIONS.kubernetes : VERSIONS.capi;
-  return join(CACHE_DIR, "bin", `${name}-${version}`);
+  switch (name) {
+    case "etcd":
+      return join(CACHE_DIR, "bin", `etcd-${VERSIONS.etcd}`);
+    case "kube-apiserver":
+    case "kube-controller-manager":
+    case "kubeadm":
+    case "kubelet":
+      return join(CACHE_DIR, "bin", `${name}-${VERSIONS.kubernetes}`);
+    case "crictl":
+      return join(CACHE_DIR, "bin", `crictl-${VERSIONS.crictl}`);
+    case "pause":
+      return join(CACHE_DIR, "bin", `pause-oci-${VERSIONS.pauseTag}.tar`);
+    default:
+      return join(CACHE_DIR, "bin", `${name}-${VERSIONS.capi}`);
+  }
 }
 
 /** Builds whichever of the binaries are not cached yet (progress goes to stderr). */
