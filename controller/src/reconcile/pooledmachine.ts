@@ -27,6 +27,7 @@ import {
   setCondition,
 } from "@capi-remote/shared";
 import { isConflict, isNotFound, R } from "../kube/api.js";
+import { FreshCache } from "../runtime/fresh.js";
 import { ownerMismatch } from "../security/ownership.js";
 import { releaseCleanup } from "../security/quarantine.js";
 import { fingerprint } from "../ssh/hostkeys.js";
@@ -99,7 +100,7 @@ export class PooledMachineReconciler {
    * reconcile in between (its holder changed, say) then writes against it instead of failing
    * with 409 against the older cached copy.
    */
-  private readonly written = new Map<string, { obj: PRM; at: number }>();
+  private readonly written = new FreshCache<PRM>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -132,15 +133,13 @@ export class PooledMachineReconciler {
       this.factsGate.delete(key);
       this.factsDone.delete(key);
       this.released.delete(key);
-      this.written.delete(key);
+      this.written.forget(key);
       return undefined;
     }
     // A claim or release this process just wrote is newer than the cache; so is our own last
     // status write, until the cache has caught up with it (or a few seconds have passed).
-    const mine = this.written.get(key);
-    if (mine && (mine.obj.metadata.resourceVersion === cached.metadata.resourceVersion || Date.now() - mine.at > 5_000))
-      this.written.delete(key);
-    const fresh = this.written.get(key)?.obj;
+    this.written.get(key, cached);
+    const fresh = this.written.peek(key);
     const claimed = this.ctx.pools.current(ns, name) ?? cached;
     // Our status write answered with the whole object: as new as the claim it was computed from.
     const prm = (fresh && claimantName(fresh) === claimantName(claimed) ? fresh : claimed) as PRM;
@@ -282,10 +281,10 @@ export class PooledMachineReconciler {
           "merge",
           "status",
         );
-        this.written.set(key, { obj: res, at: Date.now() });
+        this.written.noteWritten(key, res);
       } catch (e) {
         // Changed by someone else since: the retry starts from the cache.
-        if (isConflict(e)) this.written.delete(key);
+        if (isConflict(e)) this.written.forget(key);
         if (!isNotFound(e)) throw e;
       }
     }

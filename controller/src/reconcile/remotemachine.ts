@@ -31,9 +31,11 @@ import {
 } from "@capi-remote/shared";
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { stateDirFor } from "../cloudinit/runner.js";
+import { statusUrgent } from "../controllers/remotemachine/status.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
-import { PriorityWrites, WriteBudget } from "../runtime/budget.js";
+import { FreshCache } from "../runtime/fresh.js";
+import { StatusWriter } from "../runtime/statuswriter.js";
 import { connectionChanged } from "../security/connection.js";
 import { ownerMismatch } from "../security/ownership.js";
 import { type CleanupKind, cleanupKindOf, defaultCleanup } from "../security/quarantine.js";
@@ -89,58 +91,35 @@ export class RemoteMachineReconciler {
    * at the same address, needs the same provider ID again.
    */
   private readonly nodeHandOffs = new Map<string, { providerID: string; at: number }>();
-  /** When each object's status was last written. */
-  private readonly lastStatusWrite = new Map<string, number>();
-  /**
-   * The object as our last write left it, until the informer cache shows that version (or a few
-   * seconds pass): the next pass starts from it instead of from an older cached copy, whose
-   * writes would only fail with 409 and be redone (under load, the cache lags our own writes).
-   */
-  private readonly written = new Map<string, { obj: RM; at: number }>();
+  /** Our own writes, until the informer cache shows them (see FreshCache). */
+  private readonly written = new FreshCache<RM>();
 
   private noteWritten(key: string, obj: RM): void {
-    this.written.set(key, { obj, at: Date.now() });
+    this.written.noteWritten(key, obj);
   }
+
+  /** When status reaches the API server (runtime/statuswriter.ts). */
+  private readonly writer: StatusWriter;
 
   constructor(
     private readonly ctx: Ctx,
-    /**
-     * Minimum time between two status writes of one object that only report progress. Each
-     * costs a Machine update by Cluster API too; 10 s still shows a long step (a kubeadm join's
-     * image pulls) while it lasts, and a bootstrap of seconds gets no progress write beyond its
-     * first.
-     */
-    private readonly statusIntervalMs = 10_000,
     /** How long "connecting" may last before it is written (the first step usually follows). */
     private readonly connectingHoldMs = 5_000,
-    /** Progress-only status writes across all objects: 5 a second, 10 at once. */
-    private readonly progressBudget = new WriteBudget(5, 10),
-  ) {}
-
-  /**
-   * Start records in flight: progress-only status writes wait until none is (a machine waits for
-   * its record before its first command; see PriorityWrites).
-   */
-  private readonly starts = new PriorityWrites((key) => this.ctx.queue.add(key));
+    writer?: StatusWriter,
+  ) {
+    this.writer = writer ?? new StatusWriter((key) => this.ctx.queue.add(key));
+  }
 
   async reconcile(key: string): Promise<Result> {
     const [ns, name] = key.split("/") as [string, string];
-    const cached = this.ctx.inf.remoteMachines.get(ns, name);
-    const mine = this.written.get(key);
-    if (
-      mine &&
-      (!cached || mine.obj.metadata.resourceVersion === cached.metadata.resourceVersion || Date.now() - mine.at > 5_000)
-    )
-      this.written.delete(key);
-    const rm = cached && (this.written.get(key)?.obj ?? cached);
+    const rm = this.written.get(key, this.ctx.inf.remoteMachines.get(ns, name));
     if (!rm) {
       this.ctx.tasks.cancel(key);
       this.cleanupAttempts.delete(key);
       this.retryGate.delete(key);
       this.pendingStatus.delete(key);
-      this.lastStatusWrite.delete(key);
-      this.written.delete(key);
-      this.starts.forget(key);
+      this.writer.forget(key);
+      this.written.forget(key);
       return undefined;
     }
     const base = this.pendingStatus.get(key) ?? rm.status ?? {};
@@ -160,11 +139,11 @@ export class RemoteMachineReconciler {
         deferMs = await this.patchStatus(s);
       }
       // Metadata written in this pass without a status write after it.
-      if (s.rm.metadata.resourceVersion !== rm.metadata.resourceVersion && this.written.get(key)?.obj !== s.rm)
+      if (s.rm.metadata.resourceVersion !== rm.metadata.resourceVersion && this.written.peek(key) !== s.rm)
         this.noteWritten(key, s.rm);
     } catch (e) {
       // Someone else wrote since: the retry starts from the cache.
-      if (isConflict(e)) this.written.delete(key);
+      if (isConflict(e)) this.written.forget(key);
       throw e;
     }
     if (deferMs === undefined) return result;
@@ -247,40 +226,14 @@ export class RemoteMachineReconciler {
       this.pendingStatus.delete(s.key);
       return undefined;
     }
-    // Progress alone (a new step, a new waiting reason, a message) is written at most every
-    // statusIntervalMs per object: a bootstrap's steps would otherwise cost a write each. What
-    // a user or Cluster API acts on (Ready flipping, provisioned, a terminal failure, deletion)
-    // is written at once.
-    const urgent = this.urgent(s);
-    const since = Date.now() - (this.lastStatusWrite.get(s.key) ?? 0);
-    if (since < this.statusIntervalMs && !urgent) {
+    // runtime/statuswriter.ts decides when (urgent changes at once, progress coalesced).
+    const deferMs = this.writer.decide(s.key, {
+      urgent: statusUrgent(s.rm.status, s.status, !!s.rm.metadata.deletionTimestamp),
+      holdMs: s.holdStatusMs,
+    });
+    if (deferMs > 0) {
       this.pendingStatus.set(s.key, s.status);
-      return this.statusIntervalMs - since;
-    }
-    if (s.holdStatusMs && !urgent) {
-      this.pendingStatus.set(s.key, s.status);
-      return s.holdStatusMs;
-    }
-    // Progress also shares a budget across the controller: when 50 bootstraps start at once,
-    // their progress writes (and Cluster API's Machine updates that each of them sets off) would
-    // crowd the API server just when the starts need it. Spread out, most are folded into the
-    // provisioned write; a few machines at a time never wait.
-    if (urgent) {
-      this.progressBudget.forget(s.key);
-      this.starts.forget(s.key);
-    } else {
-      // And it waits while start records are in flight: woken when the last is written, or
-      // after 5 s at the latest (starts that keep overlapping do not hold progress for good).
-      const held = this.starts.defer(s.key);
-      if (held > 0) {
-        this.pendingStatus.set(s.key, s.status);
-        return held;
-      }
-      const wait = this.progressBudget.take(s.key);
-      if (wait > 0) {
-        this.pendingStatus.set(s.key, s.status);
-        return wait;
-      }
+      return deferMs;
     }
     this.log(s).debug("status patch", { patch });
     try {
@@ -297,30 +250,11 @@ export class RemoteMachineReconciler {
       s.rm = res;
       this.noteWritten(s.key, res);
       this.pendingStatus.delete(s.key);
-      this.lastStatusWrite.set(s.key, Date.now());
+      this.writer.wrote(s.key);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
     return undefined;
-  }
-
-  /** Whether this pass's status must be written now rather than with the next progress write. */
-  private urgent(s: Scope): boolean {
-    const before = s.rm.status;
-    const get = (c: Condition[] | undefined, type: string) => c?.find((x) => x.type === type);
-    const flipped = (type: string) => get(before?.conditions, type)?.status !== get(s.status.conditions, type)?.status;
-    return (
-      !before ||
-      !!s.rm.metadata.deletionTimestamp ||
-      flipped(ConditionType.Ready) ||
-      // A connection problem (or its end) is news for whoever is waiting; the first successful
-      // connection is not (it would make every bootstrap's start an urgent write).
-      (flipped(ConditionType.HostReachable) &&
-        (get(before?.conditions, ConditionType.HostReachable)?.status === "False" ||
-          get(s.status.conditions, ConditionType.HostReachable)?.status === "False")) ||
-      before.initialization?.provisioned !== s.status.initialization?.provisioned ||
-      (s.status.bootstrap?.phase === "Failed" && before.bootstrap?.phase !== "Failed")
-    );
   }
 
   /**
@@ -537,7 +471,7 @@ export class RemoteMachineReconciler {
             [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
             ...(hostKey ? { [RemoteAnnotations.HostKey]: hostKey } : {}),
           };
-          const res = await this.starts.run(() =>
+          const res = await this.writer.starts.run(() =>
             this.ctx.api.patch<RM>(
               R.remoteMachines,
               ns,
