@@ -32,6 +32,7 @@ import {
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { stateDirFor } from "../cloudinit/runner.js";
 import { statusUrgent } from "../controllers/remotemachine/status.js";
+import { guardedOps, recordAttach, recordStart, type WriteDeps } from "../controllers/remotemachine/writes.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
 import { FreshCache } from "../runtime/fresh.js";
@@ -98,6 +99,9 @@ export class RemoteMachineReconciler {
     this.written.noteWritten(key, obj);
   }
 
+  /** What the start record and attach writes need (controllers/remotemachine/writes.ts). */
+  private readonly writeDeps: WriteDeps;
+
   /** When status reaches the API server (runtime/statuswriter.ts). */
   private readonly writer: StatusWriter;
 
@@ -108,6 +112,13 @@ export class RemoteMachineReconciler {
     writer?: StatusWriter,
   ) {
     this.writer = writer ?? new StatusWriter((key) => this.ctx.queue.add(key));
+    this.writeDeps = {
+      api: this.ctx.api,
+      current: (ns, name) => this.written.get(`${ns}/${name}`, this.ctx.inf.remoteMachines.get(ns, name)),
+      noteWritten: (obj) => this.noteWritten(`${obj.metadata.namespace}/${obj.metadata.name}`, obj),
+      now: () => this.ctx.now(),
+      priority: (write) => this.writer.starts.run(write),
+    };
   }
 
   async reconcile(key: string): Promise<Result> {
@@ -143,7 +154,7 @@ export class RemoteMachineReconciler {
         this.noteWritten(key, s.rm);
     } catch (e) {
       // Someone else wrote since: the retry starts from the cache.
-      if (isConflict(e)) this.written.forget(key);
+      if (isConflict(e) || (e instanceof ApiError && e.status === 422)) this.written.forget(key);
       throw e;
     }
     if (deferMs === undefined) return result;
@@ -258,14 +269,16 @@ export class RemoteMachineReconciler {
   }
 
   /**
-   * Adds or removes our finalizer with a JSON patch guarded by a `test` of the list, so a
-   * concurrent status write (which changes resourceVersion) does not make it fail.
+   * Adds or removes our finalizer with a JSON patch: appended to an existing list, or removed
+   * after a `test` of its entry, so a concurrent status write does not make it fail. Creating the
+   * list is guarded by a `test` of the resourceVersion (guardedOps): it would otherwise replace a
+   * finalizer another writer added since our copy.
    */
   private async setFinalizer(s: Scope, present: boolean): Promise<void> {
     const list = s.rm.metadata.finalizers ?? [];
     const i = list.indexOf(REMOTE_MACHINE_FINALIZER);
     const ops = present
-      ? finalizerOps(list, REMOTE_MACHINE_FINALIZER)
+      ? guardedOps(s.rm, finalizerOps(list, REMOTE_MACHINE_FINALIZER))
       : [
           { op: "test", path: `/metadata/finalizers/${i}`, value: REMOTE_MACHINE_FINALIZER },
           { op: "remove", path: `/metadata/finalizers/${i}` },
@@ -455,36 +468,10 @@ export class RemoteMachineReconciler {
         owner: s.key,
         commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
         bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
-        attach: async (hostKey) => {
-          if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) await this.setFinalizer(s, true);
-          if (hostKey) await this.recordHostKey(s, hostKey);
-        },
-        markStarted: async (hostKey) => {
-          if (rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) {
-            if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) await this.setFinalizer(s, true);
-            if (hostKey) await this.recordHostKey(s, hostKey);
-            return;
-          }
-          // One write before anything runs: the start, the host key seen on first use, and the
-          // finalizer (appended to the list, never replacing someone else's).
-          const annotations = {
-            [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString(),
-            ...(hostKey ? { [RemoteAnnotations.HostKey]: hostKey } : {}),
-          };
-          const res = await this.writer.starts.run(() =>
-            this.ctx.api.patch<RM>(
-              R.remoteMachines,
-              ns,
-              rm.metadata.name,
-              [
-                ...finalizerOps(rm.metadata.finalizers, REMOTE_MACHINE_FINALIZER),
-                ...annotationOps(rm.metadata.annotations, annotations),
-              ],
-              "json",
-            ),
-          );
-          this.noteWritten(s.key, res);
-        },
+        // Plain functions of (namespace, name): they run after this pass has returned, so
+        // they start from the freshest copy and guard their writes (controllers/remotemachine/writes.ts).
+        attach: (hostKey) => recordAttach(this.writeDeps, ns, rm.metadata.name, hostKey),
+        markStarted: (hostKey) => recordStart(this.writeDeps, ns, rm.metadata.name, hostKey),
       });
       // No Event for the start (the condition and the bootstrap-started annotation say it): the
       // Events of a provisioning are its outcome, and failures, each a write of its own.
@@ -555,12 +542,6 @@ export class RemoteMachineReconciler {
   }
 
   /** Records the host key seen on first use (before anything runs on the machine). */
-  private async recordHostKey(s: Scope, key: string): Promise<void> {
-    await this.ctx.api.patch(R.remoteMachines, s.rm.metadata.namespace, s.rm.metadata.name, {
-      metadata: { annotations: { [RemoteAnnotations.HostKey]: key } },
-    });
-  }
-
   /**
    * Everything but the bootstrap data is there: open the SSH connection now, so that the
    * bootstrap starts one round trip after the data arrives (see TaskManager.prepare). Skipped
