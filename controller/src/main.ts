@@ -7,9 +7,6 @@ import {
   type Cluster,
   claimantName,
   isClaimable,
-  isClusterInfrastructureProvisioned,
-  isPaused,
-  isProvisioned,
   type Machine,
   type PooledRemoteMachine,
   RemoteAnnotations,
@@ -17,11 +14,27 @@ import {
   type RemoteMachine,
   type RemoteMachineTemplate,
   referenceOf,
-  returningAfterOf,
 } from "@capi-remote/shared";
 import { KubeConfig } from "@kubernetes/client-node";
 import { SecretWordIndex } from "./cloudinit/redact.js";
 import { type Config, parseConfig, usage } from "./config.js";
+import {
+  addPoolMachineIndexes,
+  machineToReturningPoolMachines,
+  secretToPoolMachines,
+} from "./controllers/pooledmachine/watches.js";
+import {
+  addRemoteMachineIndexes,
+  clusterChanged,
+  clusterToRemoteMachines,
+  jobToRemoteMachine,
+  machineChanged,
+  machineToRemoteMachine,
+  nodeToRemoteMachines,
+  poolToWaitingRemoteMachines,
+  secretToRemoteMachines,
+} from "./controllers/remotemachine/watches.js";
+import { addTemplateIndexes, poolToTemplates } from "./controllers/template/watches.js";
 import { isConflict, KubeApi, R } from "./kube/api.js";
 import { PoolClaims } from "./pool/claims.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
@@ -149,29 +162,12 @@ export async function run(cfg: Config): Promise<void> {
     },
   );
 
-  /** RemoteMachines of a cluster (through their Machines). */
-  const machinesOfCluster = (namespace: string, cluster: string) =>
-    inf.remoteMachines.list().filter((rm) => {
-      if (rm.metadata.namespace !== namespace) return false;
-      const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
-      return owner ? inf.machines.get(namespace, owner.name)?.spec.clusterName === cluster : false;
-    });
-  // A Node that appears or changes concerns the provisioned machines still waiting for their
-  // Node, and the one it belongs to; not every machine of the cluster.
+  // Mappers answer from informer indexes (controllers/*/watches.ts), added before the start.
+  addRemoteMachineIndexes(inf);
+  addPoolMachineIndexes(inf.pooledRemoteMachines);
+  addTemplateIndexes(inf.remoteMachineTemplates);
   const nodes = new NodeWatcher(log, (clusterKey, node) => {
-    const [cns, cname] = clusterKey.split("/") as [string, string];
-    for (const rm of machinesOfCluster(cns, cname)) {
-      if (!isProvisioned(rm.status)) continue;
-      const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
-      const m = owner ? inf.machines.get(cns, owner.name) : undefined;
-      if (
-        !node ||
-        !m?.status?.nodeRef ||
-        m.status.nodeRef.name === node.metadata.name ||
-        (!!rm.spec.providerID && rm.spec.providerID === node.spec?.providerID)
-      )
-        queue.add(keyOf(rm));
-    }
+    for (const k of nodeToRemoteMachines(inf, clusterKey, node)) queue.add(k);
   });
   const ctx: Ctx = {
     api,
@@ -206,9 +202,7 @@ export async function run(cfg: Config): Promise<void> {
   /** Templates of a pool recount after a pool change; a short delay folds bursts into one write. */
   const recountPool = (namespace: string | undefined, pool: string | undefined) => {
     if (!pool) return;
-    for (const t of inf.remoteMachineTemplates.list())
-      if (t.metadata.namespace === namespace && t.spec.template.spec.pool === pool)
-        templateQueue.addAfter(keyOf(t), 250);
+    for (const k of poolToTemplates(inf.remoteMachineTemplates, namespace, pool)) templateQueue.addAfter(k, 250);
   };
   const fromRemoteMachine = (rm: RM) => {
     enqueue(rm);
@@ -224,15 +218,7 @@ export async function run(cfg: Config): Promise<void> {
   /** A machine became free: the RemoteMachines waiting on its pool try again at once. */
   const wakeWaiting = (p: PRM) => {
     if (!isClaimable(p, p.spec.pool)) return;
-    for (const rm of inf.remoteMachines.list()) {
-      if (
-        rm.metadata.namespace === p.metadata.namespace &&
-        rm.spec.pool === p.spec.pool &&
-        !rm.metadata.deletionTimestamp &&
-        !rm.metadata.annotations?.[RemoteAnnotations.PoolMachine]
-      )
-        enqueue(rm);
-    }
+    for (const rm of poolToWaitingRemoteMachines(inf, p.metadata.namespace ?? "", p.spec.pool)) enqueue(rm);
   };
   const fromPoolMachine = (p: PRM, old?: PRM) => {
     if (old && mirrorsOnly(p, old)) mirror.add(keyOf(p));
@@ -262,51 +248,26 @@ export async function run(cfg: Config): Promise<void> {
     onUpdate: (t) => templateQueue.add(keyOf(t)),
   });
   const fromMachine = (m: Machine & Named) => {
-    const ref = referenceOf(m.spec.infrastructureRef);
-    if (ref?.kind === "RemoteMachine") queue.add(`${m.metadata.namespace}/${ref.name}`);
+    const k = machineToRemoteMachine(m);
+    if (k) queue.add(k);
   };
-  // Cluster API rewrites Machine and Cluster status all the time; a RemoteMachine only cares
-  // about a few fields, and requeueing every RemoteMachine of a Cluster on each Cluster status
-  // write would make the work grow with the square of the machines.
-  const machineView = (m: Machine & Named) =>
-    JSON.stringify([
-      m.spec.bootstrap?.dataSecretName,
-      m.spec.infrastructureRef,
-      m.spec.clusterName,
-      m.status?.nodeRef?.name,
-      m.metadata.deletionTimestamp,
-      m.metadata.labels,
-      m.metadata.annotations?.["cluster.x-k8s.io/paused"],
-    ]);
   inf.machines.on({
     onAdd: fromMachine,
     onUpdate: (m, old) => {
-      if (machineView(m) !== machineView(old)) fromMachine(m);
+      if (machineChanged(m, old)) fromMachine(m);
     },
     onDelete: (m) => {
       fromMachine(m);
-      // Pool machines cleaned after this Machine's RemoteMachine went may return now.
-      for (const p of inf.pooledRemoteMachines.list())
-        if (
-          p.metadata.namespace === m.metadata.namespace &&
-          returningAfterOf(p.metadata.annotations)?.machine === m.metadata.name
-        )
-          prmQueue.add(keyOf(p));
+      for (const k of machineToReturningPoolMachines(inf.pooledRemoteMachines, m)) prmQueue.add(k);
     },
   });
   const fromCluster = (c: Cluster & Named) => {
-    for (const rm of machinesOfCluster(c.metadata.namespace ?? "", c.metadata.name)) enqueue(rm);
+    for (const rm of clusterToRemoteMachines(inf, c.metadata.namespace ?? "", c.metadata.name)) enqueue(rm);
   };
-  const clusterView = (c: Cluster & Named) =>
-    JSON.stringify([
-      isPaused(c, { metadata: {} }),
-      isClusterInfrastructureProvisioned(c),
-      c.metadata.deletionTimestamp,
-    ]);
   inf.clusters.on({
     onAdd: fromCluster,
     onUpdate: (c, old) => {
-      if (clusterView(c) !== clusterView(old)) fromCluster(c);
+      if (clusterChanged(c, old)) fromCluster(c);
     },
     onDelete: (c) => {
       nodes.forget(keyOf(c));
@@ -314,38 +275,13 @@ export async function run(cfg: Config): Promise<void> {
     },
   });
   const fromSecret = (s: Secret) => {
-    const sns = s.metadata.namespace;
-    const name = s.metadata.name;
-    for (const rm of inf.remoteMachines.list()) {
-      if (rm.metadata.namespace !== sns) continue;
-      const spec = rm.spec;
-      const owner = rm.metadata.ownerReferences?.find((o) => o.kind === "Machine");
-      const m = owner ? inf.machines.get(sns, owner.name) : undefined;
-      if (
-        spec.sshKeyRef?.name === name ||
-        spec.hostKeysSecretRef?.name === name ||
-        spec.bastion?.sshKeyRef.name === name ||
-        m?.spec.bootstrap?.dataSecretName === name ||
-        (m && `${m.spec.clusterName}-kubeconfig` === name)
-      ) {
-        enqueue(rm);
-      }
-    }
-    for (const p of inf.pooledRemoteMachines.list()) {
-      const mspec = p.spec.machine;
-      if (
-        p.metadata.namespace === sns &&
-        (mspec.sshKeyRef.name === name ||
-          mspec.hostKeysSecretRef?.name === name ||
-          mspec.bastion?.sshKeyRef.name === name)
-      )
-        prmQueue.add(keyOf(p));
-    }
+    for (const k of secretToRemoteMachines(inf, s)) queue.add(k);
+    for (const k of secretToPoolMachines(inf.pooledRemoteMachines, s)) prmQueue.add(k);
   };
   inf.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
   const fromJob = (j: Job) => {
-    const rm = j.metadata.labels?.[JOB_LABEL];
-    if (rm) queue.add(`${j.metadata.namespace}/${rm}`);
+    const k = jobToRemoteMachine(j);
+    if (k) queue.add(k);
   };
   inf.jobs.on({ onAdd: fromJob, onUpdate: fromJob, onDelete: fromJob });
 

@@ -13,6 +13,7 @@
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { type KubeApi, type Resource, resourcePath } from "../kube/api.js";
 import type { Logger } from "./log.js";
+import { IndexedStore } from "./store.js";
 
 export interface KObject {
   apiVersion?: string;
@@ -45,7 +46,7 @@ function slim<T extends object>(o: T): T {
 }
 
 export class Informer<T extends KObject> {
-  private readonly store = new Map<string, T>();
+  private readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private abort?: AbortController;
   private stopped = false;
@@ -77,6 +78,20 @@ export class Informer<T extends KObject> {
   on(h: InformerHandlers<T>): this {
     this.handlers.push(h);
     return this;
+  }
+
+  /**
+   * Adds an index (runtime/store.ts): `fn` names the values an object is found under; watch
+   * mappers answer from `byIndex` instead of scanning every object per event.
+   */
+  addIndex(name: string, fn: (obj: T) => readonly string[]): this {
+    this.store.addIndex(name, fn);
+    return this;
+  }
+
+  /** The cached objects index `name` puts under `value`. */
+  byIndex(name: string, value: string): T[] {
+    return this.store.byIndex(name, value);
   }
 
   get(namespace: string | undefined, name: string): T | undefined {
@@ -155,7 +170,7 @@ export class Informer<T extends KObject> {
     } while (cont);
     if (this.failures > 0) this.opts.onRecovered?.();
     const fresh = new Map(items.map((o) => [keyOf(o), o]));
-    const old = new Map(this.store);
+    const old = new Map(this.store.entries());
     this.store.clear();
     for (const [k, o] of fresh) this.store.set(k, o);
     for (const [k, o] of old) if (!fresh.has(k)) this.emit("delete", o);
