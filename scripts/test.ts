@@ -1,5 +1,6 @@
 /**
- * The test command (`npm test`): lint and format check, type check, then every test file in one
+ * The test command (`npm test`): lint and format check, type check, the structure rules
+ * (scripts/checks/structure.ts), then every test file in one
  * `node --test` run, so one summary covers unit, integration and end-to-end tests.
  *
  * Integration tests need root (network namespaces for SSH test hosts), Debian packages and
@@ -59,11 +60,13 @@ async function main(): Promise<number> {
       if (!existsSync(join(REPO_ROOT, project))) continue;
       if ((await run(bin("tsc"), ["-p", project])) !== 0) return 1;
     }
+    step("structure (import boundaries, file and function sizes; docs/architecture.md)");
+    if ((await run(bin("tsx"), [join(REPO_ROOT, "scripts/checks/structure.ts")])) !== 0) return 1;
   }
 
   let files = explicit.length
     ? explicit.map((f) => join(process.cwd(), f))
-    : ["shared", "controller", "extension", "test"].flatMap((d) => findTests(join(REPO_ROOT, d)));
+    : ["shared", "controller", "extension", "test", "scripts/checks"].flatMap((d) => findTests(join(REPO_ROOT, d)));
   if (unitOnly) files = files.filter((f) => !isIntegration(f));
   const needBed = files.some(isIntegration);
 
