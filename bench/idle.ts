@@ -125,7 +125,11 @@ async function measure(bed: TestBed, n: number, entry: string) {
         },
       ]),
   );
-  const ctl = new ControllerProcess(bed, ns, `bench-idle-${n}`, ["--pool-facts=false", "--log-level=info"]);
+  const ctl = new ControllerProcess(bed, ns, `bench-idle-${n}`, [
+    "--pool-facts=false",
+    "--log-level=info",
+    "--metrics-auth=none",
+  ]);
   ctl.entry = entry;
   const t0 = Date.now();
   await ctl.start();

@@ -19,6 +19,8 @@ export const SERVICE_ACCOUNT = "capi-remote-manager";
 export const CLUSTER_ROLE = "capi-remote-manager";
 export const LEADER_ROLE = "capi-remote-leader-election";
 export const LEASE_NAME = "capi-remote-controller";
+export const METRICS_AUTH_ROLE = "capi-remote-metrics-auth";
+export const METRICS_READER_ROLE = "capi-remote-metrics-reader";
 /**
  * The namespace the namespaced install (`deploy/namespaced/`) watches and is granted rights in;
  * replace it with yours (e.g. `sed s/capi-remote-watched/team-a/g`).
@@ -37,8 +39,9 @@ type Obj = Record<string, unknown> & { kind: string; metadata: Record<string, un
 /** A rule of the ClusterRole with the reason it is needed (written as a comment). */
 interface Rule {
   why: string;
-  apiGroups: string[];
-  resources: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  nonResourceURLs?: string[];
   verbs: string[];
 }
 
@@ -101,6 +104,27 @@ export const CLUSTER_RULES: Rule[] = [
     resources: ["events"],
     verbs: ["create", "patch"],
   },
+];
+
+/** /metrics is served to identities the API server vouches for (both install modes). */
+export const METRICS_AUTH_RULES: Rule[] = [
+  {
+    why: "/metrics: a scraper's bearer token is checked with a TokenReview, its right to get /metrics with a SubjectAccessReview.",
+    apiGroups: ["authentication.k8s.io"],
+    resources: ["tokenreviews"],
+    verbs: ["create"],
+  },
+  {
+    why: "See above: whether the scraper may get /metrics.",
+    apiGroups: ["authorization.k8s.io"],
+    resources: ["subjectaccessreviews"],
+    verbs: ["create"],
+  },
+];
+
+/** Bind this to Prometheus's ServiceAccount to let it scrape /metrics. */
+export const METRICS_READER_RULES: Rule[] = [
+  { why: "Read the controller's /metrics (bind to your scraper).", nonResourceURLs: ["/metrics"], verbs: ["get"] },
 ];
 
 /** Leader election: one Lease in the controller's own namespace (a Role, not a ClusterRole). */
@@ -202,6 +226,25 @@ export function managerObjects(v: Vars, namespaced?: string): Obj[] {
             subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
           },
         ]),
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(METRICS_AUTH_ROLE, false),
+      rules: METRICS_AUTH_RULES,
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: meta(METRICS_AUTH_ROLE, false),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: METRICS_AUTH_ROLE },
+      subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(METRICS_READER_ROLE, false),
+      rules: METRICS_READER_RULES,
+    },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",

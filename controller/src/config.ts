@@ -17,6 +17,8 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   identity: string;
   poolFacts: boolean;
+  /** Who may read /metrics: "kube" (TokenReview + SubjectAccessReview) or "none" (anyone). */
+  metricsAuth: "kube" | "none";
 }
 
 const FLAGS = {
@@ -51,6 +53,10 @@ const FLAGS = {
   },
   "retry-period": { env: "CAPI_REMOTE_RETRY_PERIOD", help: "seconds between lease attempts (default 2)" },
   "log-level": { env: "CAPI_REMOTE_LOG_LEVEL", help: "debug|info|warn|error (default info)" },
+  "metrics-auth": {
+    env: "CAPI_REMOTE_METRICS_AUTH",
+    help: "who may read /metrics: kube (a bearer token allowed to get /metrics, checked with TokenReview and SubjectAccessReview) | none (default kube)",
+  },
   "pool-facts": {
     env: "CAPI_REMOTE_POOL_FACTS",
     help: "read hostname, OS, CPUs and memory of pool machines over SSH: true|false (default true)",
@@ -100,6 +106,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   if (!["true", "false"].includes(le)) throw new Error("--leader-elect must be true or false");
   const facts = (get("pool-facts") ?? "true").toLowerCase();
   if (!["true", "false"].includes(facts)) throw new Error("--pool-facts must be true or false");
+  const metricsAuth = (get("metrics-auth") ?? "kube").toLowerCase();
+  if (metricsAuth !== "kube" && metricsAuth !== "none") throw new Error("--metrics-auth must be kube or none");
   return {
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,
@@ -116,5 +124,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     logLevel: level,
     identity: `${env.POD_NAME ?? env.HOSTNAME ?? "capi-remote"}_${process.pid}`,
     poolFacts: facts === "true",
+    metricsAuth,
   };
 }

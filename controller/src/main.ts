@@ -52,6 +52,7 @@ import { LeaderElector } from "./runtime/leader.js";
 import { makeLogger } from "./runtime/log.js";
 import { makeMetrics } from "./runtime/metrics.js";
 import { WorkQueue, Yielding } from "./runtime/queue.js";
+import { metricsAuthorizer } from "./security/metricsauth.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 
 type RM = RemoteMachine & Named;
@@ -318,8 +319,9 @@ export async function run(cfg: Config): Promise<void> {
     cfg.healthAddress,
     { healthy: () => true, ready: () => synced || (leader !== undefined && !leader.isLeader) },
     metrics.registry,
+    cfg.metricsAuth === "kube" ? metricsAuthorizer(api) : undefined,
   );
-  log.info("serving health and metrics", { address: cfg.healthAddress });
+  log.info("serving health and metrics", { address: cfg.healthAddress, metricsAuth: cfg.metricsAuth });
 
   let stopping = false;
   const shutdown = async (code: number) => {

@@ -89,10 +89,16 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
       watched,
     );
     const objs = docs(text);
-    assert.ok(!objs.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding"), "cluster-wide RBAC");
+    // Cluster-wide, only token and access reviews (for /metrics) and the scrapers' reader role.
+    const clusterRules = objs
+      .filter((o) => o.kind === "ClusterRole")
+      .flatMap((o) => (o.rules as Any[]).map((r) => [...(r.resources ?? []), ...(r.nonResourceURLs ?? [])].join(",")));
+    assert.deepEqual(clusterRules, ["tokenreviews", "subjectaccessreviews", "/metrics"]);
     await apply(
       t.bed.clients,
-      objs.filter((o) => ["Namespace", "ServiceAccount", "Role", "RoleBinding"].includes(o.kind)),
+      objs.filter((o) =>
+        ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"].includes(o.kind),
+      ),
       "capi-remote-rbac-namespaced",
     );
     const token = await serviceAccountToken(t.bed, 600);
@@ -308,6 +314,16 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
         { timeoutMs: 60_000 },
       );
       assert.ok(lease.spec.holderIdentity);
+      // /metrics by default: no token 401, a token without the right 403, the admin's 200.
+      const metrics = (token?: string) =>
+        fetch(`http://127.0.0.1:${port}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      assert.equal((await metrics()).status, 401);
+      assert.equal((await metrics("not-a-token")).status, 401);
+      assert.equal((await metrics(await serviceAccountToken(t.bed, 600))).status, 403);
+      const ok = await metrics(t.bed.controlPlane.token);
+      assert.equal(ok.status, 200);
+      assert.match(await ok.text(), /capi_remote_/);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
       assert.ok(!/forbidden/i.test(log.join("")), "no request was refused");
     } finally {
       await stopPid(child.pid, 10_000);

@@ -78,9 +78,18 @@ export class ControllerProcess {
     await stopPid(this.child?.pid, 15_000);
   }
 
+  /** /metrics, read as the bed's admin (allowed to get /metrics under --metrics-auth=kube). */
+  async metricsText(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`, {
+      headers: { authorization: `Bearer ${this.bed.controlPlane.token}` },
+    });
+    if (!res.ok) throw new Error(`/metrics: HTTP ${res.status} ${await res.text()}`);
+    return res.text();
+  }
+
   /** The value of a Prometheus counter, summed over label sets matching `labels`. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+    const text = await this.metricsText();
     let sum = 0;
     for (const line of text.split("\n")) {
       if (!line.startsWith(name)) continue;

@@ -6,6 +6,8 @@ export function serveHealth(
   address: string,
   checks: { healthy: () => boolean; ready: () => boolean },
   registry?: Registry,
+  /** Who may read /metrics (see security/metricsauth.ts); without it, anyone (--metrics-auth=none). */
+  authorize?: (authorization: string | undefined) => Promise<{ code: number; message?: string }>,
 ): Promise<Server> {
   const [host, portText] = address.includes(":")
     ? [address.slice(0, address.lastIndexOf(":")), address.slice(address.lastIndexOf(":") + 1)]
@@ -19,10 +21,19 @@ export function serveHealth(
       const ok = checks.ready();
       res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(ok ? "ok" : "not ready");
     } else if (path === "/metrics" && registry) {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
+      const allowed: Promise<{ code: number; message?: string }> = authorize
+        ? authorize(req.headers.authorization)
+        : Promise.resolve({ code: 200 });
+      allowed
+        .then(async (a) => {
+          if (a.code !== 200) {
+            res.writeHead(a.code, { "content-type": "text/plain" }).end(a.message ?? "");
+            return;
+          }
+          const text = await registry.metrics();
+          res.writeHead(200, { "content-type": registry.contentType }).end(text);
+        })
+        .catch(() => res.writeHead(500).end());
     } else {
       res.writeHead(404).end();
     }
