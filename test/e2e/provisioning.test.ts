@@ -11,6 +11,7 @@ import { canMakeHosts } from "../bed/index.js";
 import { waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
 import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+import { RemoteMachineObserver, warningEvents } from "./observe.js";
 
 const RUNS = "/var/log/capi-remote-test-runs";
 
@@ -19,6 +20,7 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
   let ctl: ControllerProcess;
   const hosts: Record<string, TestHost> = {};
   let o: ReturnType<typeof objects>;
+  let watch: RemoteMachineObserver;
 
   before(async () => {
     o = objects(t.bed, t.ns);
@@ -26,7 +28,9 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
     const encrypted = await makeKeyPair("ed25519-encrypted");
     const rsa = await makeKeyPair("rsa-pem");
     const keys = [key.publicKey, encrypted.publicKey, rsa.publicKey];
-    const made = await Promise.all(["prov-root", "prov-sudo", "prov-files"].map((n) => createHost(n, keys)));
+    const made = await Promise.all(
+      ["prov-root", "prov-sudo", "prov-files", "prov-warm"].map((n) => createHost(n, keys)),
+    );
     for (const h of made) hosts[h.name] = h;
     await o.apply([
       sshKeySecret(t.ns, "ssh-key", key),
@@ -35,10 +39,13 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
       sshKeySecret(t.ns, "rsa-key", rsa),
     ]);
     await makeCluster(t.bed, t.ns, "c1");
+    watch = new RemoteMachineObserver(t.bed, t.ns);
+    await watch.start();
     ctl = new ControllerProcess(t.bed, t.ns, "prov");
     await ctl.start();
   });
   after(async () => {
+    watch?.stop();
     await ctl?.stop();
     await Promise.all(Object.values(hosts).map((h) => destroyHost(h)));
   });
@@ -57,6 +64,21 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
       },
       { timeoutMs, intervalMs: 250 },
     );
+
+  /**
+   * A healthy provisioning raises no alarm: no Warning Event, and no version of the object ever
+   * carried a failure reason (the watch saw each one), on the path the log says was taken.
+   */
+  const noFalseAlarm = async (name: string, path: "cold" | "warm") => {
+    assert.ok(watch.versions(name) > 1, `the watch saw ${name}'s versions`);
+    assert.deepEqual(watch.alarms(name), [], `${name}: no failure reason on any version`);
+    assert.deepEqual(await warningEvents(t.bed, t.ns, name), [], `${name}: no Warning Event`);
+    const starts = (await ctl.log())
+      .split("\n")
+      .filter((l) => l.includes('"starting the bootstrap task"') && l.includes(`${t.ns}/${name}"`));
+    assert.equal(starts.length, 1, `one start of ${name}'s bootstrap task: ${starts.join("\n")}`);
+    assert.ok(starts[0]?.includes(`"warmConnection":${path === "warm"}`), `the ${path} path: ${starts[0]}`);
+  };
 
   it("provisions as root: Machine Running with a nodeRef, both contracts' status, one run", async () => {
     const h = hosts["prov-root"]!;
@@ -91,6 +113,8 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
     assert.equal(await countLines(h, RUNS, "run"), 1);
     const reasons = (await o.events("m-root")).map((e) => e.reason);
     assert.ok(reasons.includes("BootstrapSucceeded"), `events: ${reasons}`);
+    // Address and bootstrap data were known at once: the cold path, without a false alarm.
+    await noFalseAlarm("m-root", "cold");
   });
 
   it("provisions as a sudo user", async () => {
@@ -112,6 +136,47 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
     await running("m-sudo");
     assert.equal(await readHostFile(h, "/root/whoami"), "root\n");
     assert.equal(await countLines(h, RUNS, "run"), 1);
+    await noFalseAlarm("m-sudo", "cold");
+  });
+
+  it("the warm path: data arriving after the connection waits provisions without a false alarm either", async () => {
+    const h = hosts["prov-warm"]!;
+    await o.apply([
+      {
+        apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+        kind: "RemoteMachine",
+        metadata: { name: "m-warm" },
+        spec: { address: h.address, sshKeyRef: { name: "ssh-key" } },
+      },
+      {
+        apiVersion: "cluster.x-k8s.io/v1beta2",
+        kind: "Machine",
+        metadata: { name: "m-warm" },
+        spec: {
+          clusterName: "c1",
+          bootstrap: { dataSecretName: "m-warm-bootstrap" },
+          infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "RemoteMachine", name: "m-warm" },
+        },
+      },
+    ]);
+    // The warm connection's standby made the run's state directory on the machine: it waits.
+    await waitFor(
+      "m-warm's connection waiting on the machine",
+      async () => (await hostExec(h, `test -d /var/lib/capi-remote/${t.ns}.m-warm && echo yes`)).trim() === "yes",
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await o.apply([
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "m-warm-bootstrap", labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
+        type: "cluster.x-k8s.io/secret",
+        stringData: { value: testBootstrap(t.bed) },
+      },
+    ]);
+    await running("m-warm");
+    assert.equal(await countLines(h, RUNS, "run"), 1);
+    await noFalseAlarm("m-warm", "warm");
   });
 
   it("carries out every cloud-init feature on the host, in cloud-init's order", async () => {

@@ -442,7 +442,12 @@ export class TaskManager {
             t.stepName = m[3];
             this.notify(key);
           } else if (line.startsWith("exit ")) exitLine = line;
-          else if (!began && (line === "started" || line === "attached")) {
+          // "started" is the run's first progress line, seen live through `tail -f` or, after
+          // the run, through the watch that replays the whole progress file ("progress
+          // started"). The live stream is not enough: where tail cannot use inotify (overlayfs,
+          // NFS) it polls once a second, and the follower is stopped when the run ends, so a run
+          // shorter than that showed nothing live and was taken for one that never started.
+          else if (!began && (line === "started" || line === "progress started" || line === "attached")) {
             began = line;
             timing.started = since();
             this.warmOpts.trace?.(key, `bootstrap ${line} on the machine (ms since the task began)`, {
