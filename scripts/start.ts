@@ -17,13 +17,14 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { makeKeyPair, sshKeySecret } from "../test/bed/fixtures.js";
+import { makeKeyPair } from "../test/bed/fixtures.js";
 import { createHost, destroyHost, reapStaleHosts, type TestHost } from "../test/bed/hosts.js";
 import { REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
 import { apply, ensureNamespace } from "../test/bed/kube.js";
 import { clusterCaSecret, markControlPlaneInitialized, prepareKubeadmHost } from "../test/bed/kubeadm.js";
 import { ensureBinaries, KUBEADM_BINARIES, VERSIONS } from "../test/bed/versions.js";
-import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "../test/e2e/harness.js";
+import { type Any, ControllerProcess, makeCluster, objects, testBootstrap } from "../test/e2e/harness.js";
+import { createDemoCluster, createDemoPool } from "./demo.js";
 
 function haveCluster(): string | undefined {
   if (process.env.KUBERNETES_SERVICE_HOST) return "in-cluster";
@@ -82,22 +83,7 @@ async function localEnvironment(kubeadm: boolean) {
   }
   await ensureNamespace(bed.clients, "demo");
   const INFRA = "infrastructure.cluster.x-k8s.io";
-  await apply(bed.clients, [
-    sshKeySecret("demo", "demo-ssh-key", key),
-    // The pool the workers come from: two machines, known by address.
-    ...workerHosts.map((h) => ({
-      apiVersion: `${INFRA}/v1beta2`,
-      kind: "PooledRemoteMachine",
-      metadata: { name: h.name, namespace: "demo", labels: { rack: "demo" } },
-      spec: { pool: "workers", machine: { address: h.address, user: "root", sshKeyRef: { name: "demo-ssh-key" } } },
-    })),
-    {
-      apiVersion: `${INFRA}/v1beta2`,
-      kind: "RemoteMachineTemplate",
-      metadata: { name: "demo-workers", namespace: "demo" },
-      spec: { template: { spec: { pool: "workers" } } },
-    },
-  ] as never);
+  await createDemoPool(bed, "demo", workerHosts, key);
   const keyFile = join(bed.dir, "demo-ssh-key");
   await writeFile(keyFile, key.privateKey, { mode: 0o600 });
 
@@ -105,79 +91,71 @@ async function localEnvironment(kubeadm: boolean) {
   ctl = new ControllerProcess(bed, "demo", "demo");
   await ctl.start();
 
-  await makeCluster(bed, "demo", "demo");
   if (cpHost) {
     console.log("Creating Cluster demo: a control-plane Machine at an address, a MachineDeployment of 2 on the pool:");
-    // The demo's bootstrap stands in for kubeadm/k0s (no kubelet here): it registers the host as a
-    // Node of the demo cluster (the local API server itself), which is what Cluster API waits for.
-    await makeMachine(
-      bed,
-      "demo",
-      "demo-cp",
-      "demo",
-      { address: cpHost.address, sshKeyRef: { name: "demo-ssh-key" } },
-      testBootstrap(bed),
-      { controlPlane: true },
-    );
+    await createDemoCluster(bed, "demo", cpHost, workerHosts.length);
   } else {
+    await makeCluster(bed, "demo", "demo");
     console.log("Creating Cluster demo: a MachineDeployment of 2 real kubeadm workers on the pool:");
     await apply(bed.clients, [clusterCaSecret(bed.controlPlane, "demo", "demo")]);
     await markControlPlaneInitialized(bed.controlPlane, "demo", "demo");
   }
   const BOOTSTRAP = "bootstrap.cluster.x-k8s.io";
-  await apply(bed.clients, [
-    kubeadm
-      ? {
-          apiVersion: `${BOOTSTRAP}/v1beta2`,
-          kind: "KubeadmConfigTemplate",
-          metadata: { name: "demo-workers", namespace: "demo" },
-          spec: {
-            template: {
-              spec: {
-                joinConfiguration: {
-                  nodeRegistration: {
-                    name: "{{ ds.meta_data.local_hostname }}",
-                    criSocket: "unix:///run/containerd/containerd.sock",
-                    ignorePreflightErrors: ["all"],
+  // The fast demo's workers were made by createDemoCluster (scripts/demo.ts, which the tests use).
+  if (kubeadm)
+    await apply(bed.clients, [
+      kubeadm
+        ? {
+            apiVersion: `${BOOTSTRAP}/v1beta2`,
+            kind: "KubeadmConfigTemplate",
+            metadata: { name: "demo-workers", namespace: "demo" },
+            spec: {
+              template: {
+                spec: {
+                  joinConfiguration: {
+                    nodeRegistration: {
+                      name: "{{ ds.meta_data.local_hostname }}",
+                      criSocket: "unix:///run/containerd/containerd.sock",
+                      ignorePreflightErrors: ["all"],
+                    },
                   },
                 },
               },
             },
+          }
+        : {
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: {
+              name: "demo-workers-bootstrap",
+              namespace: "demo",
+              labels: { "cluster.x-k8s.io/cluster-name": "demo" },
+            },
+            type: "cluster.x-k8s.io/secret",
+            stringData: { value: testBootstrap(bed) },
           },
-        }
-      : {
-          apiVersion: "v1",
-          kind: "Secret",
-          metadata: {
-            name: "demo-workers-bootstrap",
-            namespace: "demo",
-            labels: { "cluster.x-k8s.io/cluster-name": "demo" },
-          },
-          type: "cluster.x-k8s.io/secret",
-          stringData: { value: testBootstrap(bed) },
-        },
-    {
-      apiVersion: "cluster.x-k8s.io/v1beta2",
-      kind: "MachineDeployment",
-      metadata: { name: "demo-workers", namespace: "demo" },
-      spec: {
-        clusterName: "demo",
-        replicas: workerHosts.length,
-        selector: { matchLabels: { "demo/pool": "workers" } },
-        template: {
-          metadata: { labels: { "demo/pool": "workers" } },
-          spec: {
-            clusterName: "demo",
-            ...(kubeadm ? { version: VERSIONS.kubernetes } : {}),
-            bootstrap: kubeadm
-              ? { configRef: { apiGroup: BOOTSTRAP, kind: "KubeadmConfigTemplate", name: "demo-workers" } }
-              : { dataSecretName: "demo-workers-bootstrap" },
-            infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachineTemplate", name: "demo-workers" },
+      {
+        apiVersion: "cluster.x-k8s.io/v1beta2",
+        kind: "MachineDeployment",
+        metadata: { name: "demo-workers", namespace: "demo" },
+        spec: {
+          clusterName: "demo",
+          replicas: workerHosts.length,
+          selector: { matchLabels: { "demo/pool": "workers" } },
+          template: {
+            metadata: { labels: { "demo/pool": "workers" } },
+            spec: {
+              clusterName: "demo",
+              ...(kubeadm ? { version: VERSIONS.kubernetes } : {}),
+              bootstrap: kubeadm
+                ? { configRef: { apiGroup: BOOTSTRAP, kind: "KubeadmConfigTemplate", name: "demo-workers" } }
+                : { dataSecretName: "demo-workers-bootstrap" },
+              infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachineTemplate", name: "demo-workers" },
+            },
           },
         },
       },
-    },
-  ] as never);
+    ] as never);
   const o = objects(bed, "demo");
   const seen = new Map<string, string>();
   const deadline = Date.now() + (kubeadm ? 300_000 : 180_000);

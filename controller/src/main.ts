@@ -100,9 +100,17 @@ export async function run(cfg: Config): Promise<void> {
   let rmReconciler: RemoteMachineReconciler;
   let prmReconciler: PooledMachineReconciler;
   let templateReconciler: TemplateReconciler;
+  // Informers deliver their objects as each one lists; no reconcile may run before every cache
+  // is filled, or it reports as missing what is only not listed yet (a pool machine's SSH key
+  // Secret: a false SSHKeySecretNotFound Warning at every start).
+  let markSynced = () => {};
+  const cachesSynced = new Promise<void>((r) => {
+    markSynced = r;
+  });
   const timed =
     (controller: string, fn: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>) =>
     async (key: string) => {
+      await cachesSynced;
       const end = metrics.reconcileDuration.startTimer({ controller });
       try {
         const r = await fn(key);
@@ -347,6 +355,7 @@ export async function run(cfg: Config): Promise<void> {
   for (const i of all) i.start();
   await Promise.all(all.map((i) => i.synced));
   synced = true;
+  markSynced();
   log.info("caches synced; working", { namespace: cfg.namespace ?? "(all)", concurrency: cfg.concurrency });
   if (leader) {
     await leader.holdUntilLost();

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createDemoCluster, createDemoPool } from "../../scripts/demo.js";
 import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { countLines, createHost, destroyHost, hostExec, readHostFile, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
@@ -48,6 +49,9 @@ describe("RemoteMachine provisioning", { skip: canMakeHosts() ? false : "test ho
     watch?.stop();
     await ctl?.stop();
     await Promise.all(Object.values(hosts).map((h) => destroyHost(h)));
+    // The Nodes the hosts registered go with them: a later host at a reused address must not
+    // find a second Node with its provider ID.
+    await Promise.all(Object.keys(hosts).map((name) => t.bed.clients.core.deleteNode({ name }).catch(() => undefined)));
   });
 
   // Generous: with three suites sharing 2 cores, Cluster API's node lookup can lag behind.
@@ -300,3 +304,52 @@ runcmd:
 });
 
 export type { Any };
+
+describe("npm start's demo", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
+  const t = useBed("demo");
+  let ctl: ControllerProcess;
+  const hosts: TestHost[] = [];
+  let watch: RemoteMachineObserver;
+
+  before(async () => {
+    const key = await makeKeyPair("ed25519", "demo");
+    // Host names are Node names (cluster-wide): the demo's own, prefixed for this suite.
+    hosts.push(...(await Promise.all(["pdemo-cp", "pdemo-w1", "pdemo-w2"].map((n) => createHost(n, [key.publicKey])))));
+    watch = new RemoteMachineObserver(t.bed, t.ns);
+    await watch.start();
+    await createDemoPool(t.bed, t.ns, hosts.slice(1), key);
+    ctl = new ControllerProcess(t.bed, t.ns, "demo");
+    await ctl.start();
+  });
+  after(async () => {
+    watch?.stop();
+    await ctl?.stop();
+    await Promise.all(hosts.map((h) => destroyHost(h)));
+    await Promise.all(hosts.map((h) => t.bed.clients.core.deleteNode({ name: h.name }).catch(() => undefined)));
+  });
+
+  it("its three Machines go Running with no Warning Event and no failure reason on the way", async () => {
+    const o = objects(t.bed, t.ns);
+    await createDemoCluster(t.bed, t.ns, hosts[0]!, 2);
+    const machines = await waitFor(
+      "the demo's three Machines Running",
+      async () => {
+        const ms = await o.list("machines", "cluster.x-k8s.io");
+        const running = ms.filter((m) => m.status?.phase === "Running" && m.status?.nodeRef);
+        if (ms.length === 3 && running.length === 3) return ms;
+        throw new Error(`${ms.map((m) => `${m.metadata.name}: ${m.status?.phase}`).join(", ")}`);
+      },
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+    const rms = machines.map((m) => m.spec.infrastructureRef.name as string);
+    for (const name of rms) {
+      assert.ok(watch.versions(name) > 1, `the watch saw ${name}'s versions`);
+      assert.deepEqual(watch.alarms(name), [], `${name}: no failure reason on any version`);
+    }
+    const warnings = (await o.allEvents())
+      .filter((e) => e.type === "Warning")
+      .map((e) => `${e.involvedObject.kind} ${e.involvedObject.name}: ${e.reason}: ${e.message}`);
+    assert.deepEqual(warnings, [], "no Warning Event in the demo's namespace");
+    for (const h of hosts) assert.equal(await countLines(h, RUNS, "run"), 1, `${h.name} bootstrapped once`);
+  });
+});
