@@ -87,6 +87,69 @@ describe("planBootstrap", () => {
     assert.deepEqual(plan.ignoredKeys, []);
   });
 
+  it("refuses duplicate cloud-config keys, naming the key, instead of letting the last one win", () => {
+    // k0smotron's bootstrap appends customUserData to its own document: a custom runcmd would
+    // otherwise replace k0s's install and start commands.
+    const data = `${K0S}runcmd:\n  - echo custom\n`;
+    assert.throws(
+      () => planBootstrap(data, undefined),
+      (e: unknown) =>
+        e instanceof BootstrapDataError &&
+        e.reason === "InvalidBootstrapData" &&
+        /the key "runcmd" more than once \(again at line \d+\)/.test(e.message),
+    );
+    // Nested too, still naming only the key.
+    assert.throws(
+      () => planBootstrap("#cloud-config\nwrite_files:\n  - path: /a\n    content: s3cret\n    path: /b\n", undefined),
+      (e: unknown) => e instanceof BootstrapDataError && /"path"/.test(e.message) && !e.message.includes("s3cret"),
+    );
+  });
+
+  it("renders the jinja variables cloud-init defines, as cloud-init names them", () => {
+    const data = `## template: jinja
+#cloud-config
+runcmd:
+  - echo {{ v1.local_hostname }} {{ local_hostname }} {{ ds.meta_data.local_hostname }} {{ds.meta_data.hostname}}
+  - echo {{ v1.instance_id }} {{ instance_id }} {{ v1.cloud_name }} {{ platform }}
+`;
+    const plan = planBootstrap(data, undefined, { hostname: "node-7" });
+    assert.deepEqual(
+      plan.steps.map((s) => (s as { shell?: string }).shell),
+      ["echo node-7 node-7 node-7 node-7", "echo iid-datasource-none iid-datasource-none none none"],
+    );
+  });
+
+  it("leaves templates that are not jinja variables as written, as k0smotron runs k0s's data", () => {
+    // k0smotron always writes the jinja header; a Helm chart's values in a k0s config are Go templates.
+    const data = `## template: jinja
+#cloud-config
+write_files:
+  - path: /etc/k0s/k0s.yaml
+    content: |
+      image: "{{ .Values.image }}"
+      tag: {{- include "x" . -}} {{ $v }} {% raw %}
+runcmd:
+  - k0s install worker --token-file /etc/k0s/token
+`;
+    const plan = planBootstrap(data, undefined, { hostname: "h" });
+    assert.equal(
+      text(plan.steps[0] as FileStep),
+      'image: "{{ .Values.image }}"\ntag: {{- include "x" . -}} {{ $v }} {% raw %}\n',
+    );
+  });
+
+  it("refuses a jinja variable cloud-init does not define here, by name", () => {
+    assert.throws(
+      () =>
+        planBootstrap(
+          "## template: jinja\n#cloud-config\nruncmd: ['echo {{ ds.meta_data.public_ipv4 }}']\n",
+          undefined,
+          { hostname: "h" },
+        ),
+      (e: unknown) => e instanceof BootstrapDataError && /\{\{ ds\.meta_data\.public_ipv4 \}\}/.test(e.message),
+    );
+  });
+
   it("orders bootcmd, write_files, deferred write_files, runcmd", () => {
     const plan = planBootstrap(
       `#cloud-config

@@ -5,7 +5,7 @@
  * (it holds join tokens).
  */
 import { gunzipSync } from "node:zlib";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 
 export type StepKind = "command" | "file" | "script";
 
@@ -73,21 +73,70 @@ const NEUTRAL_KEYS = new Set(["merge_how", "merge_type"]);
 
 const invalid = (msg: string) => new BootstrapDataError(BootstrapErrorReason.Invalid, msg);
 
-/** Renders the `## template: jinja` expressions kubeadm's bootstrap output uses. */
+/**
+ * Values of the cloud-init instance-data variables a `## template: jinja` payload may name, as
+ * cloud-init defines them for a machine without a datasource (its DataSourceNone: instance id
+ * `iid-datasource-none`, cloud and platform `none`, the hostname from the machine). `v1.*` keys
+ * are also top-level names (cloud-init copies them up); `ds.meta_data.*` is the datasource's
+ * metadata, where kubeadm's bootstrap output reads the hostname (`local_hostname` is the alias
+ * of `local-hostname`).
+ */
+function jinjaVariables(opts: PlanOptions): Map<string, string | undefined> {
+  const hostname = opts.hostname;
+  const v1: Record<string, string | undefined> = {
+    local_hostname: hostname,
+    instance_id: "iid-datasource-none",
+    cloud_name: "none",
+    cloud_id: "none",
+    platform: "none",
+  };
+  const vars = new Map<string, string | undefined>();
+  for (const [k, v] of Object.entries(v1)) {
+    vars.set(`v1.${k}`, v);
+    vars.set(k, v);
+  }
+  vars.set("v1.hostname", hostname);
+  vars.set("hostname", hostname);
+  for (const k of ["hostname", "local_hostname", "local-hostname"]) vars.set(`ds.meta_data.${k}`, hostname);
+  vars.set("ds.meta_data.instance_id", "iid-datasource-none");
+  return vars;
+}
+
+/** A jinja variable reference: names (cloud-init's aliases have `_`, its keys may have `-`) joined by dots. */
+const JINJA_VARIABLE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
+
+/**
+ * Renders a `## template: jinja` payload's variable expressions as cloud-init would for the
+ * variables it defines (jinjaVariables). Anything in `{{ }}` that is not a jinja variable
+ * reference (a Helm or Go template such as `{{ .Values.image }}` inside a file k0s reads, which
+ * k0smotron's bootstrap always marks with the jinja header) is left as written, as k0smotron's
+ * provider runs it; so are `{% %}` statements and `{# #}` comments. A variable cloud-init would
+ * not know here is refused by name (cloud-init would put `CI_MISSING_JINJA_VAR/<name>` into the
+ * command or file and carry on).
+ */
 function renderJinja(text: string, opts: PlanOptions): string {
-  return text.replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (_m, expr: string) => {
-    switch (expr) {
-      case "ds.meta_data.hostname":
-      case "ds.meta_data.local_hostname":
-      case "v1.local_hostname":
-      case "v1.hostname":
-      case "local_hostname":
-        if (!opts.hostname) throw invalid(`template needs the machine's hostname (${expr}) and none is known`);
-        return opts.hostname;
-      default:
-        throw invalid(`unsupported jinja expression {{ ${expr} }} in the bootstrap data`);
-    }
+  const vars = jinjaVariables(opts);
+  return text.replace(/\{\{([^{}]*)\}\}/g, (whole, inner: string) => {
+    const expr = inner.trim();
+    if (!JINJA_VARIABLE.test(expr)) return whole;
+    if (!vars.has(expr))
+      throw invalid(
+        `the jinja template names {{ ${expr.slice(0, 64)} }}, which cloud-init does not define for a remote machine (known: v1.local_hostname, ds.meta_data.hostname, instance_id, ...)`,
+      );
+    const value = vars.get(expr);
+    if (value === undefined) throw invalid(`template needs the machine's hostname (${expr}) and none is known`);
+    return value;
   });
+}
+
+/**
+ * The key a YAML duplicate-key error points at (its offset is the second occurrence), if it is
+ * a plain name: key names are cloud-config structure, never data, but only short plain ones are
+ * quoted back.
+ */
+function duplicateKeyName(text: string, offset: number): string | undefined {
+  const m = /^["']?([A-Za-z0-9_./-]{1,64})["']?[ \t]*:/.exec(text.slice(offset, offset + 80));
+  return m?.[1];
 }
 
 function decodeContent(content: unknown, encoding: unknown, where: string): Buffer {
@@ -199,8 +248,22 @@ export function planBootstrap(value: string, format: string | undefined, opts: P
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { schema: "yaml-1.1", strict: false, uniqueKeys: false, maxAliasCount: 100 });
+    // Keys must be unique: with duplicates, YAML readers disagree (cloud-init's keeps the last, a
+    // Go one refuses), and keeping one silently drops the other's work (k0smotron's bootstrap
+    // appends customUserData to its own document, so a custom runcmd would replace k0s's).
+    const parsed = parseDocument(text, { schema: "yaml-1.1", strict: false, uniqueKeys: true });
+    const dup = parsed.errors.find((e) => e.code === "DUPLICATE_KEY");
+    if (dup) {
+      const key = duplicateKeyName(text, dup.pos[0]);
+      const line = dup.linePos?.[0]?.line;
+      throw invalid(
+        `the cloud-config has the key ${key ? `"${key}"` : "at this place"} more than once${line ? ` (again at line ${line})` : ""}; merge its entries into one`,
+      );
+    }
+    if (parsed.errors.length > 0) throw parsed.errors[0];
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (e) {
+    if (e instanceof BootstrapDataError) throw e;
     // The YAML error text quotes the offending line, which may hold a token: keep only its position.
     const pos = (e as { linePos?: { line: number }[] }).linePos?.[0]?.line;
     throw invalid(`bootstrap data is not valid YAML${pos ? ` (line ${pos})` : ""}`);
