@@ -121,6 +121,26 @@ describe("claims under contention", () => {
     );
     console.log(`# 60 claims settled ${Date.now() - start} ms after the first RemoteMachine was created`);
     assertConsistent(s);
+    // They really raced: both replicas wrote claims, and claim writes lost to the other's (409).
+    const claimWrites = (code: string) =>
+      Promise.all(
+        controllers.map((c) =>
+          c.metric("capi_remote_api_requests_total", { verb: "patch", resource: "pooledremotemachines", code }),
+        ),
+      );
+    const won = await claimWrites("200");
+    const lost = await claimWrites("409");
+    console.log(
+      `# claim writes per replica: won ${won.join(", ")}; lost to the other's write (409) ${lost.join(", ")}`,
+    );
+    assert.ok(
+      won.every((n) => n > 0),
+      `both replicas claimed machines (won ${won.join(", ")})`,
+    );
+    assert.ok(
+      lost.reduce((a, b) => a + b, 0) > 0,
+      "a claim write lost a race (409): the replicas contended for the same machine",
+    );
     // Stable: nothing moves afterwards.
     await new Promise((r) => setTimeout(r, 3000));
     const again = await snapshot();
