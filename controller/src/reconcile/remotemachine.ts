@@ -29,6 +29,7 @@ import {
   referenceOf,
   setCondition,
 } from "@capi-remote/shared";
+import { cleanupCommands } from "../cleanup/sequence.js";
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { stateDirFor } from "../cloudinit/runner.js";
 import { statusUrgent } from "../controllers/remotemachine/status.js";
@@ -39,7 +40,7 @@ import { FreshCache } from "../runtime/fresh.js";
 import { StatusWriter } from "../runtime/statuswriter.js";
 import { connectionChanged } from "../security/connection.js";
 import { ownerMismatch } from "../security/ownership.js";
-import { type CleanupKind, cleanupKindOf, defaultCleanup } from "../security/quarantine.js";
+import { type CleanupKind, cleanupKindOf } from "../security/quarantine.js";
 import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
@@ -931,7 +932,14 @@ export class RemoteMachineReconciler {
       return this.removeFinalizer(s);
     }
     const task = this.ctx.tasks.get(s.key);
-    const commands = cleanUpCommandsOf(rm.spec) ?? defaultCleanup(this.cleanupKind(s));
+    const custom = cleanUpCommandsOf(rm.spec);
+    const dataSecret = this.secret(ns, s.machine?.spec.bootstrap?.dataSecretName);
+    const value = secretValue(dataSecret, "value");
+    const commands = cleanupCommands({
+      kind: this.cleanupKind(s),
+      ...(custom ? { custom } : {}),
+      ...(value !== undefined ? { data: { value, format: secretValue(dataSecret, "format") } } : {}),
+    });
     if (!task) {
       const held = rm.spec.pool ? this.ctx.pools.heldBy(rm) : undefined;
       const changed = connectionChanged(

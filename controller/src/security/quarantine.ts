@@ -7,19 +7,12 @@
  * RemoteMachine name that must be a valid object name.
  */
 import { cleanUpCommandsOf, type QuarantineRecord } from "@capi-remote/shared";
+import { cleanupCommands } from "../cleanup/sequence.js";
 import { STATE_ROOT, stateDirFor } from "../cloudinit/runner.js";
 
 /** Cleanup kinds: the bootstrap provider decides how a node is undone. */
 export const CLEANUP_KINDS = ["kubeadm", "k0s", "k0s-controller", "other"] as const;
 export type CleanupKind = (typeof CLEANUP_KINDS)[number];
-
-const TAIL = ["rm -f /run/cluster-api/bootstrap-success.complete"];
-const DEFAULT_CLEANUPS: Record<CleanupKind, readonly string[]> = {
-  kubeadm: ["kubeadm reset -f", ...TAIL],
-  k0s: ["k0s stop", "k0s reset", ...TAIL],
-  "k0s-controller": ["k0s etcd leave", "k0s stop", "k0s reset", ...TAIL],
-  other: TAIL,
-};
 
 /** The cleanup kind of a bootstrap config kind (KubeadmConfig, K0sWorkerConfig, ...). */
 export function cleanupKindOf(bootstrapConfigKind: string | undefined): CleanupKind {
@@ -28,11 +21,6 @@ export function cleanupKindOf(bootstrapConfigKind: string | undefined): CleanupK
   if (k.startsWith("K0s")) return "k0s";
   if (k === "KubeadmConfig") return "kubeadm";
   return "other";
-}
-
-/** The default cleanup commands of a kind (a copy). */
-export function defaultCleanup(kind: CleanupKind): string[] {
-  return [...DEFAULT_CLEANUPS[kind]];
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -47,7 +35,9 @@ export function releaseCleanup(
   q: QuarantineRecord,
 ): { commands: string[]; stateDir: string } {
   const kind = (CLEANUP_KINDS as readonly string[]).includes(q.cleanup ?? "") ? (q.cleanup as CleanupKind) : "other";
-  const commands = cleanUpCommandsOf(machine) ?? defaultCleanup(kind);
+  const custom = cleanUpCommandsOf(machine);
+  // The bootstrap data is long gone by a release: the k0s sequence without its facts.
+  const commands = cleanupCommands({ kind, ...(custom ? { custom } : {}) });
   const rm = q.remoteMachine;
   const stateDir =
     rm && DNS_SUBDOMAIN.test(rm) && DNS_SUBDOMAIN.test(namespace)

@@ -78,7 +78,7 @@ describe("releaseCleanup: a release never runs what the quarantine annotation sa
   });
   it("uses the pool machine's own cleanUpCommands (locked while claimed) when it has them", () => {
     const r = releaseCleanup("team-a", { cleanUpCommands: ["kubeadm reset -f"] }, forged);
-    assert.deepEqual(r.commands, ["kubeadm reset -f"]);
+    assert.deepEqual(r.commands, ["kubeadm reset -f", "rm -f /run/cluster-api/bootstrap-success.complete"]);
   });
   it("picks defaults from the controller's table by kind, and the state dir from a valid name", () => {
     const q = { reason: "CleanupFailed", message: "", since: "", remoteMachine: "md-abc12", cleanup: "kubeadm" };
