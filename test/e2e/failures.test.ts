@@ -4,7 +4,9 @@
  * provisioned within seconds, and no secret reaches logs, Events or status.
  */
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { BRIDGE_GATEWAY } from "../bed/controlplane.js";
 import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { countLines, createHost, destroyHost, setLink, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
@@ -205,6 +207,42 @@ describe("RemoteMachine failures", { skip: canMakeHosts() ? false : "test hosts 
     // (the 5-minute cap of a problem a person must fix would miss it); the figure is printed.
     assert.ok(seconds < 45, `took ${seconds} s`);
     assert.equal(await countLines(down, RUNS, "run"), 1);
+  });
+
+  it("spec.timeouts.connectSeconds ends a handshake that never comes, and only that one", async () => {
+    // A listener that accepts and never says a word: only the connect timeout ends the wait.
+    const sockets: Socket[] = [];
+    const silent = createServer((sock) => {
+      sockets.push(sock);
+    });
+    await new Promise<void>((r) => silent.listen(0, BRIDGE_GATEWAY, () => r()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const at = (connectSeconds: number) => ({
+        address: BRIDGE_GATEWAY,
+        port,
+        sshKeyRef: { name: "good-key" },
+        timeouts: { connectSeconds },
+      });
+      const t0 = Date.now();
+      await Promise.all([
+        makeMachine(t.bed, t.ns, "f-silent-short", "c1", at(3), testBootstrap(t.bed)),
+        makeMachine(t.bed, t.ns, "f-silent-long", "c1", at(120), testBootstrap(t.bed)),
+      ]);
+      const c = await waitReason("f-silent-short", "HostReachable", "HostUnreachable", 60_000);
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`# a silent host with connectSeconds 3 reported unreachable ${seconds.toFixed(1)} s after creation`);
+      assert.match(c.message, /no SSH answer in time/);
+      assert.ok(seconds >= 3, `not before its 3 s (${seconds} s)`);
+      // The same silence under a 120 s timeout is still being waited for.
+      const long = await o.rm("f-silent-long");
+      assert.notEqual(o.condition(long, "HostReachable")?.reason, "HostUnreachable", "the 120 s handshake still waits");
+      assert.ok(sockets.length >= 2, `both connected to the silent listener (${sockets.length})`);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      silent.close();
+      await Promise.all(["f-silent-short", "f-silent-long"].map((n) => o.deleteMachine(n).catch(() => undefined)));
+    }
   });
 
   it("deleting a machine whose host is gone gives up on cleanup after bounded retries and says so", async () => {
