@@ -202,7 +202,13 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     const held = new Set(r.map((x) => x.metadata.annotations?.["remote.infrastructure.cluster.x-k8s.io/pool-machine"]));
     assert.equal(held.size, 3, "three different pool machines");
     for (const m of await machines("md")) assert.equal(m.metadata.labels?.["example.com/rack"], "r1");
-    for (const h of hosts.slice(0, 4)) assert.ok((await countLines(h, RUNS, "run")) <= 1, `${h.name} ran at most once`);
+    // Exactly once on each held machine (pm-<i> is hosts[i]), never on the one left in the pool.
+    for (const [i, h] of hosts.slice(0, 4).entries())
+      assert.equal(
+        await countLines(h, RUNS, "run"),
+        held.has(`pm-${i}`) ? 1 : 0,
+        `${h.name} (pm-${i}, ${held.has(`pm-${i}`) ? "held" : "free"}) ran ${held.has(`pm-${i}`) ? "exactly once" : "nothing"}`,
+      );
   });
 
   it("scaled to 5, one waits with WaitingForPoolMachine and proceeds as soon as a machine is added", async () => {
