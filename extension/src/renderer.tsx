@@ -1,20 +1,22 @@
 /**
- * The extension's renderer entry: registers the Cluster API pages, detail panels, menu items and
- * status texts with the host. Everything host-specific comes from ./adapter/lens.ts.
+ * The extension's renderer entry: registrations only. Pages, panels and menus are in views/,
+ * what actions mean in model/, everything host-specific in adapter/lens.ts.
  */
 import * as React from "react";
-import { HostIcon, HostMenuItem, LensExtensionBase, lensSource, lensUi, StatusLevel } from "./adapter/lens.js";
+import {
+  HostIcon,
+  HostMenuEntry,
+  type HostStatus,
+  LensExtensionBase,
+  lensSource,
+  lensUi,
+  StatusLevel,
+} from "./adapter/lens.js";
 import { poolMachineStatusText, remoteMachineStatusText, type StatusText } from "./model/rows.js";
 import type { Obj } from "./model/types.js";
+import { ClusterMenu, MachineDeploymentMenu, type MenuProps, PoolMachineMenu } from "./views/menus.js";
 import { ClustersPage, MachinesPage, PoolsPage, RemoteMachinesPage } from "./views/pages.js";
-import {
-  MachineRemoteDetails,
-  PoolMachineDetails,
-  PoolMachineMenu,
-  RemoteMachineDetails,
-  scaleDeployment,
-  setClusterPaused,
-} from "./views/panels.js";
+import { MachineRemoteDetails, PoolMachineDetails, RemoteMachineDetails } from "./views/panels.js";
 
 const INFRA_VERSIONS = ["infrastructure.cluster.x-k8s.io/v1beta1", "infrastructure.cluster.x-k8s.io/v1beta2"];
 const CAPI_VERSIONS = ["cluster.x-k8s.io/v1beta1", "cluster.x-k8s.io/v1beta2"];
@@ -29,12 +31,13 @@ const props = () => ({ source: lensSource(), ui: lensUi });
 
 const MenuIcon = (p: { material: string }) => <HostIcon material={p.material} />;
 
-const Item = (p: { onClick(): void; children: React.ReactNode }) => (
-  <HostMenuItem onClick={p.onClick}>{p.children}</HostMenuItem>
-);
-
-const level = (t: StatusText | undefined) =>
-  t
+/**
+ * Lens 6.5 drops a status the resolver does not return (`.filter(isDefined)`), though its type
+ * asks for one; a healthy object has none. Freelens 1.8+ ignores status texts altogether, so the
+ * same warnings also show inside our own lists.
+ */
+const status = (t: StatusText | undefined): HostStatus =>
+  (t
     ? {
         level:
           t.level === "critical"
@@ -44,7 +47,24 @@ const level = (t: StatusText | undefined) =>
               : StatusLevel.INFO,
         text: t.text,
       }
-    : undefined;
+    : undefined) as HostStatus;
+
+const menu = (Menu: React.ComponentType<MenuProps>) => (p: { object: unknown; toolbar?: boolean }) => (
+  <Menu {...props()} object={plain(p.object)} toolbar={p.toolbar === true} Entry={HostMenuEntry} />
+);
+
+const STATUS_TEXTS = [
+  {
+    kind: "RemoteMachine",
+    apiVersions: INFRA_VERSIONS,
+    resolve: (o: unknown) => status(remoteMachineStatusText(plain(o))),
+  },
+  {
+    kind: "PooledRemoteMachine",
+    apiVersions: INFRA_VERSIONS,
+    resolve: (o: unknown) => status(poolMachineStatusText(plain(o))),
+  },
+];
 
 export const PAGES = [
   { id: "capi-clusters", title: "Clusters", icon: "account_tree", Page: () => <ClustersPage {...props()} /> },
@@ -59,9 +79,9 @@ export const PAGES = [
 ];
 
 export default class CapiRemoteExtension extends LensExtensionBase {
-  clusterPages = PAGES.map((p) => ({ id: p.id, components: { Page: p.Page } }));
+  override clusterPages = PAGES.map((p) => ({ id: p.id, components: { Page: p.Page } }));
 
-  clusterPageMenus = [
+  override clusterPageMenus = [
     { id: "capi", title: "Cluster API", components: { Icon: () => <MenuIcon material="hub" /> } },
     ...PAGES.map((p) => ({
       id: `${p.id}-menu`,
@@ -72,7 +92,7 @@ export default class CapiRemoteExtension extends LensExtensionBase {
     })),
   ];
 
-  kubeObjectDetailItems = [
+  override kubeObjectDetailItems = [
     {
       kind: "RemoteMachine",
       apiVersions: INFRA_VERSIONS,
@@ -94,69 +114,16 @@ export default class CapiRemoteExtension extends LensExtensionBase {
     },
   ];
 
-  kubeObjectMenuItems = [
-    {
-      kind: "PooledRemoteMachine",
-      apiVersions: INFRA_VERSIONS,
-      components: {
-        MenuItem: (p: { object: unknown }) => <PoolMachineMenu {...props()} object={plain(p.object)} Item={Item} />,
-      },
-    },
-    {
-      kind: "Cluster",
-      apiVersions: CAPI_VERSIONS,
-      components: {
-        MenuItem: (p: { object: unknown }) => {
-          const c = plain(p.object);
-          const paused = c.spec?.paused === true;
-          return (
-            <Item onClick={() => void setClusterPaused(lensSource(), lensUi, c, !paused)}>
-              <span className="capi-menu-item" data-action={paused ? "resume" : "pause"}>
-                {paused ? "Resume" : "Pause"}
-              </span>
-            </Item>
-          );
-        },
-      },
-    },
-    {
-      kind: "MachineDeployment",
-      apiVersions: CAPI_VERSIONS,
-      components: {
-        MenuItem: (p: { object: unknown }) => {
-          const md = plain(p.object);
-          const n = Number(md.spec?.replicas ?? 0);
-          return (
-            <>
-              <Item onClick={() => void scaleDeployment(lensSource(), lensUi, md, n + 1)}>
-                <span className="capi-menu-item" data-action="scale-up">
-                  Scale to {n + 1}
-                </span>
-              </Item>
-              {n > 0 ? (
-                <Item onClick={() => void scaleDeployment(lensSource(), lensUi, md, n - 1)}>
-                  <span className="capi-menu-item" data-action="scale-down">
-                    Scale to {n - 1}
-                  </span>
-                </Item>
-              ) : null}
-            </>
-          );
-        },
-      },
-    },
+  override kubeObjectMenuItems = [
+    { kind: "PooledRemoteMachine", apiVersions: INFRA_VERSIONS, components: { MenuItem: menu(PoolMachineMenu) } },
+    { kind: "Cluster", apiVersions: CAPI_VERSIONS, components: { MenuItem: menu(ClusterMenu) } },
+    { kind: "MachineDeployment", apiVersions: CAPI_VERSIONS, components: { MenuItem: menu(MachineDeploymentMenu) } },
   ];
 
-  kubeObjectStatusTexts = [
-    {
-      kind: "RemoteMachine",
-      apiVersions: INFRA_VERSIONS,
-      resolve: (o: unknown) => level(remoteMachineStatusText(plain(o))),
-    },
-    {
-      kind: "PooledRemoteMachine",
-      apiVersions: INFRA_VERSIONS,
-      resolve: (o: unknown) => level(poolMachineStatusText(plain(o))),
-    },
-  ];
+  constructor(...args: ConstructorParameters<typeof LensExtensionBase>) {
+    super(...args);
+    // Status texts exist in Lens 6.5 and Freelens < 1.8 only (Freelens 1.8 removed them), so the
+    // property is set here rather than declared as an override of a member one host lacks.
+    Object.assign(this, { kubeObjectStatusTexts: STATUS_TEXTS });
+  }
 }

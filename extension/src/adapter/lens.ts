@@ -6,6 +6,7 @@
  */
 import { Renderer } from "@k8slens/extensions";
 import { observable, runInAction } from "mobx";
+import * as React from "react";
 import {
   apiBaseOf,
   type DataSource,
@@ -15,16 +16,17 @@ import {
   type Obj,
   type UiActions,
 } from "../model/types.js";
+import type { EntryProps } from "../views/menus.js";
 
 const { K8sApi } = Renderer;
 
-// biome-ignore lint/suspicious/noExplicitAny: the host's generic store and object types
-type AnyStore = any;
+type HostObject = Renderer.K8sApi.KubeObject;
+type HostApi = Renderer.K8sApi.KubeApi<HostObject>;
+type HostStore = Renderer.K8sApi.KubeObjectStore<HostObject>;
 
 interface Entry {
-  store: AnyStore;
-  // biome-ignore lint/suspicious/noExplicitAny: the host's KubeApi
-  api: any;
+  store: HostStore;
+  api: HostApi;
   state: KindState;
 }
 
@@ -32,24 +34,49 @@ interface Entry {
 function objectClass(key: KindKey) {
   const info = KIND_INFO[key];
   return class extends K8sApi.KubeObject {
-    static kind = info.kind;
-    static namespaced = true;
-    static apiBase = apiBaseOf(info);
+    static override kind = info.kind;
+    static override namespaced = true;
+    static override apiBase = apiBaseOf(info);
   };
+}
+
+/**
+ * Whether a load failure means the kind is not served (its CRD is absent). Real hosts wrap the
+ * API server's answer: `Error("Failed to load <apiBase>", { cause })`, where the cause carries
+ * the 404 status or its "could not find the requested resource" message.
+ */
+export function isNotServed(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { status?: number; code?: number; statusCode?: number; message?: string; reason?: string };
+    if (x.status === 404 || x.code === 404 || x.statusCode === 404 || x.reason === "NotFound") return true;
+    if (/could not find the requested resource|404 page not found|\b404\b/i.test(String(x.message ?? ""))) return true;
+  }
+  return false;
+}
+
+/** The innermost message of a wrapped error ("Failed to load ..." says little by itself). */
+export function errorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const m = (e as { message?: unknown }).message;
+    parts.push(typeof m === "string" ? m : String(e));
+  }
+  return parts.join(": ");
 }
 
 class LensSource implements DataSource {
   private readonly entries = new Map<KindKey, Entry>();
+  private readonly eventNamespaces = new Set<string>();
 
   private entry(kind: KindKey): Entry {
     const existing = this.entries.get(kind);
     if (existing) return existing;
     const objectConstructor = objectClass(kind);
-    const api = new K8sApi.KubeApi({ objectConstructor });
-    // The host's store class is abstract in its types; any concrete subclass will do.
-    const Base = K8sApi.KubeObjectStore as unknown as new (api: unknown) => AnyStore;
-    const store: AnyStore = new (class extends Base {})(api);
-    K8sApi.apiManager.registerStore(store as never);
+    const api = new K8sApi.KubeApi({ objectConstructor }) as HostApi;
+    // The host's store class is abstract in its types and concrete at run time.
+    const Base = K8sApi.KubeObjectStore as unknown as new (api: HostApi) => HostStore;
+    const store = new (class extends Base {})(api);
+    K8sApi.apiManager.registerStore(store);
     const state = observable({ loaded: false, missing: false } as KindState);
     const e: Entry = { store, api, state };
     this.entries.set(kind, e);
@@ -57,9 +84,8 @@ class LensSource implements DataSource {
       .loadAll({
         onLoadFailure: (err: unknown) =>
           runInAction(() => {
-            const text = String((err as { message?: string })?.message ?? err);
-            if (/404|not found|could not find/i.test(text)) state.missing = true;
-            else state.error = text;
+            if (isNotServed(err)) state.missing = true;
+            else state.error = errorText(err);
           }),
       })
       .then(() => {
@@ -72,7 +98,7 @@ class LensSource implements DataSource {
   }
 
   items(kind: KindKey): Obj[] {
-    return (this.entry(kind).store.items as { toPlainObject(): Obj }[]).map((o) => o.toPlainObject());
+    return this.entry(kind).store.items.map((o) => o.toPlainObject() as unknown as Obj);
   }
 
   state(kind: KindKey): KindState {
@@ -80,18 +106,30 @@ class LensSource implements DataSource {
   }
 
   async patch(kind: KindKey, obj: Obj, patch: unknown, type: "merge" | "json"): Promise<void> {
-    await this.entry(kind).api.patch({ name: obj.metadata.name, namespace: obj.metadata.namespace }, patch, type);
+    const desc = { name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
+    const api = this.entry(kind).api;
+    if (type === "json") await api.patch(desc, patch as Parameters<HostApi["patch"]>[1] & unknown[], "json");
+    else await api.patch(desc, patch as Parameters<HostApi["patch"]>[1], "merge");
   }
 
   async remove(kind: KindKey, obj: Obj): Promise<void> {
-    await this.entry(kind).api.delete({ name: obj.metadata.name, namespace: obj.metadata.namespace });
+    await this.entry(kind).api.delete({ name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" });
   }
 
+  /**
+   * Events about an object. The host's Event store is only filled when something loads it (its
+   * own Events page does), so the first panel that asks loads the object's namespace.
+   */
   eventsOf(obj: Obj) {
-    const events = K8sApi.apiManager.getStore("/api/v1/events") as AnyStore;
-    if (!events?.items) return [];
-    return (events.items as { toPlainObject(): Obj }[])
-      .map((e) => e.toPlainObject() as Obj & { involvedObject?: { uid?: string; name?: string; kind?: string } })
+    const events = K8sApi.apiManager.getStore("/api/v1/events") as Renderer.K8sApi.EventStore | undefined;
+    if (!events) return [];
+    const ns = obj.metadata.namespace;
+    if (ns && !this.eventNamespaces.has(ns)) {
+      this.eventNamespaces.add(ns);
+      void events.loadAll({ namespaces: [ns], merge: true }).catch(() => this.eventNamespaces.delete(ns));
+    }
+    return events.items
+      .map((e) => e.toPlainObject() as unknown as Obj & { involvedObject?: { uid?: string; name?: string } })
       .filter(
         (e) =>
           e.involvedObject?.uid === obj.metadata.uid ||
@@ -108,8 +146,17 @@ class LensSource implements DataSource {
 const uiActions: UiActions = {
   ok: (m) => Renderer.Component.Notifications.ok(m),
   error: (m) => Renderer.Component.Notifications.error(m),
+  // The dialog takes a ReactNode: the title as its own paragraph, then what will happen.
   confirm: async (o) =>
-    Renderer.Component.ConfirmDialog.confirm({ message: `${o.title}\n\n${o.message}`, labelOk: o.ok }),
+    Renderer.Component.ConfirmDialog.confirm({
+      message: React.createElement(
+        "div",
+        { className: "capi-confirm" },
+        React.createElement("p", { className: "capi-confirm-title" }, React.createElement("b", null, o.title)),
+        React.createElement("p", { className: "capi-confirm-message" }, o.message),
+      ),
+      labelOk: o.ok,
+    }),
   open: (kind, namespace, name) => {
     const key = (Object.keys(KIND_INFO) as KindKey[]).find((k) => KIND_INFO[k].kind === kind);
     const base = key ? apiBaseOf(KIND_INFO[key]) : kind === "Node" ? "/api/v1/nodes" : undefined;
@@ -130,8 +177,24 @@ export function lensSource(): DataSource {
 
 export const lensUi: UiActions = uiActions;
 
-/** The host's menu item and icon, for the right-click menu. */
-export const HostMenuItem = Renderer.Component.MenuItem;
+/**
+ * A menu item as Lens's own are: an icon with a tooltip (all the drawer toolbar shows) and a
+ * title (shown in row menus; Lens's CSS hides `.title` in toolbars).
+ */
+export function HostMenuEntry(p: EntryProps) {
+  return React.createElement(
+    Renderer.Component.MenuItem,
+    { onClick: p.onClick, className: `capi-${p.action}` },
+    React.createElement(Renderer.Component.Icon, {
+      material: p.icon,
+      interactive: p.toolbar,
+      tooltip: p.label,
+    }),
+    React.createElement("span", { className: "title capi-menu-item", "data-action": p.action }, p.label),
+  );
+}
+
 export const HostIcon = Renderer.Component.Icon;
 export const LensExtensionBase = Renderer.LensExtension;
 export const StatusLevel = K8sApi.KubeObjectStatusLevel;
+export type HostStatus = Renderer.K8sApi.KubeObjectStatus;

@@ -106,8 +106,29 @@ export const EmptyState = observer(function EmptyState(props: {
           This page needs {missing.map((k) => KIND_INFO[k].kind).join(", ")}.{" "}
           {products.includes("Cluster API") ? "Install Cluster API (clusterctl init). " : ""}
           {products.includes("capi-remote")
-            ? "Install capi-remote: clusterctl init --infrastructure remote, or kubectl apply -k crds/ from the capi-remote repository."
+            ? "Install capi-remote: clusterctl init --infrastructure remote, or kubectl apply --server-side -f deploy/install.yaml from the capi-remote repository."
             : ""}
+        </p>
+      </div>
+    );
+  }
+  const errors = props.kinds.flatMap((k) => {
+    const e = props.source.state(k).error;
+    return e ? [{ kind: KIND_INFO[k].kind, error: e }] : [];
+  });
+  if (errors.length) {
+    return (
+      <div className="capi-empty capi-load-error" data-testid="load-error">
+        <h3>Could not load {errors.map((e) => e.kind).join(", ")}</h3>
+        {errors.map((e) => (
+          <p key={e.kind}>
+            {e.kind}: {e.error}
+          </p>
+        ))}
+        <p>
+          {errors.some((e) => /forbidden|403/i.test(e.error))
+            ? "Your user may not list these objects here: ask for read access (get, list, watch) to them, or pick namespaces you may read in the namespace filter."
+            : "Check the connection to the cluster; the page retries when the namespace filter changes or the page is opened again."}
         </p>
       </div>
     );

@@ -1,45 +1,19 @@
 /**
- * Detail panels (RemoteMachine, PooledRemoteMachine, CAPI Machine on a RemoteMachine) and the
- * right-click actions (pool machine cordon/uncordon/release, Cluster pause/resume,
- * MachineDeployment scale). The object comes from Lens as a plain JSON copy; related objects are
+ * Detail panels (RemoteMachine, PooledRemoteMachine, CAPI Machine on a RemoteMachine). The object comes from Lens as a plain JSON copy; related objects are
  * read from the data source so the panel follows watch updates.
  */
 import { RemoteAnnotations } from "@capi-remote/shared/contract";
 import { claimantName } from "@capi-remote/shared/pools";
 import { observer } from "mobx-react";
 import * as React from "react";
-import { actionPatch, availableActions, type PoolAction, releaseExplanation } from "../model/actions.js";
 import { conditionsOf } from "../model/conditions.js";
+import { fresh, machineOf } from "../model/intents.js";
 import { bootstrapProgress, hostKeyState, humanMemory, phaseOf } from "../model/rows.js";
-import type { DataSource, KindKey, Obj, UiActions } from "../model/types.js";
+import type { DataSource, KindKey, Obj } from "../model/types.js";
 import { Conditions, Field, Link, Since, type ViewProps } from "./common.js";
-
-/** The freshest copy of `o` in the source (the host may hand over an older one). */
-function fresh(source: DataSource, kind: KindKey, o: Obj): Obj {
-  return (
-    source
-      .items(kind)
-      .find((x) => x.metadata.namespace === o.metadata.namespace && x.metadata.name === o.metadata.name) ?? o
-  );
-}
 
 const find = (source: DataSource, kind: KindKey, ns: string | undefined, name: string | undefined) =>
   name ? source.items(kind).find((x) => x.metadata.namespace === ns && x.metadata.name === name) : undefined;
-
-const machineOf = (source: DataSource, rm: Obj) => {
-  const owner = rm.metadata.ownerReferences?.find((r) => r.kind === "Machine");
-  return (
-    find(source, "machines", rm.metadata.namespace, owner?.name) ??
-    source
-      .items("machines")
-      .find(
-        (m) =>
-          m.metadata.namespace === rm.metadata.namespace &&
-          m.spec?.infrastructureRef?.kind === "RemoteMachine" &&
-          m.spec?.infrastructureRef?.name === rm.metadata.name,
-      )
-  );
-};
 
 const Section = (props: { title: string; children: React.ReactNode }) => (
   <div className="capi-section" style={{ marginTop: 12 }}>
@@ -190,84 +164,3 @@ export const MachineRemoteDetails = observer(function MachineRemoteDetails(props
     </div>
   );
 });
-
-// ---------------------------------------------------------------------------------------------
-// Actions
-
-const LABELS: Record<PoolAction, string> = { cordon: "Cordon", uncordon: "Uncordon", release: "Release" };
-
-/** Carries out a pool machine action, asking first for Release; reports the outcome. */
-export async function runPoolAction(source: DataSource, ui: UiActions, p: Obj, action: PoolAction): Promise<boolean> {
-  const current = fresh(source, "pooledRemoteMachines", p);
-  if (action === "release") {
-    const rms = source.items("remoteMachines");
-    const who = claimantName(current as never);
-    const claimant = rms.find((r) => r.metadata.namespace === current.metadata.namespace && r.metadata.name === who);
-    const machine = claimant ? machineOf(source, claimant) : undefined;
-    const text = releaseExplanation(current, claimant, machine);
-    if (!(await ui.confirm(text))) return false;
-  }
-  try {
-    await source.patch("pooledRemoteMachines", current, actionPatch(action, new Date()), "merge");
-    ui.ok(
-      action === "release"
-        ? `Release of ${current.metadata.name} requested; the controller carries it out`
-        : `${current.metadata.name} ${action === "cordon" ? "cordoned: it will not be handed out" : "uncordoned"}`,
-    );
-    return true;
-  } catch (e) {
-    ui.error(`${LABELS[action]} ${current.metadata.name} failed: ${e instanceof Error ? e.message : String(e)}`);
-    return false;
-  }
-}
-
-/** Menu entries of a pool machine; `Item` is the host's menu item (plain buttons elsewhere). */
-export const PoolMachineMenu = observer(function PoolMachineMenu(
-  props: ViewProps & { object: Obj; Item?: React.ComponentType<{ onClick(): void; children: React.ReactNode }> },
-) {
-  const p = fresh(props.source, "pooledRemoteMachines", props.object);
-  const Item =
-    props.Item ??
-    ((x: { onClick(): void; children: React.ReactNode }) => (
-      <button type="button" onClick={x.onClick}>
-        {x.children}
-      </button>
-    ));
-  return (
-    <>
-      {availableActions(p).map((a) => (
-        <Item key={a} onClick={() => void runPoolAction(props.source, props.ui, p, a)}>
-          <span className="capi-menu-item" data-action={a}>
-            {LABELS[a]}
-          </span>
-        </Item>
-      ))}
-    </>
-  );
-});
-
-/** Pause or resume a Cluster (spec.paused, as clusterctl and Headlamp do). */
-export async function setClusterPaused(source: DataSource, ui: UiActions, c: Obj, paused: boolean): Promise<void> {
-  try {
-    await source.patch("clusters", c, { spec: { paused } }, "merge");
-    ui.ok(`Cluster ${c.metadata.name} ${paused ? "paused: its controllers stop acting on it" : "resumed"}`);
-  } catch (e) {
-    ui.error(
-      `could not ${paused ? "pause" : "resume"} ${c.metadata.name}: ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-}
-
-/** Scale a MachineDeployment (spec.replicas). */
-export async function scaleDeployment(source: DataSource, ui: UiActions, md: Obj, replicas: number): Promise<void> {
-  if (!Number.isInteger(replicas) || replicas < 0) {
-    ui.error(`${replicas} is not a valid number of replicas`);
-    return;
-  }
-  try {
-    await source.patch("machineDeployments", md, { spec: { replicas } }, "merge");
-    ui.ok(`MachineDeployment ${md.metadata.name} scaled to ${replicas}`);
-  } catch (e) {
-    ui.error(`could not scale ${md.metadata.name}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}

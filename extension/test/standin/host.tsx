@@ -11,6 +11,7 @@
  */
 import { observable, runInAction } from "mobx";
 import * as React from "react";
+import * as ReactDOM from "react-dom";
 
 type Json = Record<string, unknown> & {
   metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
@@ -242,8 +243,14 @@ const LensExtensions = {
         error: (m: string) => recorded.error.push(String(m)),
       },
       ConfirmDialog: {
-        confirm: async (p: { message: string; labelOk?: string }) => {
-          recorded.confirms.push({ message: String(p.message), ...(p.labelOk ? { labelOk: String(p.labelOk) } : {}) });
+        confirm: async (p: { message: React.ReactNode; labelOk?: string }) => {
+          // Real hosts render the message as a ReactNode; record the text a person would read.
+          const box = document.createElement("div");
+          ReactDOM.render(React.createElement(React.Fragment, null, p.message), box);
+          const message =
+            [...box.querySelectorAll("p")].map((x) => x.textContent).join("\n\n") || box.textContent || "";
+          ReactDOM.unmountComponentAtNode(box);
+          recorded.confirms.push({ message, ...(p.labelOk ? { labelOk: String(p.labelOk) } : {}) });
           return recorded.answer;
         },
       },

@@ -1,0 +1,182 @@
+// @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree, where our tsconfig does not reach
+/**
+ * Starts Freelens 1.9.0's renderer (its DI application builder: real DI container, cluster frame,
+ * sidebar, routes, details drawer, KubeObjectMenu, ConfirmDialog, Notifications and the real
+ * `Renderer.*` extension API) with its HTTP requests sent to a real kube-apiserver, and loads our
+ * packed extension the way Freelens's extension loader does: `require(<dir>/<manifest.renderer>)
+ * .default`, `new Class(installedExtension)`, `activate()`, register, `enable()`.
+ *
+ * Inputs come from the environment (set by test/freelens/realhost.test.ts):
+ *   CAPI_REALHOST_API   JSON {server, token, caPEM}: the API server and whom to act as
+ *   CAPI_REALHOST_EXT   the unpacked extension tarball (its package.json and dist/)
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { Agent } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getRandomIdInjectionToken } from "@freelensapp/random";
+import { act, fireEvent, screen, waitFor } from "@testing-library/react";
+import * as Mobx from "mobx";
+import * as MobxReact from "mobx-react";
+import * as React from "react";
+import * as ReactDOM from "react-dom";
+import nodeFetchInjectable from "../common/fetch/node-fetch.injectable";
+import * as Common from "../extensions/common-api";
+import extensionInjectable from "../extensions/extension-loader/extension/extension.injectable";
+import * as Renderer from "../extensions/renderer-api";
+import {
+  getApplicationBuilder,
+  rendererExtensionsStateInjectable,
+} from "../renderer/components/test-utils/get-application-builder";
+
+export const api = JSON.parse(process.env.CAPI_REALHOST_API ?? "{}") as {
+  server: string;
+  token: string;
+  caPEM: string;
+};
+export const extDir = process.env.CAPI_REALHOST_EXT ?? "";
+const manifest = JSON.parse(readFileSync(join(extDir, "package.json"), "utf8"));
+
+/** Every request the renderer made, as "METHOD path", for assertions and failure messages. */
+export const requests: string[] = [];
+/** What watches delivered (for failure messages). */
+export const watchLines: string[] = [];
+
+/** The renderer's fetch, sent to the real API server (the `/api-kube` prefix is the Lens proxy's). */
+function realFetch() {
+  const nodeFetch = jest.requireActual("@freelensapp/node-fetch").default;
+  const agent = new Agent({ ca: api.caPEM, keepAlive: true });
+  return async (url, init = {}) => {
+    const u = new URL(typeof url === "string" ? url : url.url);
+    const path = u.pathname.replace(/^\/api-kube/, "") + u.search;
+    requests.push(`${init.method ?? "GET"} ${path}`);
+    const headers = { ...(init.headers ?? {}) };
+    delete headers.Host;
+    delete headers.host;
+    const res = await nodeFetch(`${api.server}${path}`, {
+      ...init,
+      agent,
+      headers: { ...headers, authorization: `Bearer ${api.token}` },
+    });
+    if (/[?&]watch=/.test(path))
+      res.body.on("data", (d) => watchLines.push(`${path.split("?")[0]}: ${String(d).slice(0, 120)}`));
+    return res;
+  };
+}
+
+export interface Host {
+  builder: ReturnType<typeof getApplicationBuilder>;
+  windowDi: unknown;
+  extension: { navigate(pageId: string): Promise<void> };
+  rendered: ReturnType<typeof screen>;
+}
+
+/** Starts the host in a cluster frame, with `namespaces` in its namespace list (all selected). */
+export async function startHost(namespaces: string[]): Promise<Host> {
+  // What freelens/src/renderer/index.ts puts on the window for extensions.
+  Object.assign(globalThis, { LensExtensions: { Renderer, Common }, React, ReactDOM, Mobx, MobxReact });
+  const builder = getApplicationBuilder().setEnvironmentToClusterFrame();
+  let windowDi: unknown;
+  let instance: Host["extension"] & { id: string; activate(): Promise<void>; enable(): Promise<void> };
+  builder.beforeWindowStart(({ windowDi: di }) => {
+    windowDi = di;
+    di.override(nodeFetchInjectable, realFetch);
+    // The harness fixes random ids to one value, which would merge our detail and menu items.
+    let n = 0;
+    di.override(getRandomIdInjectionToken, () => () => `capi-remote-id-${++n}`);
+  });
+  builder.afterWindowStart(async ({ windowDi: di }) => {
+    const installed = {
+      id: join(extDir, "package.json"),
+      absolutePath: extDir,
+      manifestPath: join(extDir, "package.json"),
+      manifest,
+      isBundled: false,
+      isEnabled: true,
+      isCompatible: true,
+    };
+    const Class = require(join(extDir, manifest.renderer)).default;
+    instance = new Class(installed);
+    await instance.activate();
+    Mobx.runInAction(() => {
+      di.inject(extensionInjectable, instance).register();
+      di.inject(rendererExtensionsStateInjectable).set(instance.id, instance);
+    });
+    await instance.enable();
+  });
+  for (const ns of namespaces) builder.namespaces.add(ns);
+  await builder.render();
+  for (const ns of namespaces) builder.namespaces.select(ns);
+  // The builder runs on fake timers; the API server is real, so from here on time is too.
+  jest.useRealTimers();
+  return { builder, windowDi, extension: instance, rendered: screen };
+}
+
+/** Waits (real time) until `fn` passes; the failure names what was last seen. */
+export async function until<T>(fn: () => T, what: string, timeout = 30_000): Promise<T> {
+  let out: T;
+  await waitFor(
+    () => {
+      out = fn();
+    },
+    {
+      timeout,
+      interval: 100,
+      onTimeout: (e) => {
+        // The page as it was, for the person reading the failure.
+        const dump = join(process.env.CAPI_REALHOST_DUMPS ?? tmpdir(), `${what.replace(/\W+/g, "-")}.html`);
+        writeFileSync(dump, document.body.innerHTML);
+        return new Error(
+          `${what}: ${e.message.slice(0, 1500)}\nDOM in ${dump}\nrequests: ${requests.slice(-15).join("\n")}\nwatch data: ${watchLines.slice(-10).join("\n")}`,
+        );
+      },
+    },
+  );
+  return out;
+}
+
+/** Polls an async check (real time) until it passes; testing-library's waitFor gives up on the first rejection. */
+export async function eventually(fn: () => Promise<void>, what: string, timeout = 30_000): Promise<void> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export const body = () => document.body;
+export const text = (el: Element | null | undefined) => el?.textContent ?? "";
+
+/** Clicks an element inside act(), as a person would. */
+export async function click(el: Element) {
+  await act(async () => {
+    fireEvent.click(el);
+  });
+}
+
+/** A GET to the real API server as the admin, to check what an action did there. */
+export async function apiGetJson(path: string, admin = JSON.parse(process.env.CAPI_REALHOST_ADMIN ?? "{}")) {
+  const nodeFetch = jest.requireActual("@freelensapp/node-fetch").default;
+  const res = await nodeFetch(`${admin.server}${path}`, {
+    agent: new Agent({ ca: admin.caPEM }),
+    headers: { authorization: `Bearer ${admin.token}` },
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** A merge patch as the admin (an outside change the pages must follow by watch). */
+export async function apiMergePatch(path: string, patch: unknown) {
+  const admin = JSON.parse(process.env.CAPI_REALHOST_ADMIN ?? "{}");
+  const nodeFetch = jest.requireActual("@freelensapp/node-fetch").default;
+  const res = await nodeFetch(`${admin.server}${path}`, {
+    method: "PATCH",
+    agent: new Agent({ ca: admin.caPEM }),
+    headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/merge-patch+json" },
+    body: JSON.stringify(patch),
+  });
+  if (res.status >= 300) throw new Error(`PATCH ${path}: ${res.status} ${await res.text()}`);
+}

@@ -1,0 +1,203 @@
+// @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree
+/**
+ * The packed extension in Freelens 1.9.0's real renderer against the test bed's real API server
+ * (real Cluster API manager, capi-remote's CRDs), over the objects test/freelens/realhost.test.ts
+ * made in namespace CAPI_REALHOST_NS.
+ */
+jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+
+import { apiGetJson, body, click, eventually, type Host, requests, startHost, text, until } from "./harness";
+
+const ns = process.env.CAPI_REALHOST_NS ?? "";
+const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
+const CAPI = `/apis/cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
+let host: Host;
+const $ = (sel: string) => body().querySelector(sel);
+const $$ = (sel: string) => [...body().querySelectorAll(sel)];
+
+beforeAll(async () => {
+  host = await startHost([ns]);
+}, 120_000);
+
+const openPage = async (id: string, testId: string) => {
+  await host.extension.navigate(id);
+  return until(() => {
+    const el = $(`[data-testid="${testId}"]`);
+    if (!el) throw new Error(`page ${testId} not shown`);
+    return el;
+  }, `page ${id}`);
+};
+
+const showDetails = async (selfLink: string, panel: string) => {
+  globalThis.LensExtensions.Renderer.Navigation.showDetails(selfLink);
+  return until(() => {
+    const el = $(`.Drawer [data-testid="${panel}"]`);
+    if (!el) throw new Error(`no ${panel} in the drawer`);
+    return el;
+  }, `drawer ${selfLink}`);
+};
+
+const openDrawer = async (selfLink: string, title: RegExp) => {
+  globalThis.LensExtensions.Renderer.Navigation.showDetails(selfLink);
+  return until(() => expect(text($(".Drawer .drawer-title"))).toMatch(title), `drawer ${selfLink}`);
+};
+
+/** The menu items our extension put into the drawer's toolbar. */
+const toolbarItem = (action: string) => $(`.Drawer .drawer-title [data-action="${action}"]`);
+
+const confirmDialog = () =>
+  until(() => {
+    const d = $(".ConfirmDialog");
+    if (!d) throw new Error("no confirm dialog");
+    return d;
+  }, "confirm dialog");
+
+const notification = (re: RegExp) =>
+  until(() => {
+    const n = $$(".Notifications .notification, .notification")
+      .map(text)
+      .find((t) => re.test(t));
+    if (!n) throw new Error(`no notification matching ${re}; shown: ${$$(".notification").map(text).join(" | ")}`);
+    return n;
+  }, "notification");
+
+it("puts Cluster API with its four pages into the cluster sidebar", async () => {
+  const parent = await until(() => {
+    const link = $$('[data-testid="cluster-sidebar"] [data-testid^="link-for-"]').find(
+      (l) => text(l.querySelector(":scope > span")) === "Cluster API",
+    );
+    if (!link) throw new Error(`sidebar: ${text($('[data-testid="cluster-sidebar"]'))}`);
+    return link;
+  }, "sidebar");
+  await click(parent);
+  const group = parent.closest("[data-testid]:not([data-testid^=link-for-])");
+  await until(() => {
+    const children = [...group.querySelectorAll("[data-parent-id-test] [data-testid^=link-for-] > span")].map((c) =>
+      text(c),
+    );
+    expect(children).toEqual(["Clusters", "Machines", "Remote machines", "Pools"]);
+  }, "sidebar children");
+});
+
+it("shows the pool with its counts on the Pools page", async () => {
+  const page = await openPage("capi-pools", "page-pools");
+  await until(() => {
+    const row = page.querySelector('[data-key$="/lens"]');
+    expect(text(row)).toMatch(/lens/);
+    expect(text(row)).toMatch(/lens-tmpl/);
+  }, "pool row");
+});
+
+it("shows the cluster tree, Machines and Remote machines", async () => {
+  const clusters = await openPage("capi-clusters", "page-clusters");
+  await until(
+    () => expect(text(clusters.querySelector('[data-cluster="c1"]'))).toMatch(/MachineDeployment\s*md1/),
+    "tree",
+  );
+  const machines = await openPage("capi-machines", "page-machines");
+  await until(() => expect(text(machines)).toMatch(/m-one/), "machines");
+  const rms = await openPage("capi-remote-machines", "page-remote-machines");
+  await until(() => expect(text(rms)).toMatch(/m-one/), "remote machines");
+});
+
+it("shows the pool machine panel in the real drawer, with icon menu items in the toolbar", async () => {
+  const panel = await showDetails(`${INFRA}/pooledremotemachines/pm-stale`, "panel-pool-machine");
+  expect(text($(".Drawer .drawer-title"))).toMatch(/PooledRemoteMachine: pm-stale/);
+  await until(() => expect(text(panel)).toMatch(/no longer exists/), "stale claim note");
+  for (const [action, icon] of [
+    ["cordon", "block"],
+    ["release", "logout"],
+  ]) {
+    const item = toolbarItem(action)?.closest(".MenuItem");
+    expect(item).toBeTruthy();
+    // As Lens's own items: an interactive icon (the toolbar shows only icons) and a title.
+    expect(item.querySelector(`.Icon.interactive [data-icon-name="${icon}"]`)).toBeTruthy();
+    expect(text(item.querySelector(".title"))).toMatch(action === "cordon" ? /^Cordon$/ : /^Release$/);
+  }
+});
+
+it("releases a stale claim through the real ConfirmDialog, the API server and a notification", async () => {
+  await click(toolbarItem("release"));
+  const dialog = await confirmDialog();
+  // Title and message are separate paragraphs.
+  expect(text(dialog.querySelector(".capi-confirm-title"))).toBe("Release pm-stale");
+  expect(text(dialog.querySelector(".capi-confirm-message"))).toMatch(/RemoteMachine gone no longer exists/);
+  await click([...dialog.querySelectorAll("button")].find((b) => /Clear claim/.test(text(b))));
+  await eventually(async () => {
+    const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-stale`);
+    expect(pm.body.metadata.annotations?.["remote.infrastructure.cluster.x-k8s.io/release"]).toBeTruthy();
+  }, "release annotation");
+  await notification(/Release of pm-stale requested/);
+  expect(requests.some((r) => /^patch /i.test(r) && r.includes("pooledremotemachines/pm-stale"))).toBe(true);
+});
+
+it("cordons from the drawer toolbar, through the API server, with a notification", async () => {
+  await showDetails(`${INFRA}/pooledremotemachines/pm-a`, "panel-pool-machine");
+  await click(
+    await until(
+      () =>
+        toolbarItem("cordon") ??
+        (() => {
+          throw new Error("no cordon item");
+        })(),
+      "cordon item",
+    ),
+  );
+  await eventually(async () => {
+    const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-a`);
+    expect(pm.body.spec.cordoned).toBe(true);
+  }, "cordoned in the API server");
+  await notification(/pm-a cordoned/);
+});
+
+it("shows the RemoteMachine and Machine panels in the drawer", async () => {
+  const rm = await showDetails(`${INFRA}/remotemachines/m-one`, "panel-remote-machine");
+  await until(() => expect(text(rm)).toMatch(/Machine\s*m-one/), "RemoteMachine panel names its Machine");
+  const m = await showDetails(`${CAPI}/machines/m-one`, "panel-machine-remote");
+  await until(() => expect(text(m)).toMatch(/RemoteMachine\s*m-one/), "Machine panel");
+});
+
+it("pauses a Cluster only after a confirmation that says what pausing does", async () => {
+  await openDrawer(`${CAPI}/clusters/c1`, /Cluster: c1/);
+  await click(
+    await until(
+      () =>
+        toolbarItem("pause") ??
+        (() => {
+          throw new Error("no pause item");
+        })(),
+      "pause item",
+    ),
+  );
+  const dialog = await confirmDialog();
+  expect(text(dialog.querySelector(".capi-confirm-title"))).toBe("Pause Cluster c1");
+  expect(text(dialog.querySelector(".capi-confirm-message"))).toMatch(/stop acting on c1/);
+  await click([...dialog.querySelectorAll("button")].find((b) => /^Pause$/.test(text(b).trim())));
+  await eventually(async () => expect((await apiGetJson(`${CAPI}/clusters/c1`)).body.spec.paused).toBe(true), "paused");
+  await notification(/Cluster c1 paused/);
+});
+
+it("scales a MachineDeployment down only after a confirmation naming the deletion", async () => {
+  await openDrawer(`${CAPI}/machinedeployments/md1`, /MachineDeployment: md1/);
+  await click(
+    await until(
+      () =>
+        toolbarItem("scale-down") ??
+        (() => {
+          throw new Error("no scale-down item");
+        })(),
+      "scale-down item",
+    ),
+  );
+  const dialog = await confirmDialog();
+  expect(text(dialog.querySelector(".capi-confirm-title"))).toBe("Scale md1 down to 0");
+  expect(text(dialog.querySelector(".capi-confirm-message"))).toMatch(
+    /One Machine of MachineDeployment md1 is deleted/,
+  );
+  await click([...dialog.querySelectorAll("button")].find((b) => /Scale to 0/.test(text(b))));
+  await eventually(
+    async () => expect((await apiGetJson(`${CAPI}/machinedeployments/md1`)).body.spec.replicas).toBe(0),
+    "replicas 0",
+  );
+  await notification(/md1 scaled from 1 to 0/);
+});

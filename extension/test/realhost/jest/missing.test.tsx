@@ -1,0 +1,34 @@
+// @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree
+/**
+ * The packed extension in Freelens 1.9.0's real renderer against a real API server that has
+ * neither Cluster API's nor capi-remote's CRDs: the pages say what to install (real hosts wrap
+ * the 404 as `Error("Failed to load ...", { cause })`).
+ */
+jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+
+import { body, type Host, startHost, text, until } from "./harness";
+
+let host: Host;
+const $ = (sel: string) => body().querySelector(sel);
+
+beforeAll(async () => {
+  host = await startHost(["default"]);
+}, 120_000);
+
+it("names what to install on the Pools page when capi-remote's CRDs are absent", async () => {
+  await host.extension.navigate("capi-pools");
+  await until(() => {
+    const empty = $('[data-testid="page-pools"] [data-testid="empty-state"]');
+    expect(text(empty)).toMatch(/capi-remote not installed in this cluster/);
+    expect(text(empty)).toMatch(/deploy\/install\.yaml/);
+  }, "missing capi-remote");
+});
+
+it("names Cluster API on the Machines page when its CRDs are absent", async () => {
+  await host.extension.navigate("capi-machines");
+  await until(() => {
+    const empty = $('[data-testid="page-machines"] [data-testid="empty-state"]');
+    expect(text(empty)).toMatch(/Cluster API not installed in this cluster/);
+    expect(text(empty)).toMatch(/clusterctl init/);
+  }, "missing Cluster API");
+});
