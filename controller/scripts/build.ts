@@ -6,9 +6,13 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { scriptSources } from "../src/host/scripts.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const OUTFILE = join(root, "dist", "controller.mjs");
+
+/** The build's constant that carries the host scripts (see src/host/scripts.ts). */
+export const hostScriptsDefine = () => ({ __CAPI_REMOTE_HOST_SCRIPTS__: JSON.stringify(scriptSources()) });
 
 export async function buildController(outfile = OUTFILE): Promise<string> {
   await build({
@@ -34,6 +38,8 @@ export async function buildController(outfile = OUTFILE): Promise<string> {
         "const __dirname = __crDirname(__filename);",
       ].join(" "),
     },
+    // The shell programs that run on machines (src/host/scripts/*.sh), carried in the bundle.
+    define: hostScriptsDefine(),
     logLevel: "warning",
   });
   return outfile;

@@ -47,10 +47,7 @@ const EXEMPT: Record<string, string> = {
   "controller/src/reconcile/tasks.ts": HOST,
   "controller/src/reconcile/tasks.ts#startBootstrap": HOST,
   "controller/src/reconcile/tasks.ts#startBootstrap>anonymous": HOST,
-  "controller/src/cloudinit/runner.ts":
-    "host side being split into host/ and tasks/ (issue 15, helper A1); its shell moves to host/scripts/*.sh",
-  "controller/src/cloudinit/runner.ts#stepLines":
-    "host side being split into host/ and tasks/ (issue 15, helper A1): the step switch, one case per cloud-init feature",
+  "controller/src/host/runner.ts#stepLines": "the step switch, one case per cloud-init feature",
 };
 
 type Violation = { key: string; message: string };

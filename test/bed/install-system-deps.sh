@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test bed needs, only those missing:
 #   openssh-server (sshd on the test hosts), sudo (the sudo accounts), iproute2 (network namespaces),
-#   openssl (certificates), util-linux (unshare/nsenter), chromium (browser tests; pass --browser),
+#   openssl (certificates), util-linux (unshare/nsenter), shellcheck (the host scripts' check),
+#   chromium (browser tests; pass --browser),
 #   containerd, runc and CNI plugins (real kubeadm workers on the test hosts; pass --kubeadm).
 # Installing openssh-server must not start an sshd on the real machine: a policy-rc.d forbids it.
 set -euo pipefail
-pkgs=(openssh-server openssh-client sudo iproute2 openssl util-linux curl)
+pkgs=(openssh-server openssh-client sudo iproute2 openssl util-linux curl shellcheck)
 for a in "$@"; do
   case $a in
     --browser) pkgs+=(chromium) ;;

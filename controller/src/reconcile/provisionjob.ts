@@ -8,7 +8,7 @@
 import type { RemoteMachine } from "@capi-remote/shared";
 import { DEFAULT_SSH_USER } from "@capi-remote/shared";
 import { type Plan, shq } from "../cloudinit/plan.js";
-import { renderRunner, startCommand, watchCommand } from "../cloudinit/runner.js";
+import { renderRunner, startCommand, watchCommand } from "../host/runner.js";
 
 export const JOB_LABEL = "remote.infrastructure.cluster.x-k8s.io/remote-machine";
 const MOUNT = "/capi-remote";

@@ -31,9 +31,9 @@ import {
 } from "@capi-remote/shared";
 import { cleanupCommands } from "../cleanup/sequence.js";
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
-import { stateDirFor } from "../cloudinit/runner.js";
 import { statusUrgent } from "../controllers/remotemachine/status.js";
 import { guardedOps, recordAttach, recordStart, type WriteDeps } from "../controllers/remotemachine/writes.js";
+import { stateDirFor } from "../host/runner.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { claimPatch, propagatedMetadata } from "../pool/copy.js";
 import { FreshCache } from "../runtime/fresh.js";

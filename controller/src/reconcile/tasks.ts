@@ -11,7 +11,7 @@ import {
   startAndFollowCommand,
   tailCommand,
   watchCommand,
-} from "../cloudinit/runner.js";
+} from "../host/runner.js";
 import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";

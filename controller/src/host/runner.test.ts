@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { planBootstrap } from "./plan.js";
+import { planBootstrap } from "../cloudinit/plan.js";
 import {
   RUN_GATE,
   renderRunner,

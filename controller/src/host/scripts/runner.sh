@@ -1,0 +1,30 @@
+#!/bin/sh
+# The runner: one bootstrap, detached from the SSH session, run once (renderRunner fills it in).
+# __S is the state directory, __W the steps' working directory, __LIMIT a step's time limit in
+# seconds, __SENTINEL the file whose presence proves success; the lines __GATE, __WATCHDOG,
+# __WATCHDOG_START and __STEPS are replaced by gate.sh, watchdog.sh, watchdog-start.sh (or nothing
+# when no step needs it) and the rendered steps.
+S=__S
+__GATE
+exec >>"$S/output.log" 2>&1 </dev/null
+# The start made everything above root's only (umask 077); the steps run as cloud-init runs them,
+# under 022 (directories and files they create are readable as usual).
+umask 022
+# shellcheck disable=SC2317 # called by the steps (__STEPS)
+begin() { echo "$1 $2 $3" >> "$S/progress"; echo "capi-remote: step $1/$2: $3"; }
+__WATCHDOG
+# Off the path to the first step: a runner uploaded as a file keeps the name run.sh on the
+# machine, stray uploads of cut sessions go (`rm` only if there are any). `exit` is written last,
+# in one write: whoever sees it non-empty sees the whole line. The watchdog stops with the run
+# (the EXIT trap).
+finish() { [ -z "$cr_self" ] || mv -f "$cr_self" "$S/run.sh" 2>/dev/null; for cr_u in "$S"/run.sh.*; do [ ! -e "$cr_u" ] || rm -f "$S"/run.sh.*; break; done; echo "$1 $2" > "$S/exit"; exit 0; }
+# A step the watchdog killed reports __TIMED_OUT, as `timeout` did.
+fail() { cr_c=$1; cr_t=; { read -r cr_t < "$S/timedout"; } 2>/dev/null; if [ "$cr_t" = "$2" ]; then cr_c=__TIMED_OUT; echo "capi-remote: step $2 ran over its __LIMIT s and was stopped"; fi; echo "capi-remote: step $2 failed with exit code $cr_c"; finish "$cr_c" "$2"; }
+cd __W 2>/dev/null || { mkdir -p __W && cd __W; } || fail $? 0
+# Started already when the runner came on the run's input (the preamble).
+__WATCHDOG_START
+__STEPS
+if [ ! -e __SENTINEL ]; then echo "capi-remote: the sentinel file is missing"; finish 1 __SENTINEL_STEP; fi
+# Its time is its own: no `date` needed.
+echo bootstrapped > "$S/receipt"
+finish 0 0
