@@ -3,7 +3,11 @@
  * metav1.Condition) and v1beta1 (`status.conditions` with `severity`, or kept under
  * `status.deprecated.v1beta1.conditions` by v1beta2 objects). Views read the normalised form.
  */
+import { ConditionType } from "@capi-remote/shared/conditions";
 import type { Obj } from "./types.js";
+
+/** Cluster API's own summary condition of v1beta2 objects (capi-remote does not set it). */
+const CapiConditionType = { Available: "Available" } as const;
 
 export interface NormalCondition {
   type: string;
@@ -76,7 +80,7 @@ export function summaryOf(o: Obj): {
   since?: string;
   level: number;
 } {
-  const c = conditionOf(o, "Available") ?? conditionOf(o, "Ready");
+  const c = conditionOf(o, CapiConditionType.Available) ?? conditionOf(o, ConditionType.Ready);
   if (!c) return { status: "", reason: "", message: "", level: 1 };
   return {
     status: c.status,

@@ -3,6 +3,7 @@
  * warning icons in its lists. Pure.
  */
 import type { PoolCounts, PoolPhase } from "@capi-remote/shared";
+import { ClaimedReason, ConditionType, FactsGatheredReason } from "@capi-remote/shared/conditions";
 import { quarantineOf, RemoteAnnotations } from "@capi-remote/shared/contract";
 import { claimantName, countPool, holds, poolPhaseOf } from "@capi-remote/shared/pools";
 import { badness, conditionOf, summaryOf } from "./conditions.js";
@@ -93,7 +94,7 @@ export function hostKeyState(o: Obj): string {
 export function remoteMachineRows(rms: Obj[]): RemoteMachineRow[] {
   return rms
     .map((rm) => {
-      const ready = conditionOf(rm, "Ready");
+      const ready = conditionOf(rm, ConditionType.Ready);
       const provisioned = rm.status?.initialization?.provisioned ?? rm.status?.ready ?? false;
       return {
         namespace: rm.metadata.namespace ?? "",
@@ -180,15 +181,16 @@ export function poolMachineRows(prms: Obj[], rms: Obj[], machines: Obj[]): PoolM
       const machine = who ? machineByInfra.get(`${p.metadata.namespace}/${who}`) : undefined;
       const f = p.status?.facts ?? {};
       const q = quarantineOf(p.metadata.annotations);
-      const claimed = conditionOf(p, "Claimed");
-      const facts = conditionOf(p, "FactsGathered");
+      const claimed = conditionOf(p, ConditionType.Claimed);
+      const facts = conditionOf(p, ConditionType.FactsGathered);
       const orphan =
-        claimed?.reason === "ClaimantNotFound" ||
+        claimed?.reason === ClaimedReason.ClaimantNotFound ||
         (!!who && !holds(rmByKey.get(`${p.metadata.namespace}/${who}`) as never, p as never));
       const warn =
         q?.message ??
         (orphan ? `RemoteMachine ${who} no longer exists; release this machine to return it to the pool` : "");
-      const factsProblem = facts && facts.status === "False" && facts.reason !== "FactsDisabled" ? facts.message : "";
+      const factsProblem =
+        facts && facts.status === "False" && facts.reason !== FactsGatheredReason.FactsDisabled ? facts.message : "";
       const level = Math.max(PHASE_LEVEL[phase] ?? 1, orphan ? 2 : 0, factsProblem ? 2 : 0);
       return {
         namespace: p.metadata.namespace ?? "",
@@ -204,7 +206,7 @@ export function poolMachineRows(prms: Obj[], rms: Obj[], machines: Obj[]): PoolM
         arch: f.architecture ?? "",
         cpus: f.cpus !== undefined ? String(f.cpus) : "",
         memory: humanMemory(f.memory),
-        reason: q ? q.reason : orphan ? "ClaimantNotFound" : factsProblem ? (facts?.reason ?? "") : "",
+        reason: q ? q.reason : orphan ? ClaimedReason.ClaimantNotFound : factsProblem ? (facts?.reason ?? "") : "",
         message: warn || factsProblem,
         level,
       };
@@ -258,7 +260,7 @@ export interface StatusText {
 }
 
 export function remoteMachineStatusText(rm: Obj): StatusText | undefined {
-  const ready = conditionOf(rm, "Ready");
+  const ready = conditionOf(rm, ConditionType.Ready);
   if (!ready || ready.status === "True") return undefined;
   const b = badness(ready);
   if (b < 2) return undefined;
@@ -268,11 +270,11 @@ export function remoteMachineStatusText(rm: Obj): StatusText | undefined {
 export function poolMachineStatusText(p: Obj): StatusText | undefined {
   const q = quarantineOf(p.metadata.annotations);
   if (q) return { level: "critical", text: `Quarantined: ${q.message}`.slice(0, 300) };
-  const claimed = conditionOf(p, "Claimed");
-  if (claimed?.reason === "ClaimantNotFound") return { level: "warning", text: claimed.message };
+  const claimed = conditionOf(p, ConditionType.Claimed);
+  if (claimed?.reason === ClaimedReason.ClaimantNotFound) return { level: "warning", text: claimed.message };
   if (p.status?.phase === "Failed") return { level: "critical", text: "the bootstrap of its RemoteMachine failed" };
-  const facts = conditionOf(p, "FactsGathered");
-  if (facts?.status === "False" && facts.reason !== "FactsDisabled")
+  const facts = conditionOf(p, ConditionType.FactsGathered);
+  if (facts?.status === "False" && facts.reason !== FactsGatheredReason.FactsDisabled)
     return { level: "warning", text: `${facts.reason}: ${facts.message}`.slice(0, 300) };
   return undefined;
 }
