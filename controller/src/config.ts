@@ -19,6 +19,8 @@ export interface Config {
   poolFacts: boolean;
   /** Who may read /metrics: "kube" (TokenReview + SubjectAccessReview) or "none" (anyone). */
   metricsAuth: "kube" | "none";
+  /** Refuse machines without pinned host keys instead of recording the key on first use. */
+  requirePinnedHostKeys: boolean;
 }
 
 const FLAGS = {
@@ -60,6 +62,10 @@ const FLAGS = {
   "pool-facts": {
     env: "CAPI_REMOTE_POOL_FACTS",
     help: "read hostname, OS, CPUs and memory of pool machines over SSH: true|false (default true)",
+  },
+  "require-pinned-host-keys": {
+    env: "CAPI_REMOTE_REQUIRE_PINNED_HOST_KEYS",
+    help: "refuse machines without spec.hostKeys / hostKeysSecretRef (no first-use trust): true|false (default false)",
   },
 } as const;
 
@@ -108,6 +114,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   if (!["true", "false"].includes(facts)) throw new Error("--pool-facts must be true or false");
   const metricsAuth = (get("metrics-auth") ?? "kube").toLowerCase();
   if (metricsAuth !== "kube" && metricsAuth !== "none") throw new Error("--metrics-auth must be kube or none");
+  const strict = (get("require-pinned-host-keys") ?? "false").toLowerCase();
+  if (!["true", "false"].includes(strict)) throw new Error("--require-pinned-host-keys must be true or false");
   return {
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,
@@ -125,5 +133,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     identity: `${env.POD_NAME ?? env.HOSTNAME ?? "capi-remote"}_${process.pid}`,
     poolFacts: facts === "true",
     metricsAuth,
+    requirePinnedHostKeys: strict === "true",
   };
 }

@@ -43,6 +43,7 @@ import { mirrorsOnly, PooledMachineReconciler } from "./reconcile/pooledmachine.
 import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";
 import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
+import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
 import { TemplateReconciler } from "./reconcile/template.js";
 import { EventRecorder } from "./runtime/events.js";
@@ -63,6 +64,7 @@ export async function run(cfg: Config): Promise<void> {
   if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
   else kc.loadFromDefault();
   const metrics = makeMetrics();
+  setRequirePinnedHostKeys(cfg.requirePinnedHostKeys);
   /** Secret words of every cached Secret, so that none can reach a log line, Event or message. */
   const words = new SecretWordIndex();
   const log = makeLogger({ level: cfg.logLevel, redact: words.redact });

@@ -4,8 +4,8 @@
  * and every failure is a BootstrapDataError with a reason and a message free of the data itself
  * (it holds join tokens).
  */
-import { gunzipSync } from "node:zlib";
 import { parseDocument } from "yaml";
+import { BOOTSTRAP_LIMITS, checkCount, checkDataSize, DecodeBudget, LimitError } from "./limits.js";
 
 export type StepKind = "command" | "file" | "script";
 
@@ -139,7 +139,15 @@ function duplicateKeyName(text: string, offset: number): string | undefined {
   return m?.[1];
 }
 
-function decodeContent(content: unknown, encoding: unknown, where: string): Buffer {
+function decodeContent(content: unknown, encoding: unknown, where: string, budget: DecodeBudget): Buffer {
+  const out = decodeWithin(content, encoding, where, budget);
+  if (!isGzip(encoding)) budget.take(out.length, where);
+  return out;
+}
+
+const isGzip = (encoding: unknown) => typeof encoding === "string" && /^gz(ip)?(\+b(ase)?64)?$/i.test(encoding);
+
+function decodeWithin(content: unknown, encoding: unknown, where: string, budget: DecodeBudget): Buffer {
   if (content === undefined || content === null) return Buffer.alloc(0);
   if (typeof content !== "string") throw invalid(`${where}.content must be a string`);
   const enc = typeof encoding === "string" ? encoding.toLowerCase() : "text/plain";
@@ -149,11 +157,9 @@ function decodeContent(content: unknown, encoding: unknown, where: string): Buff
     return Buffer.from(clean, "base64");
   };
   const gunzip = (b: Buffer) => {
-    try {
-      return gunzipSync(b);
-    } catch {
-      throw invalid(`${where}.content is not valid gzip data`);
-    }
+    const out = budget.gunzip(b, where);
+    if (!out) throw invalid(`${where}.content is not valid gzip data`);
+    return out;
   };
   switch (enc) {
     case "text/plain":
@@ -201,7 +207,7 @@ function commandSteps(list: unknown, key: string): CommandStep[] {
   });
 }
 
-function fileSteps(list: unknown): { now: FileStep[]; deferred: FileStep[] } {
+function fileSteps(list: unknown, budget: DecodeBudget): { now: FileStep[]; deferred: FileStep[] } {
   const now: FileStep[] = [];
   const deferred: FileStep[] = [];
   if (list === undefined || list === null) return { now, deferred };
@@ -216,7 +222,7 @@ function fileSteps(list: unknown): { now: FileStep[]; deferred: FileStep[] } {
       kind: "file",
       name: `${where} ${e.path}`,
       path: e.path,
-      contentB64: decodeContent(e.content, e.encoding, where).toString("base64"),
+      contentB64: decodeContent(e.content, e.encoding, where, budget).toString("base64"),
       permissions: permissionsOf(e.permissions, where),
       owner: e.owner === undefined ? "root:root" : String(e.owner),
       append: e.append === true || e.append === "true",
@@ -228,8 +234,31 @@ function fileSteps(list: unknown): { now: FileStep[]; deferred: FileStep[] } {
   return { now, deferred };
 }
 
-/** The execution plan for a bootstrap Secret's data. Throws BootstrapDataError only. */
+/**
+ * The execution plan for a bootstrap Secret's data. Throws BootstrapDataError only: a broken
+ * limit (BOOTSTRAP_LIMITS) or anything unforeseen is InvalidBootstrapData, terminal, never a
+ * retry.
+ */
 export function planBootstrap(value: string, format: string | undefined, opts: PlanOptions = {}): Plan {
+  try {
+    checkDataSize(value);
+    return planWithin(value, format, opts);
+  } catch (e) {
+    if (e instanceof BootstrapDataError) throw e;
+    if (e instanceof LimitError) throw invalid(e.message);
+    // Never the error's own text: it may quote the data.
+    throw invalid(`bootstrap data could not be planned (${e instanceof Error ? e.name : "error"})`);
+  }
+}
+
+/** Counts checked before any step is built. */
+function checkCounts(cfg: Record<string, unknown>): void {
+  checkCount(cfg.write_files, "write_files", BOOTSTRAP_LIMITS.writeFiles);
+  checkCount(cfg.bootcmd, "bootcmd", BOOTSTRAP_LIMITS.commands);
+  checkCount(cfg.runcmd, "runcmd", BOOTSTRAP_LIMITS.commands);
+}
+
+function planWithin(value: string, format: string | undefined, opts: PlanOptions): Plan {
   const fmt = (format ?? "cloud-config").trim() || "cloud-config";
   if (fmt !== "cloud-config") {
     throw new BootstrapDataError(
@@ -271,7 +300,8 @@ export function planBootstrap(value: string, format: string | undefined, opts: P
   if (doc === null || doc === undefined) return { steps: [], ignoredKeys: [] };
   if (typeof doc !== "object" || Array.isArray(doc)) throw invalid("cloud-config must be a mapping");
   const cfg = doc as Record<string, unknown>;
-  const files = fileSteps(cfg.write_files);
+  checkCounts(cfg);
+  const files = fileSteps(cfg.write_files, new DecodeBudget());
   const runcmd = commandSteps(cfg.runcmd, "runcmd");
   const run: Step[] =
     opts.commandsAsScript && runcmd.length > 0

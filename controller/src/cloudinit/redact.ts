@@ -2,8 +2,19 @@
  * Redaction of bootstrap secrets from text shown to users (conditions, Events, logs). Join
  * tokens, keys and certificates come from the bootstrap data, so any long word that appears in
  * the data is replaced, plus a few shapes that are always secret.
+ *
+ * Words are compared in pieces as well as whole: `K0S_TOKEN=<t>` in the data makes `<t>` secret
+ * wherever it is printed, and `TOKEN=<t>` printed is caught when the data holds `<t>` alone.
+ * Files the data carries encoded (base64, gzip) are decoded, within the planner's bounds, and
+ * their words learned too: the host prints them decoded.
  */
+import { parse as parseYaml } from "yaml";
+import { DecodeBudget } from "./limits.js";
+
 const WORD = /[A-Za-z0-9+/=_.:@-]{12,}/g;
+/** Where a word is cut into pieces: assignments, key: value, user@host. */
+const PIECE_SEP = /[=:@]/;
+const MIN = 12;
 const ALWAYS = [
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
   /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g, // kubeadm bootstrap token
@@ -11,15 +22,65 @@ const ALWAYS = [
 ];
 export const REDACTED = "[redacted]";
 
+/** The secret words of a text: each long word, and each long piece of it. */
+function wordsOf(text: string, into: Set<string>): void {
+  for (const w of text.match(WORD) ?? []) {
+    into.add(w);
+    if (PIECE_SEP.test(w)) for (const p of w.split(PIECE_SEP)) if (p.length >= MIN) into.add(p);
+  }
+}
+
+/**
+ * The texts whose words are secret in one Secret value: the value, and the decoded content of
+ * each encoded write_files entry when it is cloud-config (bounded like the planner's decoding;
+ * what cannot be read is skipped: the planner refuses it anyway).
+ */
+export function secretTexts(value: string): string[] {
+  const out = [value];
+  if (!/^(\uFEFF)?(#cloud-config|## template: *jinja)/.test(value) || !/encoding/.test(value)) return out;
+  try {
+    const doc = parseYaml(value.replace(/^\uFEFF?## template:[^\n]*\n/, ""), {
+      schema: "yaml-1.1",
+      strict: false,
+      uniqueKeys: false,
+      maxAliasCount: 100,
+    }) as { write_files?: unknown } | null;
+    const files = Array.isArray(doc?.write_files) ? (doc.write_files as unknown[]) : [];
+    const budget = new DecodeBudget();
+    files.slice(0, 1024).forEach((f, i) => {
+      const e = (f ?? {}) as { content?: unknown; encoding?: unknown };
+      if (typeof e.content !== "string" || typeof e.encoding !== "string") return;
+      const enc = e.encoding.toLowerCase();
+      let b: Buffer | undefined =
+        enc.includes("b64") || enc.includes("base64") ? Buffer.from(e.content, "base64") : undefined;
+      if (enc.startsWith("gz")) b = budget.gunzip(b ?? Buffer.from(e.content, "latin1"), `write_files[${i}]`);
+      if (b) out.push(b.toString("utf8"));
+    });
+  } catch {
+    // Not readable cloud-config, or over a bound: the value's own words are still learned.
+  }
+  return out;
+}
+
+function redactWith(text: string, has: (w: string) => boolean): string {
+  let out = text;
+  for (const re of ALWAYS) out = out.replace(re, REDACTED);
+  return out.replace(WORD, (w) => {
+    if (has(w)) return REDACTED;
+    if (!PIECE_SEP.test(w)) return w;
+    // Pieces: `TOKEN=<secret>` printed where the data held `<secret>`.
+    return w
+      .split(/([=:@])/)
+      .map((p) => (p.length >= MIN && has(p) ? REDACTED : p))
+      .join("");
+  });
+}
+
 /** Builds a redactor for the given secret material (bootstrap data, decoded file contents). */
 export function makeRedactor(secrets: string[]): (text: string) => string {
   const words = new Set<string>();
-  for (const s of secrets) for (const w of s.match(WORD) ?? []) words.add(w);
-  return (text: string) => {
-    let out = text;
-    for (const re of ALWAYS) out = out.replace(re, REDACTED);
-    return out.replace(WORD, (w) => (words.has(w) ? REDACTED : w));
-  };
+  for (const s of secrets) for (const t of secretTexts(s)) wordsOf(t, words);
+  return (text: string) => redactWith(text, (w) => words.has(w));
 }
 
 /**
@@ -36,7 +97,7 @@ export class SecretWordIndex {
   /** Sets the secret material of `source` (replacing what it had). */
   set(source: string, secrets: string[]): void {
     const words = new Set<string>();
-    for (const s of secrets) for (const w of s.match(WORD) ?? []) words.add(w);
+    for (const s of secrets) for (const t of secretTexts(s)) wordsOf(t, words);
     this.delete(source);
     if (!words.size) return;
     this.bySource.set(source, words);
@@ -54,9 +115,5 @@ export class SecretWordIndex {
     }
   }
 
-  redact = (text: string): string => {
-    let out = text;
-    for (const re of ALWAYS) out = out.replace(re, REDACTED);
-    return out.replace(WORD, (w) => (this.count.has(w) ? REDACTED : w));
-  };
+  redact = (text: string): string => redactWith(text, (w) => this.count.has(w));
 }

@@ -11,8 +11,18 @@ import {
   type RemoteMachineSpec,
 } from "@capi-remote/shared";
 import type { SSHTarget } from "../ssh/executor.js";
-import { type HostKeyPolicy, pinnedKeysFor } from "../ssh/hostkeys.js";
+import type { HostKeyPolicy } from "../ssh/hostkeys.js";
 import { type Secret, secretValue } from "./context.js";
+import { hostKeyPolicies } from "./hostkeypolicy.js";
+
+/**
+ * The controller-wide --require-pinned-host-keys flag, set once at start (main.ts): every
+ * reconciler builds targets through here, so the flag does not have to travel through each.
+ */
+let requirePinnedDefault = false;
+export function setRequirePinnedHostKeys(on: boolean): void {
+  requirePinnedDefault = on;
+}
 
 export type ConnectionSpec = RemoteMachineSpec | PooledRemoteMachineSpec["machine"];
 
@@ -21,6 +31,7 @@ export function sshTargetFor(
   secret: (name: string | undefined) => Secret | undefined,
   spec: ConnectionSpec,
   recordedHostKey: string | undefined,
+  opts: { requirePinned?: boolean } = { requirePinned: requirePinnedDefault },
 ): { target: SSHTarget; policy: HostKeyPolicy["mode"] } | { reason: string; message: string } {
   const keySecret = secret(spec.sshKeyRef?.name);
   if (!keySecret || !spec.sshKeyRef?.name) {
@@ -38,47 +49,25 @@ export function sshTargetFor(
   const passphrase = secretValue(keySecret, "passphrase");
   const address = spec.address ?? "";
   const port = spec.port ?? DEFAULT_SSH_PORT;
-  let hostKeys: HostKeyPolicy;
-  if (spec.insecureSkipHostKeyVerification) hostKeys = { mode: "insecure" };
-  else {
-    const pinned = pinnedKeysFor((spec.hostKeys ?? []).join("\n"), address, port);
-    if (spec.hostKeysSecretRef) {
-      const hs = secret(spec.hostKeysSecretRef.name);
-      const text = secretValue(hs, spec.hostKeysSecretRef.key ?? "known_hosts");
-      if (text === undefined) {
-        return {
-          reason: Reason.HostKeySecretNotFound,
-          message: `known_hosts Secret ${spec.hostKeysSecretRef.name} (key ${spec.hostKeysSecretRef.key ?? "known_hosts"}) not found`,
-        };
-      }
-      pinned.push(...pinnedKeysFor(text, address, port));
-    }
-    hostKeys =
-      pinned.length > 0 || spec.hostKeys || spec.hostKeysSecretRef
-        ? { mode: "pinned", keys: pinned }
-        : { mode: "tofu", ...(recordedHostKey ? { recorded: recordedHostKey } : {}) };
-  }
+  const keys = hostKeyPolicies(secret, spec, address, port, recordedHostKey, opts);
+  if ("reason" in keys) return keys;
+  const hostKeys = keys.target;
   let bastion: SSHTarget["bastion"];
   if (spec.bastion) {
     const b = spec.bastion;
+    if (!keys.bastion) throw new Error("no host-key policy for a bastion"); // hostKeyPolicies always gives one
     const bs = secret(b.sshKeyRef.name);
     const bkey = secretValue(bs, "value");
     if (!bkey)
       return { reason: Reason.SSHKeySecretNotFound, message: `bastion SSH key Secret ${b.sshKeyRef.name} not found` };
-    const bport = b.port ?? DEFAULT_SSH_PORT;
-    const bpinned = pinnedKeysFor((b.hostKeys ?? []).join("\n"), b.address, bport);
     const bpass = secretValue(bs, "passphrase");
     bastion = {
       host: b.address,
-      port: bport,
+      port: b.port ?? DEFAULT_SSH_PORT,
       user: b.user ?? DEFAULT_SSH_USER,
       privateKey: bkey,
       ...(bpass ? { passphrase: bpass } : {}),
-      hostKeys: spec.insecureSkipHostKeyVerification
-        ? { mode: "insecure" }
-        : bpinned.length
-          ? { mode: "pinned", keys: bpinned }
-          : { mode: "tofu" },
+      hostKeys: keys.bastion,
     };
   }
   return {

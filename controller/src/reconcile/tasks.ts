@@ -100,7 +100,9 @@ function sshFailure(e: unknown): TaskFailure {
       e.reason === "Timeout" || e.reason === "Cancelled" || e.reason === "ConnectionLost"
         ? "HostUnreachable"
         : e.reason;
-    return { reason, message: e.message, terminal: false, ...(e.presentedKey ? { presentedKey: e.presentedKey } : {}) };
+    // A host that floods the session is not retried into flooding it again.
+    const terminal = e.reason === "HostOutputTooLarge";
+    return { reason, message: e.message, terminal, ...(e.presentedKey ? { presentedKey: e.presentedKey } : {}) };
   }
   return { reason: "HostUnreachable", message: e instanceof Error ? e.message : String(e), terminal: false };
 }
@@ -505,7 +507,7 @@ export class TaskManager {
         }
         const tail = this.redact(
           key,
-          (await conn.exec(root(tailCommand(input.stateDir, 15)), { timeoutMs: 15_000 })).stdout,
+          (await conn.exec(root(tailCommand(input.stateDir, 15)), { timeoutMs: 15_000, keepLast: true })).stdout,
         );
         t.ok = false;
         t.failure =

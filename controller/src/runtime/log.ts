@@ -28,13 +28,27 @@ function errorFields(v: unknown): unknown {
   return v;
 }
 
+/**
+ * Redacts every string of a value before it is serialized: JSON escaping would glue `\n` to the
+ * next word (`n<secret>`), which a redactor of the finished line no longer recognises.
+ */
+function redactValue(v: unknown, redact: (s: string) => string, depth = 0): unknown {
+  if (typeof v === "string") return redact(v);
+  if (depth > 8 || v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map((x) => redactValue(x, redact, depth + 1));
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactValue(x, redact, depth + 1)]));
+}
+
 /** A logger writing JSON lines to stderr (or `write`). */
 export function makeLogger(opts: LogOptions, base: Record<string, unknown> = {}): Logger {
   const write = opts.write ?? ((l: string) => process.stderr.write(`${l}\n`));
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < ORDER[opts.level]) return;
-    const rec: Record<string, unknown> = { ts: new Date().toISOString(), level, msg, ...base };
+    let rec: Record<string, unknown> = { ts: new Date().toISOString(), level, msg, ...base };
     for (const [k, v] of Object.entries(fields ?? {})) rec[k] = errorFields(v);
+    if (opts.redact) rec = redactValue(rec, opts.redact) as Record<string, unknown>;
     const line = JSON.stringify(rec);
     write(opts.redact ? opts.redact(line) : line);
   };

@@ -48,7 +48,29 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Each complete stdout line as it arrives. */
   onLine?: (line: string) => void;
+  /**
+   * Bytes of stdout kept (default OUTPUT_LIMITS.stdoutBytes). Without onLine, more output fails
+   * the exec (HostOutputTooLarge); with onLine, only the last this many bytes are kept.
+   */
+  maxStdoutBytes?: number;
+  /** Keep the last maxStdoutBytes of stdout instead of failing when there is more (a tail of output). */
+  keepLast?: boolean;
+  /** Longest stdout line passed to onLine (default OUTPUT_LIMITS.lineBytes); a longer one fails the exec. */
+  maxLineBytes?: number;
 }
+
+/**
+ * What the controller keeps of a command's output: a host may send anything, for as long as a
+ * session lasts, so every buffer has a bound and the work per byte is constant.
+ */
+export const OUTPUT_LIMITS = {
+  /** stdout of a command whose output is used whole (probes, facts, the tail of a failed run). */
+  stdoutBytes: 1024 * 1024,
+  /** stderr: the last this many bytes are kept (it is only read for sudo's refusal). */
+  stderrBytes: 64 * 1024,
+  /** One line of a followed stream (progress, exit, started); protocol lines are short. */
+  lineBytes: 64 * 1024,
+} as const;
 
 export interface SSHConnection {
   /** The key the host presented, "type base64". */
@@ -70,7 +92,8 @@ export type SSHErrorReason =
   | "InvalidSSHKey"
   | "Timeout"
   | "Cancelled"
-  | "ConnectionLost";
+  | "ConnectionLost"
+  | "HostOutputTooLarge";
 
 export class SSHError extends Error {
   constructor(
@@ -139,9 +162,11 @@ class Ssh2Connection implements SSHConnection {
       if (opts.signal?.aborted) return reject(new SSHError("Cancelled", "cancelled"));
       this.client.exec(command, (err, stream: ClientChannel) => {
         if (err) return reject(new SSHError("ConnectionLost", `could not start a command: ${err.message}`));
-        let stdout = "";
-        let stderr = "";
-        let partial = "";
+        const maxOut = opts.maxStdoutBytes ?? OUTPUT_LIMITS.stdoutBytes;
+        const maxLine = opts.maxLineBytes ?? OUTPUT_LIMITS.lineBytes;
+        const stdout = new Tail(maxOut);
+        const stderr = new Tail(OUTPUT_LIMITS.stderrBytes);
+        const lines = opts.onLine ? new LineSplitter(maxLine, opts.onLine) : undefined;
         let done = false;
         const finish = (fn: () => void) => {
           if (done) return;
@@ -154,6 +179,10 @@ class Ssh2Connection implements SSHConnection {
           stream.close();
           finish(() => reject(new SSHError("Cancelled", "cancelled")));
         };
+        const tooLarge = (message: string) => {
+          stream.close();
+          finish(() => reject(new SSHError("HostOutputTooLarge", message)));
+        };
         opts.signal?.addEventListener("abort", onAbort, { once: true });
         const timer = opts.timeoutMs
           ? setTimeout(() => {
@@ -162,26 +191,25 @@ class Ssh2Connection implements SSHConnection {
             }, opts.timeoutMs)
           : undefined;
         stream.on("data", (d: Buffer) => {
-          const s = d.toString("utf8");
-          stdout += s;
-          if (opts.onLine) {
-            partial += s;
-            const lines = partial.split("\n");
-            partial = lines.pop() ?? "";
-            for (const l of lines) opts.onLine(l);
-          }
+          if (done) return;
+          stdout.push(d);
+          if (!lines && !opts.keepLast && stdout.dropped > 0)
+            return tooLarge(`the host sent more than ${maxOut} bytes of output; the command was stopped`);
+          if (lines && !lines.push(d))
+            return tooLarge(`the host sent a line longer than ${maxLine} bytes; the session was stopped`);
         });
         stream.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString("utf8");
+          if (!done) stderr.push(d);
         });
         let exit: { code: number | null; signal?: string } | undefined;
         stream.on("exit", (code: number | null, signal?: string) => {
           exit = { code, ...(signal ? { signal } : {}) };
         });
         stream.on("close", () => {
-          if (partial && opts.onLine) opts.onLine(partial);
+          if (done) return;
+          lines?.end();
           const ended = exit;
-          if (ended) finish(() => resolve({ ...ended, stdout, stderr }));
+          if (ended) finish(() => resolve({ ...ended, stdout: stdout.text(), stderr: stderr.text() }));
           else finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended")));
         });
         if (opts.input) {
@@ -334,6 +362,83 @@ export class Ssh2Dialer implements Dialer {
       jump.client.end();
       throw e;
     }
+  }
+}
+
+/** The last `max` bytes of a stream (all of it while it is shorter); `dropped` counts the rest. */
+export class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  dropped = 0;
+
+  constructor(private readonly max: number) {}
+
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.size += b.length;
+    while (this.size > this.max) {
+      const first = this.chunks[0] as Buffer;
+      const over = this.size - this.max;
+      if (first.length <= over) {
+        this.chunks.shift();
+        this.size -= first.length;
+        this.dropped += first.length;
+      } else {
+        this.chunks[0] = first.subarray(over);
+        this.size -= over;
+        this.dropped += over;
+      }
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+/**
+ * Splits a byte stream into lines as it arrives: each byte is looked at once (only the new chunk
+ * is searched for a newline), and a line longer than `max` bytes is refused (push returns false)
+ * instead of being buffered.
+ */
+export class LineSplitter {
+  private partial: Buffer[] = [];
+  private partialSize = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly onLine: (line: string) => void,
+  ) {}
+
+  /** Feeds a chunk; false when a line is over the limit (nothing more should be fed). */
+  push(d: Buffer): boolean {
+    let from = 0;
+    for (;;) {
+      const nl = d.indexOf(10, from);
+      if (nl < 0) {
+        const rest = d.length - from;
+        if (this.partialSize + rest > this.max) return false;
+        if (rest > 0) {
+          this.partial.push(d.subarray(from));
+          this.partialSize += rest;
+        }
+        return true;
+      }
+      if (this.partialSize + (nl - from) > this.max) return false;
+      const piece = d.subarray(from, nl);
+      const line = this.partialSize ? Buffer.concat([...this.partial, piece]) : piece;
+      this.partial = [];
+      this.partialSize = 0;
+      this.onLine(line.toString("utf8"));
+      from = nl + 1;
+    }
+  }
+
+  /** The last line, when the stream ended without a newline. */
+  end(): void {
+    if (this.partialSize) this.onLine(Buffer.concat(this.partial).toString("utf8"));
+    this.partial = [];
+    this.partialSize = 0;
   }
 }
 

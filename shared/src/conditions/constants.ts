@@ -49,6 +49,10 @@ const SSHReasons = {
   InvalidSSHKey: "InvalidSSHKey",
   SSHKeySecretNotFound: "SSHKeySecretNotFound",
   HostKeySecretNotFound: "HostKeySecretNotFound",
+  /** hostKeys / a known_hosts Secret / bastion.hostKeys break a limit or hold only what cannot be checked. */
+  InvalidHostKeys: "InvalidHostKeys",
+  /** No pinned key where one is required (a bastion, or any host under --require-pinned-host-keys). */
+  HostKeyNotPinned: "HostKeyNotPinned",
   SudoRequiresPassword: "SudoRequiresPassword",
   SudoNotPermitted: "SudoNotPermitted",
   /** A connection field changed after the machine was provisioned or claimed: no SSH with it. */
@@ -94,6 +98,8 @@ export const BootstrapExecReason = {
   ProvisionJobFailed: "ProvisionJobFailed",
   /** A read-only command on the host (state probe) exited non-zero. */
   ProbeFailed: "ProbeFailed",
+  /** The host sent more output (or a longer line) than the controller keeps: the session was cut. */
+  HostOutputTooLarge: "HostOutputTooLarge",
   ...SSHReasons,
 } as const;
 
