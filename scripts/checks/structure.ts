@@ -33,9 +33,6 @@ const EXEMPT: Record<string, string> = {
   // The kubeconfig gate is one ordered list of refusals, each with its message; cut in two it
   // would hide which check comes first (security review C1).
   "controller/src/kube/kubeconfig.ts#checkWorkloadKubeconfig": "one ordered list of refusals (C1)",
-  // exec's body is one ssh2 stream life cycle (data, stderr, close, timeout, abort) whose
-  // handlers share state; 86 lines.
-  "controller/src/ssh/executor.ts#exec": "one stream life cycle whose handlers share state",
   "controller/src/main.ts#run": "wiring; shrinks to config, manager, register, run (issue 15 stage 5)",
   "controller/src/reconcile/remotemachine.ts": SPLIT,
   "controller/src/reconcile/remotemachine.ts#reconcileNormal": SPLIT,

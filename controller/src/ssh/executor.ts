@@ -5,6 +5,10 @@
  */
 import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
 import { acceptHostKey, formatHostKey, type HostKeyPolicy, hostKeyAlgorithms } from "./hostkeys.js";
+import { LineSplitter, OUTPUT_LIMITS, Tail } from "./output.js";
+
+export { InputFeed } from "./inputfeed.js";
+export { LineSplitter, OUTPUT_LIMITS, Tail } from "./output.js";
 
 // ssh2 is CommonJS: take its members from the default export.
 const { Client, utils } = ssh2;
@@ -58,19 +62,6 @@ export interface ExecOptions {
   /** Longest stdout line passed to onLine (default OUTPUT_LIMITS.lineBytes); a longer one fails the exec. */
   maxLineBytes?: number;
 }
-
-/**
- * What the controller keeps of a command's output: a host may send anything, for as long as a
- * session lasts, so every buffer has a bound and the work per byte is constant.
- */
-export const OUTPUT_LIMITS = {
-  /** stdout of a command whose output is used whole (probes, facts, the tail of a failed run). */
-  stdoutBytes: 1024 * 1024,
-  /** stderr: the last this many bytes are kept (it is only read for sudo's refusal). */
-  stderrBytes: 64 * 1024,
-  /** One line of a followed stream (progress, exit, started); protocol lines are short. */
-  lineBytes: 64 * 1024,
-} as const;
 
 export interface SSHConnection {
   /** The key the host presented, "type base64". */
@@ -144,6 +135,45 @@ export function checkPrivateKey(key: string, passphrase?: string): SSHError | un
   return undefined;
 }
 
+/** Sends a command's stdin as ExecOptions describe it (input, stdin + stdinLast, or stdin). */
+function feedStdin(
+  stream: ClientChannel,
+  opts: ExecOptions,
+  last: Promise<{ text: string } | { error: unknown }> | undefined,
+  isDone: () => boolean,
+  finish: (fn: () => void) => void,
+  reject: (e: unknown) => void,
+): void {
+  if (opts.input) {
+    const input = opts.input;
+    void (async () => {
+      try {
+        for await (const chunk of input) {
+          if (isDone()) return;
+          stream.write(chunk);
+        }
+        if (!isDone()) stream.end();
+      } catch (e) {
+        if (isDone()) return;
+        stream.close();
+        finish(() => reject(e));
+      }
+    })();
+    return;
+  }
+  if (!last) {
+    stream.end(opts.stdin ?? "");
+    return;
+  }
+  stream.write(opts.stdin ?? "");
+  void last.then((r) => {
+    if (isDone()) return;
+    if ("text" in r) return stream.end(r.text);
+    stream.close();
+    finish(() => reject(r.error));
+  });
+}
+
 class Ssh2Connection implements SSHConnection {
   constructor(
     private readonly client: Client,
@@ -212,34 +242,7 @@ class Ssh2Connection implements SSHConnection {
           if (ended) finish(() => resolve({ ...ended, stdout: stdout.text(), stderr: stderr.text() }));
           else finish(() => reject(new SSHError("ConnectionLost", "the connection closed before the command ended")));
         });
-        if (opts.input) {
-          const input = opts.input;
-          void (async () => {
-            try {
-              for await (const chunk of input) {
-                if (done) return;
-                stream.write(chunk);
-              }
-              if (!done) stream.end();
-            } catch (e) {
-              if (done) return;
-              stream.close();
-              finish(() => reject(e));
-            }
-          })();
-          return;
-        }
-        if (!last) {
-          stream.end(opts.stdin ?? "");
-          return;
-        }
-        stream.write(opts.stdin ?? "");
-        void last.then((r) => {
-          if (done) return;
-          if ("text" in r) return stream.end(r.text);
-          stream.close();
-          finish(() => reject(r.error));
-        });
+        feedStdin(stream, opts, last, () => done, finish, reject);
       });
     });
   }
@@ -361,127 +364,6 @@ export class Ssh2Dialer implements Dialer {
     } catch (e) {
       jump.client.end();
       throw e;
-    }
-  }
-}
-
-/** The last `max` bytes of a stream (all of it while it is shorter); `dropped` counts the rest. */
-export class Tail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  dropped = 0;
-
-  constructor(private readonly max: number) {}
-
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    this.size += b.length;
-    while (this.size > this.max) {
-      const first = this.chunks[0] as Buffer;
-      const over = this.size - this.max;
-      if (first.length <= over) {
-        this.chunks.shift();
-        this.size -= first.length;
-        this.dropped += first.length;
-      } else {
-        this.chunks[0] = first.subarray(over);
-        this.size -= over;
-        this.dropped += over;
-      }
-    }
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
-  }
-}
-
-/**
- * Splits a byte stream into lines as it arrives: each byte is looked at once (only the new chunk
- * is searched for a newline), and a line longer than `max` bytes is refused (push returns false)
- * instead of being buffered.
- */
-export class LineSplitter {
-  private partial: Buffer[] = [];
-  private partialSize = 0;
-
-  constructor(
-    private readonly max: number,
-    private readonly onLine: (line: string) => void,
-  ) {}
-
-  /** Feeds a chunk; false when a line is over the limit (nothing more should be fed). */
-  push(d: Buffer): boolean {
-    let from = 0;
-    for (;;) {
-      const nl = d.indexOf(10, from);
-      if (nl < 0) {
-        const rest = d.length - from;
-        if (this.partialSize + rest > this.max) return false;
-        if (rest > 0) {
-          this.partial.push(d.subarray(from));
-          this.partialSize += rest;
-        }
-        return true;
-      }
-      if (this.partialSize + (nl - from) > this.max) return false;
-      const piece = d.subarray(from, nl);
-      const line = this.partialSize ? Buffer.concat([...this.partial, piece]) : piece;
-      this.partial = [];
-      this.partialSize = 0;
-      this.onLine(line.toString("utf8"));
-      from = nl + 1;
-    }
-  }
-
-  /** The last line, when the stream ended without a newline. */
-  end(): void {
-    if (this.partialSize) this.onLine(Buffer.concat(this.partial).toString("utf8"));
-    this.partial = [];
-    this.partialSize = 0;
-  }
-}
-
-/**
- * stdin for `ExecOptions.input` that is written later: chunks pushed before anyone reads are
- * kept; `end` closes stdin, `fail` closes the channel without the rest. (A dozen lines: no
- * library needed for a single-consumer queue.)
- */
-export class InputFeed implements AsyncIterable<string> {
-  private readonly chunks: string[] = [];
-  private state: { ended: boolean; failed?: boolean; error?: unknown } = { ended: false };
-  private wake?: () => void;
-
-  push(chunk: string): void {
-    if (this.state.ended) return;
-    this.chunks.push(chunk);
-    this.wake?.();
-  }
-
-  end(): void {
-    this.state = { ...this.state, ended: true };
-    this.wake?.();
-  }
-
-  fail(error: unknown): void {
-    if (this.state.ended) return;
-    this.state = { ended: true, failed: true, error };
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<string> {
-    for (;;) {
-      const next = this.chunks.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (this.state.failed) throw this.state.error;
-      if (this.state.ended) return;
-      await new Promise<void>((r) => {
-        this.wake = r;
-      });
-      this.wake = undefined;
     }
   }
 }
