@@ -1,0 +1,231 @@
+/**
+ * Hostile hosts and networks against the real bed (API server, Cluster API, the controller as its
+ * ServiceAccount, sshd test hosts) plus hostile SSH servers this test starts on loopback
+ * (test/bed/hostile.ts): a host that streams without end, bastions that are not who they claim,
+ * bootstrap data that explodes when decoded. Each test asserts what a user sees (a condition with
+ * a reason naming the field or limit, an Event), that nothing ran or was sent, that nothing
+ * leaked, that a legitimate machine of the same namespace provisions meanwhile, and prints its
+ * figure (the controller process's peak RSS, times).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
+import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
+import { type HostileServer, startHostile } from "../bed/hostile.js";
+import { createHost, destroyHost, hostExec, type TestHost } from "../bed/hosts.js";
+import { canMakeHosts } from "../bed/index.js";
+import { waitFor } from "../bed/util.js";
+import { useBed } from "../integration/helpers.js";
+import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+
+/** In every hostile machine's bootstrap data: must never reach a log, an Event or a status. */
+const CANARY = "HostileSuiteJoinToken-93e1c07b5d";
+
+describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
+  const t = useBed("advh");
+  let ctl: ControllerProcess;
+  let good: TestHost;
+  let target: TestHost;
+  let key: KeyPair;
+  let o: ReturnType<typeof objects>;
+  const servers: HostileServer[] = [];
+
+  before(async () => {
+    o = objects(t.bed, t.ns);
+    key = await makeKeyPair("ed25519");
+    [good, target] = await Promise.all([
+      createHost("advh-good", [key.publicKey]),
+      createHost("advh-target", [key.publicKey]),
+    ]);
+    await o.apply([sshKeySecret(t.ns, "key", key)]);
+    await makeCluster(t.bed, t.ns, "c1");
+    ctl = new ControllerProcess(t.bed, t.ns, "advh");
+    await ctl.start();
+  });
+  after(async () => {
+    await ctl?.stop();
+    for (const s of servers) await s.close();
+    await Promise.all([good, target].filter(Boolean).map((h) => destroyHost(h)));
+  });
+
+  const hostile = async (mode: Parameters<typeof startHostile>[0]) => {
+    const s = await startHostile(mode);
+    servers.push(s);
+    return s;
+  };
+  /** Peak resident memory of the controller process so far (VmHWM), in MiB. */
+  const controllerPeakMiB = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${ctl.child?.pid}/status`, "utf8"));
+    return Number(m?.[1] ?? 0) / 1024;
+  };
+  const controllerRssMiB = () => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${ctl.child?.pid}/status`, "utf8"));
+    return Number(m?.[1] ?? 0) / 1024;
+  };
+  /** Waits until some condition of the RemoteMachine has the reason; returns it. */
+  const waitReason = (name: string, reason: string, timeoutMs = 60_000) =>
+    waitFor(
+      `${name}: a condition with reason ${reason}`,
+      async () => {
+        const rm = await o.rm(name);
+        const c = (rm.status?.conditions ?? []).find((x: Any) => x.reason === reason);
+        if (c) return c as Any;
+        throw new Error(`conditions now ${JSON.stringify(rm.status?.conditions?.map((x: Any) => [x.type, x.reason]))}`);
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  const waitEvent = (name: string, reason: string) =>
+    waitFor(`${name}: Event ${reason}`, async () => (await o.events(name)).some((e) => e.reason === reason), {
+      timeoutMs: 15_000,
+    });
+  const stateDirOn = async (h: TestHost, name: string) =>
+    (await hostExec(h, `test -e /var/lib/capi-remote/${t.ns}.${name} && echo yes || echo no`)).trim();
+  const data = () => testBootstrap(t.bed, { extra: `  - echo ${CANARY} > /root/canary\n` });
+
+  it("a legitimate machine provisions while the hostile ones are tried", async () => {
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "legit",
+      "c1",
+      { address: good.address, sshKeyRef: { name: "key" }, hostKeys: [good.knownHostsLine] },
+      testBootstrap(t.bed),
+    );
+    await o.waitProvisioned("legit", 120_000);
+  });
+
+  it("a host streaming 1 GiB without a newline: HostOutputTooLarge, the controller's memory bounded (H3)", async () => {
+    const s = await hostile({ kind: "flood", bytes: 1024 ** 3 });
+    const rss0 = controllerRssMiB();
+    const t0 = Date.now();
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "flood",
+      "c1",
+      { address: s.host, port: s.port, sshKeyRef: { name: "key" }, hostKeys: [s.hostPublicKey] },
+      data(),
+    );
+    const c = await waitReason("flood", "HostOutputTooLarge");
+    await waitEvent("flood", "HostOutputTooLarge");
+    console.log(
+      `H3 e2e figure: HostOutputTooLarge after ${Date.now() - t0} ms; the host got to send ${(s.sent / 1048576).toFixed(0)} MiB of its 1 GiB; controller RSS ${rss0.toFixed(0)} MiB before, peak (VmHWM) ${controllerPeakMiB().toFixed(0)} MiB`,
+    );
+    assert.match(c.message, /more than 1048576 bytes/);
+    assert.ok(controllerPeakMiB() < 300);
+    // Terminal: not retried into the flood again.
+    const conns = s.connections;
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.ok(s.connections <= conns + 1, `reconnected ${s.connections - conns} times after the refusal`);
+    // Nothing of the data was sent: only the probe ran.
+    assert.equal(s.stdinBytes, 0);
+  });
+
+  for (const [what, bastionKeys] of [
+    ["an unpinned bastion", undefined],
+    [
+      "a bastion pinned for another address",
+      ["bastion.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"],
+    ],
+  ] as const) {
+    it(`${what}: HostKeyNotPinned, the bastion never dialled, nothing on the target (H7)`, async () => {
+      const b = await hostile({ kind: "record" });
+      const name = bastionKeys ? "bastion-other" : "bastion-none";
+      await makeMachine(
+        t.bed,
+        t.ns,
+        name,
+        "c1",
+        {
+          address: target.address,
+          sshKeyRef: { name: "key" },
+          hostKeys: [target.knownHostsLine],
+          bastion: {
+            address: b.host,
+            port: b.port,
+            sshKeyRef: { name: "key" },
+            ...(bastionKeys ? { hostKeys: bastionKeys } : {}),
+          },
+        },
+        data(),
+      );
+      const c = await waitReason(name, "HostKeyNotPinned");
+      await waitEvent(name, "HostKeyNotPinned");
+      assert.match(
+        c.message,
+        bastionKeys
+          ? /spec\.bastion\.hostKeys pins no key for the bastion's address 127\.0\.0\.1/
+          : /has no pinned host key/,
+      );
+      assert.equal(b.connections, 0, "the bastion was dialled");
+      assert.equal(await stateDirOn(target, name), "no");
+    });
+  }
+
+  it("a 100 KiB gzip bomb in write_files: InvalidBootstrapData within 5 s, nothing run (H2)", async () => {
+    const gz = gzipSync(Buffer.alloc(100 * 1048576)).toString("base64");
+    // The bomb goes first in the test data's own write_files list.
+    const text = data().replace(
+      "write_files:\n",
+      `write_files:\n  - {path: /root/bomb, encoding: gz+b64, content: ${gz}}\n`,
+    );
+    assert.ok(gz.length > 100 * 1024);
+    const hwm0 = controllerPeakMiB();
+    const t0 = Date.now();
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "bomb",
+      "c1",
+      { address: target.address, sshKeyRef: { name: "key" }, hostKeys: [target.knownHostsLine] },
+      text,
+    );
+    const c = await waitReason("bomb", "InvalidBootstrapData");
+    const ms = Date.now() - t0;
+    await waitEvent("bomb", "InvalidBootstrapData");
+    console.log(
+      `H2 e2e figure: ${(text.length / 1024).toFixed(0)} KiB of data (100 MiB expanded): InvalidBootstrapData ${ms} ms after the objects were created; controller peak RSS ${hwm0.toFixed(0)} -> ${controllerPeakMiB().toFixed(0)} MiB`,
+    );
+    assert.match(c.message, /write_files\[0\]\.content decodes to more than 16 MiB, the limit per file/);
+    assert.ok(ms < 5000, `${ms} ms`);
+    assert.ok(controllerPeakMiB() - hwm0 < 100);
+    assert.equal(await stateDirOn(target, "bomb"), "no");
+  });
+
+  it("20,000 write_files in 1 MiB: InvalidBootstrapData naming the count and the limit (L9)", async () => {
+    const lines = ["#cloud-config", "write_files:"];
+    for (let i = 0; i < 20_000; i++) lines.push(`- {path: /f${i}, content: ${CANARY.slice(0, 10)}}`);
+    const text = lines.join("\n");
+    assert.ok(text.length <= 1024 * 1024);
+    const hwm0 = controllerPeakMiB();
+    const t0 = Date.now();
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "many",
+      "c1",
+      { address: target.address, sshKeyRef: { name: "key" }, hostKeys: [target.knownHostsLine] },
+      text,
+    );
+    const c = await waitReason("many", "InvalidBootstrapData");
+    const ms = Date.now() - t0;
+    console.log(
+      `L9 e2e figure: ${(text.length / 1024).toFixed(0)} KiB, 20,000 write_files: InvalidBootstrapData ${ms} ms after the objects were created; controller peak RSS ${hwm0.toFixed(0)} -> ${controllerPeakMiB().toFixed(0)} MiB`,
+    );
+    assert.match(c.message, /write_files has 20000 entries; at most 1024 are allowed/);
+    assert.equal(await stateDirOn(target, "many"), "no");
+  });
+
+  it("nothing of the data leaked: logs, Events, status; the legitimate machine still provisioned", async () => {
+    const log = await ctl.log();
+    assert.ok(!log.includes(CANARY), "the canary is in the controller's log");
+    const events = JSON.stringify(await o.allEvents());
+    assert.ok(!events.includes(CANARY), "the canary is in an Event");
+    for (const n of ["flood", "bastion-none", "bastion-other", "bomb", "many"]) {
+      assert.ok(!JSON.stringify((await o.rm(n)).status ?? {}).includes(CANARY), `the canary is in ${n}'s status`);
+    }
+    assert.equal((await o.rm("legit")).status?.initialization?.provisioned, true);
+    assert.equal((await hostExec(target, "ls /root")).includes("canary"), false);
+  });
+});
