@@ -472,9 +472,12 @@ export class TaskManager {
           const body = runner;
           sb.onLine = onLine;
           t.abort.signal.addEventListener("abort", () => sb.abort.abort(), { once: true });
-          sb.feed.push(runInput.body(body));
+          // A key seen for the first time is recorded before anything secret goes over the
+          // connection (M1): the script (it holds the data) follows the record then.
+          if (!firstUse) sb.feed.push(runInput.body(body));
           (marked as Promise<void>).then(
             () => {
+              if (firstUse) sb.feed.push(runInput.body(body));
               sb.feed.push(runInput.go);
               sb.feed.end();
             },
@@ -482,10 +485,13 @@ export class TaskManager {
           );
           watched = await sb.result;
         } else if (runner) {
+          const body0 = runner;
           watched = await conn.exec(root(startAndFollowCommand(input.stateDir)), {
             stdin:
-              runInput.preamble(input.stateDir, input.commandTimeoutSeconds, input.workingDir) + runInput.body(runner),
-            stdinLast: (marked as Promise<void>).then(() => runInput.go),
+              runInput.preamble(input.stateDir, input.commandTimeoutSeconds, input.workingDir) +
+              (firstUse ? "" : runInput.body(runner)),
+            // On first use the script (secret) waits for the key's record too (M1).
+            stdinLast: (marked as Promise<void>).then(() => (firstUse ? runInput.body(body0) : "") + runInput.go),
             signal: t.abort.signal,
             onLine,
           });
