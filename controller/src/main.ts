@@ -13,7 +13,6 @@ import {
   type RemoteCluster,
   type RemoteMachine,
   type RemoteMachineTemplate,
-  referenceOf,
 } from "@capi-remote/shared";
 import { KubeConfig } from "@kubernetes/client-node";
 import { SecretWordIndex } from "./cloudinit/redact.js";
@@ -23,6 +22,8 @@ import {
   machineToReturningPoolMachines,
   secretToPoolMachines,
 } from "./controllers/pooledmachine/watches.js";
+import { remoteClusterReconciler } from "./controllers/remotecluster/controller.js";
+import { clusterToRemoteCluster } from "./controllers/remotecluster/watches.js";
 import {
   addRemoteMachineIndexes,
   clusterChanged,
@@ -34,6 +35,7 @@ import {
   poolToWaitingRemoteMachines,
   secretToRemoteMachines,
 } from "./controllers/remotemachine/watches.js";
+import { templateReconciler } from "./controllers/template/controller.js";
 import { addTemplateIndexes, poolToTemplates } from "./controllers/template/watches.js";
 import { isConflict, KubeApi, R } from "./kube/api.js";
 import { PoolClaims } from "./pool/claims.js";
@@ -41,11 +43,9 @@ import type { Ctx, Named, Secret } from "./reconcile/context.js";
 import { NodeWatcher } from "./reconcile/nodes.js";
 import { mirrorsOnly, PooledMachineReconciler } from "./reconcile/pooledmachine.js";
 import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
-import { RemoteClusterReconciler } from "./reconcile/remotecluster.js";
 import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
 import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
-import { TemplateReconciler } from "./reconcile/template.js";
 import { EventRecorder } from "./runtime/events.js";
 import { serveHealth } from "./runtime/http.js";
 import { Informer, keyOf } from "./runtime/informer.js";
@@ -101,7 +101,7 @@ export async function run(cfg: Config): Promise<void> {
 
   let rmReconciler: RemoteMachineReconciler;
   let prmReconciler: PooledMachineReconciler;
-  let templateReconciler: TemplateReconciler;
+  let reconcileTemplate: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
   // Informers deliver their objects as each one lists; no reconcile may run before every cache
   // is filled, or it reports as missing what is only not listed yet (a pool machine's SSH key
   // Secret: a false SSHKeySecretNotFound Warning at every start).
@@ -144,7 +144,7 @@ export async function run(cfg: Config): Promise<void> {
     },
   );
   const templateQueue = new WorkQueue(
-    timed("remotemachinetemplate", (k) => templateReconciler.reconcile(k)),
+    timed("remotemachinetemplate", (k) => reconcileTemplate(k)),
     { concurrency: 2 },
   );
   queues.push(queue, prmQueue, templateQueue);
@@ -196,7 +196,7 @@ export async function run(cfg: Config): Promise<void> {
   };
   rmReconciler = new RemoteMachineReconciler(ctx);
   prmReconciler = new PooledMachineReconciler(ctx, prmQueue);
-  templateReconciler = new TemplateReconciler(ctx);
+  reconcileTemplate = templateReconciler(ctx);
 
   // Watch-driven: every object a RemoteMachine depends on enqueues it when it changes.
   const enqueue = (o: { metadata: { namespace?: string; name: string } }) => queue.add(keyOf(o));
@@ -296,16 +296,13 @@ export async function run(cfg: Config): Promise<void> {
   };
   inf.jobs.on({ onAdd: fromJob, onUpdate: fromJob, onDelete: fromJob });
 
-  const rcReconciler = new RemoteClusterReconciler(ctx, remoteClusters, inf.clusters);
-  const rcQueue = new WorkQueue(
-    timed("remotecluster", (k) => rcReconciler.reconcile(k)),
-    { concurrency: 2 },
-  );
+  const reconcileRemoteCluster = remoteClusterReconciler(ctx, remoteClusters, inf.clusters);
+  const rcQueue = new WorkQueue(timed("remotecluster", reconcileRemoteCluster), { concurrency: 2 });
   queues.push(rcQueue);
   remoteClusters.on({ onAdd: (o) => rcQueue.add(keyOf(o)), onUpdate: (o) => rcQueue.add(keyOf(o)) });
   const rcFromCluster = (c: Cluster & Named) => {
-    const ref = referenceOf(c.spec.infrastructureRef);
-    if (ref?.kind === "RemoteCluster") rcQueue.add(`${c.metadata.namespace}/${ref.name}`);
+    const k = clusterToRemoteCluster(c);
+    if (k) rcQueue.add(k);
   };
   inf.clusters.on({ onAdd: rcFromCluster, onUpdate: rcFromCluster });
 
