@@ -4,7 +4,7 @@
  * configuration and Node 22.
  */
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../bed/index.js";
@@ -57,7 +57,11 @@ export async function runJest(
   const core = join(tree, "packages/core");
   const dir = mkdtempSync(join(core, "src", "capi-remote-"));
   const out = join(mkdtempSync(join(tmpdir(), "capi-jest-")), "results.json");
+  // Our jest files are named *.jest.tsx so the project's own test runner leaves them alone;
+  // inside Freelens's tree they become *.test.tsx for its jest.
   cpSync(from, dir, { recursive: true });
+  for (const f of readdirSync(dir))
+    if (f.endsWith(".jest.tsx")) renameSync(join(dir, f), join(dir, f.replace(/\.jest\.tsx$/, ".test.tsx")));
   const node = join(cache(), "freelens-tools/node/bin/node");
   try {
     const code = await new Promise<number>((resolve) => {
