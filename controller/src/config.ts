@@ -1,5 +1,6 @@
 /** Command-line flags and environment of the controller; `--help` prints them. */
 import { parseArgs } from "node:util";
+import { JOB_ALLOWANCES, type JobAllowance } from "./reconcile/provisionjob.js";
 
 export interface Config {
   kubeconfig?: string;
@@ -21,6 +22,7 @@ export interface Config {
   metricsAuth: "kube" | "none";
   /** Refuse machines without pinned host keys instead of recording the key on first use. */
   requirePinnedHostKeys: boolean;
+  provisionJobAllow: JobAllowance[];
 }
 
 const FLAGS = {
@@ -58,6 +60,10 @@ const FLAGS = {
   "metrics-auth": {
     env: "CAPI_REMOTE_METRICS_AUTH",
     help: "who may read /metrics: kube (a bearer token allowed to get /metrics, checked with TokenReview and SubjectAccessReview) | none (default kube)",
+  },
+  "provision-job-allow": {
+    env: "CAPI_REMOTE_PROVISION_JOB_ALLOW",
+    help: "pod features a provisionJob may ask for, comma-separated: service-accounts, host-namespaces, host-path, privileged (default none; docs/security.md)",
   },
   "pool-facts": {
     env: "CAPI_REMOTE_POOL_FACTS",
@@ -116,7 +122,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   if (metricsAuth !== "kube" && metricsAuth !== "none") throw new Error("--metrics-auth must be kube or none");
   const strict = (get("require-pinned-host-keys") ?? "false").toLowerCase();
   if (!["true", "false"].includes(strict)) throw new Error("--require-pinned-host-keys must be true or false");
+  const allow = (get("provision-job-allow") ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const a of allow)
+    if (!(JOB_ALLOWANCES as readonly string[]).includes(a))
+      throw new Error(`--provision-job-allow takes ${JOB_ALLOWANCES.join(", ")}, not ${JSON.stringify(a)}`);
   return {
+    provisionJobAllow: allow as JobAllowance[],
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,
     concurrency: num(get("concurrency"), 50, "concurrency"),

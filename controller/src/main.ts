@@ -191,6 +191,7 @@ export async function run(cfg: Config): Promise<void> {
     queue,
     pools,
     poolFacts: cfg.poolFacts,
+    provisionJobAllow: new Set(cfg.provisionJobAllow),
     inf,
     now: () => new Date(),
   };

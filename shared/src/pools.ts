@@ -27,10 +27,30 @@ export function matchesSelector(labels: Record<string, string> | undefined, sel:
   return true;
 }
 
-/** The RemoteMachine name a pool machine is claimed by, if any. */
-export function claimantName(prm: Pick<PooledRemoteMachine, "metadata">): string | undefined {
+/**
+ * k0smotron's reservation of a pool machine, when it is the only record of a claim (a machine
+ * reserved before capi-remote took over; see docs/migration.md): k0smotron keeps it in
+ * `status.reserved` + `status.machineRef` only. capi-remote's own status always carries `phase`,
+ * which k0smotron's status type does not have, so a reservation without a claim annotation and
+ * without `phase` is k0smotron's.
+ */
+export function legacyReservation(
+  prm: Pick<PooledRemoteMachine, "metadata"> & { status?: PooledRemoteMachine["status"] },
+): { name: string; namespace: string } | undefined {
+  if (prm.metadata.annotations?.[PoolAnnotations.ClaimedBy]) return undefined;
+  const st = prm.status;
+  if (st?.reserved !== true || !st.machineRef?.name || st.phase !== undefined) return undefined;
+  return { name: st.machineRef.name, namespace: st.machineRef.namespace || (prm.metadata.namespace ?? "") };
+}
+
+/** The RemoteMachine name a pool machine is claimed by, if any (k0smotron's reservation counts). */
+export function claimantName(
+  prm: Pick<PooledRemoteMachine, "metadata"> & { status?: PooledRemoteMachine["status"] },
+): string | undefined {
   const v = prm.metadata.annotations?.[PoolAnnotations.ClaimedBy];
-  return v ? v : undefined;
+  if (v) return v;
+  const legacy = legacyReservation(prm);
+  return legacy && legacy.namespace === prm.metadata.namespace ? legacy.name : undefined;
 }
 
 /**
@@ -42,20 +62,23 @@ export function claimantName(prm: Pick<PooledRemoteMachine, "metadata">): string
  */
 export function holds(
   rm: Pick<RemoteMachine, "metadata"> | undefined,
-  prm: Pick<PooledRemoteMachine, "metadata">,
+  prm: Pick<PooledRemoteMachine, "metadata"> & { status?: PooledRemoteMachine["status"] },
 ): boolean {
   if (!rm || claimantName(prm) !== rm.metadata.name) return false;
   if (rm.metadata.namespace !== prm.metadata.namespace) return false;
   const named = rm.metadata.annotations?.[RemoteAnnotations.PoolMachine];
   // The RemoteMachine committed to another pool machine: this claim is a leftover duplicate.
   if (named) return named === prm.metadata.name;
+  // k0smotron's reservation names the RemoteMachine only (it matched by name, as this does until
+  // the reservation is adopted and the UID recorded).
+  if (legacyReservation(prm)) return true;
   const uid = prm.metadata.annotations?.[PoolAnnotations.ClaimedByUID];
   return !!uid && uid === rm.metadata.uid;
 }
 
 /** The phase of a pool machine, given the RemoteMachine its claim names (if it exists). */
 export function poolPhaseOf(
-  prm: Pick<PooledRemoteMachine, "metadata" | "spec">,
+  prm: Pick<PooledRemoteMachine, "metadata" | "spec"> & { status?: PooledRemoteMachine["status"] },
   claimant: Pick<RemoteMachine, "metadata" | "spec" | "status"> | undefined,
 ): PoolPhase {
   if (quarantineOf(prm.metadata.annotations)) return "Quarantined";
@@ -79,6 +102,7 @@ export function isClaimable(prm: PooledRemoteMachine, pool: string, selector?: L
     prm.spec.pool === pool &&
     !prm.metadata.deletionTimestamp &&
     !claimantName(prm) &&
+    !!prm.spec.machine.address &&
     !prm.spec.cordoned &&
     !quarantineOf(prm.metadata.annotations) &&
     !returningAfterOf(prm.metadata.annotations) &&

@@ -18,12 +18,14 @@ import {
   holds,
   isClaimable,
   type LabelSelectorLike,
+  legacyReservation,
   PoolAnnotations,
   type PooledRemoteMachine,
   type QuarantineRecord,
   type RemoteMachine,
 } from "@capi-remote/shared";
 import { type ApiError, type KubeApi, R } from "../kube/api.js";
+import { adoptReservationPatch } from "../migration/k0smotron.js";
 import { type Informer, keyOf } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 
@@ -234,6 +236,34 @@ export class PoolClaims {
   }
 
   /**
+   * Turns k0smotron's reservation of `prm` (status only) into a claim annotation, compare-and-swap
+   * on the version read, so the machine is never free in between (docs/migration.md). Returns the
+   * written object, or undefined when there was nothing to adopt or someone wrote first.
+   */
+  async adoptLegacy(prm: PRM, uid: string | undefined): Promise<PRM | undefined> {
+    const legacy = legacyReservation(prm);
+    if (!legacy) return undefined;
+    const ns = prm.metadata.namespace ?? "";
+    try {
+      const res = await this.api.patch<PRM>(R.pooledRemoteMachines, ns, prm.metadata.name, {
+        metadata: {
+          resourceVersion: prm.metadata.resourceVersion,
+          ...adoptReservationPatch(legacy.name, uid).metadata,
+        },
+      });
+      this.pending.set(keyOf(res), { claimant: legacy.name, obj: res, at: Date.now() });
+      this.log.info("adopted k0smotron's reservation", {
+        poolMachine: `${ns}/${prm.metadata.name}`,
+        remoteMachine: legacy.name,
+      });
+      return res;
+    } catch (e) {
+      if (isNotFound(e) || isConflict(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
    * Clears the claim of `prm` while `still(current)` holds, setting `extra` annotations in the
    * same write; compare-and-swap, retried.
    */
@@ -253,7 +283,23 @@ export class PoolClaims {
             },
           },
         });
-        this.pending.set(keyOf(res), { claimant: "", obj: res, at: Date.now() });
+        // A reservation k0smotron wrote lives in status: end it there too, or it would read as a
+        // claim again.
+        const st = res.status;
+        const fixed =
+          st?.reserved && st.phase === undefined
+            ? await this.api
+                .patch<PRM>(
+                  R.pooledRemoteMachines,
+                  ns,
+                  res.metadata.name,
+                  { status: { reserved: false, machineRef: null } },
+                  "merge",
+                  "status",
+                )
+                .catch(() => res)
+            : res;
+        this.pending.set(keyOf(fixed), { claimant: "", obj: fixed, at: Date.now() });
         return true;
       } catch (e) {
         if (isNotFound(e)) return false;

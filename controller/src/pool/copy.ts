@@ -4,6 +4,7 @@
  * machine's own labels and annotations (passed on to the Machine, as k0smotron does). Pure.
  */
 import { type PooledRemoteMachine, RemoteAnnotations } from "@capi-remote/shared";
+import { withK0smotronDefaults } from "../migration/defaults.js";
 
 /** Keys that belong to Kubernetes, Cluster API or capi-remote itself and are never copied. */
 const NOT_COPIED = [
@@ -31,7 +32,8 @@ export function claimPatch(prm: Pick<PooledRemoteMachine, "metadata" | "spec">):
 } {
   const { labels, annotations } = propagatedMetadata(prm);
   const hostKey = prm.metadata.annotations?.[RemoteAnnotations.HostKey];
-  const { address, ...rest } = prm.spec.machine;
+  // Zero values as Go clients write them (port 0, user "") are k0smotron's defaults, not values.
+  const { address, ...rest } = withK0smotronDefaults(prm.spec.machine);
   const spec: Record<string, unknown> = { address };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) spec[k] = v;
   return {
@@ -45,4 +47,25 @@ export function claimPatch(prm: Pick<PooledRemoteMachine, "metadata" | "spec">):
     },
     spec,
   };
+}
+
+/**
+ * After provisioning, k0smotron copies the RemoteMachine's labels and annotations to its Machine,
+ * each only where the Machine has no value for that key (pool machines' reach the RemoteMachine
+ * first, at the claim). The same here, without the keys that belong to Kubernetes, Cluster API
+ * or capi-remote. Undefined when the Machine has them all.
+ */
+export function machineMetadataPatch(
+  rm: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } },
+  machine: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } },
+): { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } } | undefined {
+  const missing = (from: Record<string, string>, have: Record<string, string> | undefined) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(from)) if (have?.[k] === undefined) out[k] = v;
+    return Object.keys(out).length ? out : undefined;
+  };
+  const labels = missing(copyable(rm.metadata.labels), machine.metadata.labels);
+  const annotations = missing(copyable(rm.metadata.annotations), machine.metadata.annotations);
+  if (!labels && !annotations) return undefined;
+  return { metadata: { ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } };
 }

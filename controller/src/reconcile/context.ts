@@ -17,7 +17,7 @@ import type { Logger } from "../runtime/log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { WorkQueue } from "../runtime/queue.js";
 import type { NodeWatcher } from "./nodes.js";
-import type { Job } from "./provisionjob.js";
+import type { Job, JobAllowance } from "./provisionjob.js";
 import type { TaskManager } from "./tasks.js";
 
 export interface Secret {
@@ -48,6 +48,8 @@ export interface Ctx {
   pools: PoolClaims;
   /** Gather hostname, OS, CPUs and memory of pool machines over SSH. */
   poolFacts: boolean;
+  /** Pod features a provisionJob may ask for beyond the default (--provision-job-allow). */
+  provisionJobAllow?: ReadonlySet<JobAllowance>;
   inf: {
     remoteMachines: Informer<RemoteMachine & Named>;
     machines: Informer<Machine & Named>;

@@ -11,6 +11,7 @@ import {
   claimantName,
   fitToSchema,
   holds,
+  legacyReservation,
   type MachineFacts,
   PoolAnnotations,
   type PooledRemoteMachine,
@@ -162,6 +163,13 @@ export class PooledMachineReconciler {
     const who = claimantName(prm);
     const claimant = who ? (this.ctx.inf.remoteMachines.get(ns, who) as RM | undefined) : undefined;
     const held = !!who && holds(claimant, prm);
+
+    // Reserved by k0smotron (status only): recorded as a claim before anything else is written,
+    // so the status below never shows it free (docs/migration.md).
+    if (legacyReservation(prm)) {
+      await this.ctx.pools.adoptLegacy(prm, held ? claimant?.metadata.uid : undefined);
+      return undefined; // the write brings us back
+    }
 
     // A duplicate claim: the RemoteMachine it names committed to another pool machine.
     const named = claimant?.metadata.annotations?.[RemoteAnnotations.PoolMachine];

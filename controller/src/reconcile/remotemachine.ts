@@ -35,7 +35,15 @@ import { statusUrgent } from "../controllers/remotemachine/status.js";
 import { guardedOps, recordAttach, recordStart, type WriteDeps } from "../controllers/remotemachine/writes.js";
 import { stateDirFor } from "../host/runner.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
-import { claimPatch, propagatedMetadata } from "../pool/copy.js";
+import { withSpecDefaults } from "../migration/defaults.js";
+import {
+  finalizerHandOver,
+  hasK0smotronFinalizer,
+  ownsDeletion,
+  poolMachineAnnotationOps,
+  provisionedBefore,
+} from "../migration/k0smotron.js";
+import { claimPatch, machineMetadataPatch, propagatedMetadata } from "../pool/copy.js";
 import { FreshCache } from "../runtime/fresh.js";
 import { StatusWriter } from "../runtime/statuswriter.js";
 import { connectionChanged } from "../security/connection.js";
@@ -45,7 +53,16 @@ import { fingerprint } from "../ssh/hostkeys.js";
 import { type Ctx, type Named, type Secret, secretValue } from "./context.js";
 import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
 import { matchNode } from "./nodes.js";
-import { jobOutcome, provisionJob, provisionScript, provisionSecret } from "./provisionjob.js";
+import {
+  type Job,
+  jobName,
+  jobOutcome,
+  jobPolicyViolation,
+  ownedBy,
+  provisionJob,
+  provisionScript,
+  provisionSecret,
+} from "./provisionjob.js";
 import { sshTargetFor } from "./sshtarget.js";
 
 type RM = RemoteMachine & Named;
@@ -124,7 +141,8 @@ export class RemoteMachineReconciler {
 
   async reconcile(key: string): Promise<Result> {
     const [ns, name] = key.split("/") as [string, string];
-    const rm = this.written.get(key, this.ctx.inf.remoteMachines.get(ns, name));
+    const seen = this.written.get(key, this.ctx.inf.remoteMachines.get(ns, name));
+    const rm = seen && withSpecDefaults(seen);
     if (!rm) {
       this.ctx.tasks.cancel(key);
       this.cleanupAttempts.delete(key);
@@ -294,6 +312,18 @@ export class RemoteMachineReconciler {
     s.rm = { ...res, status: s.rm.status };
   }
 
+  /** A JSON patch of the object's metadata; keeps the new resourceVersion, as setFinalizer does. */
+  private async jsonPatch(s: Scope, ops: unknown[]): Promise<void> {
+    const res = await this.ctx.api.patch<RM>(
+      R.remoteMachines,
+      s.rm.metadata.namespace,
+      s.rm.metadata.name,
+      ops,
+      "json",
+    );
+    s.rm = { ...res, status: s.rm.status };
+  }
+
   private secret(ns: string, name: string | undefined): Secret | undefined {
     return name ? this.ctx.inf.secrets.get(ns, name) : undefined;
   }
@@ -341,7 +371,11 @@ export class RemoteMachineReconciler {
       !rm.spec.providerID &&
       !rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted] &&
       !rm.status?.initialization?.provisioned;
-    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER) && !claimPending && !untouched) {
+    const handOver = hasK0smotronFinalizer(rm) ? finalizerHandOver(rm) : undefined;
+    if (handOver) {
+      // Taken over from k0smotron: our finalizer in place of its own, in one guarded write.
+      await this.jsonPatch(s, handOver);
+    } else if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER) && !claimPending && !untouched) {
       // Carry on in the same pass: setFinalizer keeps the new resourceVersion, so the status
       // write at the end does not conflict with our own finalizer write.
       await this.setFinalizer(s, true);
@@ -376,15 +410,16 @@ export class RemoteMachineReconciler {
     if (!cluster) return this.block(s, Reason.WaitingForCluster, `Cluster ${machine.spec.clusterName} not found`);
     this.condition(s, ConditionType.Paused, "False", Reason.NotPaused);
 
-    if (
-      rm.spec.providerID &&
-      (s.status.initialization?.provisioned || rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted])
-    ) {
-      // Provisioned (possibly a status wiped by clusterctl move): rebuild status from spec.
+    if (provisionedBefore(rm)) {
+      // Provisioned (by us, or by k0smotron before the switch; possibly a status wiped by
+      // clusterctl move): rebuild status from spec, never run anything again.
       this.ctx.tasks.clear(s.key);
       this.condition(s, ConditionType.BootstrapExecSucceeded, "True", Reason.BootstrapSucceeded);
       s.status.bootstrap = { ...(s.status.bootstrap ?? {}), phase: "Succeeded" };
       const held = rm.spec.pool ? this.ctx.pools.heldBy(rm) : undefined;
+      // A pool machine k0smotron claimed: name it on the RemoteMachine as our own claims do.
+      const named = poolMachineAnnotationOps(rm, held?.metadata.name);
+      if (named) await this.jsonPatch(s, named);
       if (held) {
         this.condition(
           s,
@@ -659,6 +694,10 @@ export class RemoteMachineReconciler {
       // The new spec and generation: the status written next observes them.
       s.rm = { ...res, status: s.rm.status };
     }
+    // Labels and annotations of the RemoteMachine reach the Machine, as k0smotron passes them.
+    const toMachine = s.machine && machineMetadataPatch(s.rm, s.machine);
+    if (s.machine && toMachine)
+      await this.ctx.api.patch(R.machines, s.machine.metadata.namespace, s.machine.metadata.name, toMachine);
     s.status.bootstrap = {
       ...(s.status.bootstrap ?? {}),
       phase: "Succeeded",
@@ -686,6 +725,61 @@ export class RemoteMachineReconciler {
     return this.block(s, reason, message);
   }
 
+  /** A Job the controller will not make (yet): said with a condition and an Event; fixed by an edit. */
+  private refuseJob(s: Scope, message: string): Result {
+    this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.ProvisionJobRefused, message, "Warning");
+    return this.block(s, Reason.ProvisionJobRefused, message);
+  }
+
+  /**
+   * Creates the Job's Secret (or finds its own from an earlier pass) and the Job; returns why it
+   * will not, when a name is taken by an object it did not make or the API refuses the template.
+   */
+  private async createJobAndSecret(s: Scope, name: string, script: string): Promise<string | undefined> {
+    const { rm } = s;
+    const ns = rm.metadata.namespace ?? "";
+    const secret = provisionSecret(rm, name, script);
+    const created = await this.ctx.api.create(R.secrets, ns, secret).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof ApiError && e.status === 409) return false;
+        throw e;
+      },
+    );
+    if (!created) {
+      const existing = await this.ctx.api.get<{ metadata: Job["metadata"] }>(R.secrets, ns, secret.metadata.name);
+      if (!ownedBy(existing, rm))
+        return `Secret ${secret.metadata.name} exists and was not made for this RemoteMachine; delete it`;
+    }
+    if (!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) {
+      await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
+        metadata: { annotations: { [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString() } },
+      });
+    }
+    const refusal = await this.ctx.api.create(R.jobs, ns, provisionJob(rm, name)).then(
+      () => undefined,
+      (e: unknown) => {
+        // A Job of that name exists (ours from an earlier pass, or someone else's, which the
+        // cache may not show: it lists only Jobs with our label): its owner decides.
+        if (e instanceof ApiError && e.status === 409)
+          return this.ctx.api
+            .get<Job>(R.jobs, ns, name)
+            .then((j) =>
+              ownedBy(j, rm)
+                ? undefined
+                : `Job ${name} exists and was not made for this RemoteMachine (no controller owner reference with its UID); delete it or name the Job in jobSpecTemplate.metadata.name`,
+            );
+        // The API server's own validation of the user's template: said, not retried in a loop.
+        if (e instanceof ApiError && (e.status === 422 || e.status === 400)) return e.message;
+        throw e;
+      },
+    );
+    if (!refusal) return undefined;
+    return refusal.startsWith(`Job ${name} exists`)
+      ? refusal
+      : `the Job from spec.provisionJob.jobSpecTemplate is invalid: ${refusal}`;
+  }
+
   /** Provisioning through a Job (provisionJob): create it once, then follow its status. */
   private async reconcileProvisionJob(
     s: Scope,
@@ -694,8 +788,17 @@ export class RemoteMachineReconciler {
   ): Promise<Result> {
     const { rm } = s;
     const ns = rm.metadata.namespace ?? "";
-    const name = `${rm.metadata.name}-provision`;
+    const refused = jobPolicyViolation(rm, this.ctx.provisionJobAllow);
+    if (refused) return this.refuseJob(s, `${refused.field}: ${refused.message}`);
+    const name = jobName(rm, machine.spec.clusterName);
     const job = this.ctx.inf.jobs.get(ns, name);
+    // A Job or Secret of that name that this RemoteMachine did not make is never used: it could
+    // report a run that never happened, or run someone else's script.
+    if (job && !ownedBy(job, rm))
+      return this.refuseJob(
+        s,
+        `Job ${name} exists and was not made for this RemoteMachine (no controller owner reference with its UID); delete it or name the Job in jobSpecTemplate.metadata.name`,
+      );
     if (!job) {
       let plan: Plan;
       try {
@@ -713,16 +816,8 @@ export class RemoteMachineReconciler {
         owner: s.key,
         commandTimeoutSeconds: rm.spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
       });
-      const exists = (e: unknown) => {
-        if (!(e instanceof ApiError && e.status === 409)) throw e;
-      };
-      await this.ctx.api.create(R.secrets, ns, provisionSecret(rm, name, script)).catch(exists);
-      if (!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) {
-        await this.ctx.api.patch(R.remoteMachines, ns, rm.metadata.name, {
-          metadata: { annotations: { [RemoteAnnotations.BootstrapStarted]: this.ctx.now().toISOString() } },
-        });
-      }
-      await this.ctx.api.create(R.jobs, ns, provisionJob(rm, name, name)).catch(exists);
+      const refusal = await this.createJobAndSecret(s, name, script);
+      if (refusal) return this.refuseJob(s, refusal);
       const msg = `Job ${name} created`;
       this.condition(s, ConditionType.BootstrapExecSucceeded, "False", Reason.ProvisionJobRunning, msg, "Normal");
       s.status.bootstrap = { ...(s.status.bootstrap ?? {}), phase: "Running" };
@@ -914,7 +1009,8 @@ export class RemoteMachineReconciler {
   private async reconcileDelete(s: Scope): Promise<Result> {
     const { rm } = s;
     const ns = rm.metadata.namespace ?? "";
-    if (!rm.metadata.finalizers?.includes(REMOTE_MACHINE_FINALIZER)) return undefined;
+    // Ours, or k0smotron's on an object whose deletion began before the switch.
+    if (!ownsDeletion(rm)) return undefined;
     const owned = this.ownerMachine(s);
     const m = owned ? this.ctx.inf.machines.get(ns, owned.name) : undefined;
     s.machine = m && !ownerMismatch({ kind: "RemoteMachine", metadata: rm.metadata }, m, owned) ? m : undefined;
@@ -1062,7 +1158,9 @@ export class RemoteMachineReconciler {
     if (warning) void this.ctx.events.emit(this.target(s), "Warning", Reason.CleanupFailed, warning);
     else if (note) this.log(s).info("removing finalizer", { note });
     this.cleanupAttempts.delete(s.key);
-    await this.setFinalizer(s, false);
+    // Ours and k0smotron's (a deletion it began, or an object never reconciled since the switch).
+    const ops = finalizerHandOver(s.rm, false);
+    if (ops) await this.jsonPatch(s, ops);
     this.cleanedUp.delete(s.key);
     return undefined;
   }

@@ -10,6 +10,7 @@ import {
   Reason,
   type RemoteMachineSpec,
 } from "@capi-remote/shared";
+import { withK0smotronDefaults } from "../migration/defaults.js";
 import type { SSHTarget } from "../ssh/executor.js";
 import type { HostKeyPolicy } from "../ssh/hostkeys.js";
 import { type Secret, secretValue } from "./context.js";
@@ -33,6 +34,7 @@ export function sshTargetFor(
   recordedHostKey: string | undefined,
   opts: { requirePinned?: boolean } = { requirePinned: requirePinnedDefault },
 ): { target: SSHTarget; policy: HostKeyPolicy["mode"] } | { reason: string; message: string } {
+  spec = withK0smotronDefaults(spec);
   const keySecret = secret(spec.sshKeyRef?.name);
   if (!keySecret || !spec.sshKeyRef?.name) {
     return {

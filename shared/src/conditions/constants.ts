@@ -96,6 +96,8 @@ export const BootstrapExecReason = {
   BootstrapSecretNotFound: "BootstrapSecretNotFound",
   ProvisionJobRunning: "ProvisionJobRunning",
   ProvisionJobFailed: "ProvisionJobFailed",
+  /** The provisionJob asks for a pod the controller will not make, or its Job or Secret name is taken. */
+  ProvisionJobRefused: "ProvisionJobRefused",
   /** A read-only command on the host (state probe) exited non-zero. */
   ProbeFailed: "ProbeFailed",
   /** The host sent more output (or a longer line) than the controller keeps: the session was cut. */

@@ -10,6 +10,8 @@
  * both names exist; readers use the helpers in `compat.ts`, and the controller writes both status
  * spellings.
  */
+
+import { Type } from "@sinclair/typebox";
 import { ConditionList } from "../conditions.js";
 import {
   Bool,
@@ -38,48 +40,58 @@ export const DEFAULT_WORKING_DIR = "/etc/k0smotron";
 /** A reference to a Secret in the same namespace. */
 export const SecretRef = Obj(
   {
-    name: Str({ minLength: 1, maxLength: 253, description: "Name of the Secret, in the object's namespace." }),
+    name: Str({
+      maxLength: 253,
+      description: "Name of the Secret, in the object's namespace. Empty (as Go clients write it) means none.",
+    }),
   },
   { description: "A Secret in the same namespace; its key `value` holds the SSH private key." },
 );
 
 const address = Str({
-  minLength: 1,
   maxLength: 255,
   description: "IP address (v4 or v6, without brackets) or DNS name of the machine.",
   validations: [
     {
-      rule: "self.matches('^[A-Za-z0-9:]([A-Za-z0-9._:%-]*[A-Za-z0-9.])?$')",
+      rule: "self == '' || self.matches('^[A-Za-z0-9:]([A-Za-z0-9._:%-]*[A-Za-z0-9.])?$')",
       message:
-        "must be a bare IP address or DNS name: no scheme, user, port, brackets, slashes or spaces (the port goes in spec.port)",
+        "must be a bare IP address or DNS name: no scheme, user, port, brackets, slashes or spaces (the port goes in spec.port). capi-remote checks this on purpose where k0smotron accepts any string and fails on connect",
     },
   ],
 });
 
 const port = Int({
-  minimum: 1,
-  maximum: 65535,
   default: DEFAULT_SSH_PORT,
-  description: "SSH port of the machine (1-65535).",
+  description: "SSH port of the machine (1-65535); 0, as Go clients write an unset port, means 22.",
+  validations: [
+    {
+      rule: "self >= 0 && self <= 65535",
+      message:
+        "must be 1-65535, or 0 for the default 22. capi-remote checks this on purpose where k0smotron accepts any integer and fails on connect",
+    },
+  ],
 });
 
 const user = Str({
-  minLength: 1,
   maxLength: 256,
   default: DEFAULT_SSH_USER,
-  description: "User to log in as. A non-root user needs spec.useSudo.",
+  description: 'User to log in as ("" means root). A non-root user needs spec.useSudo.',
 });
 
 const workingDir = Str({
-  minLength: 1,
   maxLength: 4096,
   default: DEFAULT_WORKING_DIR,
-  description: "Directory on the machine where bootstrap files and scripts are written.",
-  validations: [{ rule: "self.startsWith('/')", message: "must be an absolute path (start with /)" }],
+  description: 'Directory on the machine where bootstrap files and scripts are written ("" means /etc/k0smotron).',
+  validations: [
+    {
+      rule: "self == '' || self.startsWith('/')",
+      message:
+        "must be an absolute path (start with /). capi-remote checks this on purpose where k0smotron accepts any string",
+    },
+  ],
 });
 
-const commandList = (description: string) =>
-  List(Str({ minLength: 1, maxLength: 65536 }), { maxItems: 256, description });
+const commandList = (description: string) => List(Str({ maxLength: 65536 }), { maxItems: 256, description });
 
 const cleanupRule = {
   rule: "!(has(self.cleanUpCommands) && has(self.customCleanUpCommands))",
@@ -176,6 +188,12 @@ export const connectionFields = {
   timeouts: Optional(Timeouts),
 };
 
+const openList = {
+  type: "array",
+  maxItems: 64,
+  items: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+};
+
 /** Provisioning through a Kubernetes Job (for access through Teleport, Okta ASA and the like). */
 export const ProvisionJob = Obj(
   {
@@ -186,12 +204,53 @@ export const ProvisionJob = Obj(
       Str({ minLength: 1, maxLength: 4096, default: "scp", description: "scp command the Job runs." }),
     ),
     jobSpecTemplate: Optional(
-      Opaque<{ metadata?: Record<string, unknown>; spec?: Record<string, unknown> }>({
+      Type.Unsafe<{ metadata?: Record<string, unknown>; spec?: Record<string, unknown> }>({
+        type: "object",
+        "x-kubernetes-preserve-unknown-fields": true,
         description: "batch/v1 JobTemplateSpec the provisioning Job is made from.",
+        // Only what the validation rules below read is declared; the rest is kept as written.
+        properties: {
+          spec: {
+            type: "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+            properties: {
+              containers: openList,
+              template: {
+                type: "object",
+                "x-kubernetes-preserve-unknown-fields": true,
+                properties: {
+                  spec: {
+                    type: "object",
+                    "x-kubernetes-preserve-unknown-fields": true,
+                    properties: { containers: openList },
+                  },
+                },
+              },
+            },
+          },
+        },
       }),
     ),
   },
-  { description: "Provision the machine with a Kubernetes Job instead of the controller's SSH client." },
+  {
+    description: "Provision the machine with a Kubernetes Job instead of the controller's SSH client.",
+    validations: [
+      {
+        rule: "!has(self.jobSpecTemplate) || !has(self.jobSpecTemplate.spec) || !has(self.jobSpecTemplate.spec.containers)",
+        message:
+          "containers go under jobSpecTemplate.spec.template.spec.containers (a JobTemplateSpec), not jobSpecTemplate.spec.containers: a Job drops them there and would run without your container (k0smotron's Teleport and Okta ASA docs show them one level too high; k0smotron's API server rejects that shape too)",
+        fieldPath: ".jobSpecTemplate.spec",
+        reason: "FieldValueInvalid",
+      },
+      {
+        rule: "has(self.jobSpecTemplate) && has(self.jobSpecTemplate.spec) && has(self.jobSpecTemplate.spec.template) && has(self.jobSpecTemplate.spec.template.spec) && has(self.jobSpecTemplate.spec.template.spec.containers) && size(self.jobSpecTemplate.spec.template.spec.containers) > 0",
+        message:
+          "jobSpecTemplate.spec.template.spec.containers must name the container that runs sshCommand and scpCommand (an image with ssh or tsh): the Job runs it, with its own entrypoint (k0smotron requires it as well)",
+        fieldPath: ".jobSpecTemplate",
+        reason: "FieldValueRequired",
+      },
+    ],
+  },
 );
 
 export const MachineAddress = Obj({
@@ -249,19 +308,17 @@ export const RemoteMachineSpecSchema = Obj(
   {
     pool: Optional(
       Str({
-        minLength: 1,
         maxLength: 253,
-        description: "Pool to take a PooledRemoteMachine from; its connection fields are copied here.",
+        description: 'Pool to take a PooledRemoteMachine from; its connection fields are copied here ("" means none).',
         validations: [{ rule: "self == oldSelf", message: "is immutable: a RemoteMachine cannot change pools" }],
       }),
     ),
     poolSelector: Optional(poolSelector),
     providerID: Optional(
       Str({
-        minLength: 1,
         maxLength: 512,
         description: "Set by the controller once provisioned: remote-machine://<address>:<port>.",
-        validations: [{ rule: "self == oldSelf", message: "is immutable once set" }],
+        validations: [{ rule: "oldSelf == '' || self == oldSelf", message: "is immutable once set" }],
       }),
     ),
     address: Optional(address),
@@ -272,13 +329,14 @@ export const RemoteMachineSpecSchema = Obj(
   {
     validations: [
       {
-        rule: "has(self.address) || has(self.pool)",
-        message: "spec.address or spec.pool must be set: name the machine, or the pool to take one from",
+        rule: "(has(self.address) && self.address != '') || (has(self.pool) && self.pool != '')",
+        message:
+          "spec.address or spec.pool must be set: name the machine, or the pool to take one from. capi-remote checks this on purpose at admission; k0smotron accepts the object and reports MissingFields later",
         fieldPath: ".address",
         reason: "FieldValueRequired",
       },
       {
-        rule: "!has(self.address) || has(self.sshKeyRef) || has(self.provisionJob)",
+        rule: "!has(self.address) || self.address == '' || has(self.sshKeyRef) || has(self.provisionJob)",
         message:
           "spec.sshKeyRef is required when spec.address is set (a Secret whose key `value` holds the private key), unless spec.provisionJob provisions the machine",
         fieldPath: ".sshKeyRef",
@@ -337,7 +395,6 @@ export const PooledMachineSchema = Obj({
 
 export const PooledRemoteMachineSpecSchema = Obj({
   pool: Str({
-    minLength: 1,
     maxLength: 253,
     description: "Name of the pool this machine belongs to.",
   }),
@@ -406,17 +463,16 @@ export type PooledRemoteMachineList = KubeList<PooledRemoteMachine>;
 
 export const RemoteMachineTemplateResourceSpec = Obj(
   {
-    pool: Optional(
-      Str({ minLength: 1, maxLength: 253, description: "Pool the machines made from this template come from." }),
-    ),
+    pool: Optional(Str({ maxLength: 253, description: "Pool the machines made from this template come from." })),
     poolSelector: Optional(poolSelector),
     provisionJob: Optional(ProvisionJob),
   },
   {
     validations: [
       {
-        rule: "has(self.pool)",
-        message: "spec.template.spec.pool is required: machines made from a template come from a pool",
+        rule: "has(self.pool) && self.pool != ''",
+        message:
+          "spec.template.spec.pool is required: machines made from a template come from a pool. capi-remote checks this on purpose at admission; k0smotron accepts the template and its machines fail with MissingFields",
         fieldPath: ".pool",
         reason: "FieldValueRequired",
       },
@@ -469,10 +525,14 @@ export type RemoteMachineTemplateList = KubeList<RemoteMachineTemplate>;
 // ---------------------------------------------------------------------------------------------
 // RemoteCluster and RemoteClusterTemplate
 
-export const APIEndpoint = Obj({
-  host: Str({ minLength: 1, maxLength: 512, description: "Address of the control plane endpoint." }),
-  port: Int({ minimum: 1, maximum: 65535, description: "Port of the control plane endpoint." }),
-});
+/** Cluster API's APIEndpoint: both fields optional (Go omits zero values), but not both absent. */
+export const APIEndpoint = Type.Object(
+  {
+    host: Optional(Str({ minLength: 1, maxLength: 512, description: "Address of the control plane endpoint." })),
+    port: Optional(Int({ minimum: 1, maximum: 65535, description: "Port of the control plane endpoint." })),
+  },
+  { minProperties: 1 },
+);
 
 export const RemoteClusterSpecSchema = Obj({
   controlPlaneEndpoint: Optional(APIEndpoint),

@@ -13,7 +13,8 @@ export interface RemoteClusterObserved {
   /** The Cluster or the RemoteCluster is paused. */
   paused: boolean;
   /** spec.controlPlaneEndpoint, when set. */
-  endpoint?: { host: string; port: number } | undefined;
+  /** Either part may be missing (Go omits zero values; k0smotron accepts a host without port). */
+  endpoint?: { host?: string | undefined; port?: number | undefined } | undefined;
   generation?: number | undefined;
 }
 
@@ -42,7 +43,7 @@ export function remoteClusterStatus(
             type: ConditionType.ControlPlaneEndpointSet,
             status: "True",
             reason: ControlPlaneEndpointReason.ControlPlaneEndpointSet,
-            message: `${o.endpoint.host}:${o.endpoint.port}`,
+            message: [o.endpoint.host ?? "", o.endpoint.port ?? ""].filter((x) => x !== "").join(":"),
           }
         : {
             type: ConditionType.ControlPlaneEndpointSet,
