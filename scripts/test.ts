@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { reapStaleHosts } from "../test/bed/hosts.js";
 import { ENV_VAR, REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
-import { ensureBinaries } from "../test/bed/versions.js";
+import { ensureBinaries, KUBEADM_BINARIES } from "../test/bed/versions.js";
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes("--unit");
@@ -78,8 +78,13 @@ async function main(): Promise<number> {
       console.error("integration tests need root (network namespaces for SSH test hosts); run as root or use --unit");
       return 1;
     }
-    if ((await run("bash", [join(REPO_ROOT, "test/bed/install-system-deps.sh"), "--browser"])) !== 0) return 1;
+    const kubeadm = files.some((f) => /\/kubeadm[^/]*\.test\.ts$/.test(f));
+    const deps = ["--browser", ...(kubeadm ? ["--kubeadm"] : [])];
+    if ((await run("bash", [join(REPO_ROOT, "test/bed/install-system-deps.sh"), ...deps])) !== 0) return 1;
     await ensureBinaries(["etcd", "kube-apiserver", "capi-manager", "clusterctl"]);
+    // The real-node suite's binaries (kubelet, kubeadm, CABPK, ...) build while the other suites
+    // run; that suite waits for them (the build script's lock) in its own bed's start.
+    if (kubeadm) ensureBinaries(KUBEADM_BINARIES).catch((e) => console.error(`kubeadm bed binaries: ${e}`));
     const reaped = (await reapStaleBeds()) + (await reapStaleHosts());
     if (reaped) console.log(`stopped ${reaped} leftovers of an earlier aborted run`);
     const t0 = Date.now();

@@ -7,6 +7,7 @@
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
 import { makeServingCert } from "./certs.js";
 import { apiGet, type ControlPlaneInfo } from "./controlplane.js";
 import { apply, type Clients, clientsFor, parseYamlObjects, waitEstablished } from "./kube.js";
@@ -59,9 +60,18 @@ async function capiCrds(
   caBundle: string,
 ): Promise<Crd[]> {
   const dir = join(moduleDir, layout.configDir, "crd", "bases");
+  // The contract labels (cluster.x-k8s.io/v1beta2: v1beta2, ...) kustomize adds: Cluster API finds
+  // the version of a provider's kind it may use by them and refuses a reference without them.
+  const kustomization = parseYaml(
+    await readFile(join(moduleDir, layout.configDir, "crd", "kustomization.yaml"), "utf8"),
+  ) as {
+    labels?: { pairs?: Record<string, string> }[];
+  };
+  const labels = Object.assign({}, ...(kustomization.labels ?? []).map((l) => l.pairs ?? {})) as Record<string, string>;
   const out: Crd[] = [];
   for (const f of (await readdir(dir)).filter((n) => n.endsWith(".yaml")).sort()) {
     for (const o of parseYamlObjects(await readFile(join(dir, f), "utf8")) as Crd[]) {
+      o.metadata = { ...o.metadata, labels: { ...o.metadata?.labels, ...labels } };
       if (o.spec.versions.length > 1) {
         o.spec.conversion = {
           strategy: "Webhook",

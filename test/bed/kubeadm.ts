@@ -20,6 +20,7 @@
  * from a local archive and the API server dials kubelets by InternalIP.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
@@ -279,7 +280,12 @@ export function clusterCaSecret(cp: ControlPlaneInfo, cluster: string, namespace
       labels: { "cluster.x-k8s.io/cluster-name": cluster },
     },
     type: "cluster.x-k8s.io/secret",
-    data: { "tls.crt": Buffer.from(cp.caPEM).toString("base64") },
+    // CABPK insists on the key too (as Cluster API's own <cluster>-ca Secrets hold it); it is the
+    // bed's throwaway CA.
+    data: {
+      "tls.crt": Buffer.from(cp.caPEM).toString("base64"),
+      "tls.key": readFileSync(cp.caFile.replace(/\.crt$/, ".key")).toString("base64"),
+    },
   } as KubernetesObject;
 }
 
