@@ -12,7 +12,7 @@
  * is bootstrapped once it is not.
  */
 import { BootstrapDataError, type CommandStep, planBootstrap, shq } from "../cloudinit/plan.js";
-import { SENTINEL } from "../host/runner.js";
+import { SENTINEL } from "../host/protocol.js";
 import type { CleanupKind } from "../security/quarantine.js";
 
 export interface CleanupInput {

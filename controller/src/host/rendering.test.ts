@@ -18,7 +18,8 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { provisionScript } from "../reconcile/provisionjob.js";
-import { renderRunner, runInput, startAndFollowCommand, startCommand, tailCommand, watchCommand } from "./runner.js";
+import { KILLED, killRunCommand, stateProbeCommand, TIMED_OUT, tailCommand } from "./protocol.js";
+import { renderRunner, runInput, startAndFollowCommand, startCommand, watchCommand } from "./runner.js";
 
 const GOLDEN = fileURLToPath(new URL("./testdata/rendering.golden.json", import.meta.url));
 const STATE = "/var/lib/capi-remote/team-a.cp-0";
@@ -109,6 +110,17 @@ function renderAll(): Record<string, string> {
   out["runInput.body"] = runInput.body("echo x");
   out["runInput.go"] = runInput.go;
   out.tailCommand = tailCommand(STATE, 15);
+  out.stateProbe = stateProbeCommand(STATE, false, "root");
+  out["stateProbe/sudo"] = stateProbeCommand(STATE, true, "capi");
+  out["killRun/timeout"] = killRunCommand(STATE, TIMED_OUT, 10);
+  out["killRun/delete"] = killRunCommand(STATE, KILLED, 5);
+  out["runner/identity"] = renderRunner(planBootstrap('#cloud-config\nruncmd: ["true"]\n', "cloud-config", {}), {
+    stateDir: STATE,
+    workingDir: "/root",
+    commandTimeoutSeconds: 60,
+    owner: "team-a/cp-0",
+    identity: { uid: "0f6c-uid", stamp: "2026-12-06T18:00:00.123Z" },
+  });
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, stable(v)]));
 }
 
@@ -146,8 +158,11 @@ describe("the bundle carries the scripts", () => {
         platform: "node",
         format: "esm",
         define: hostScriptsDefine(),
+        external: ["cpu-features", "*.node"],
         // Bundled CommonJS (yaml) calls require() for Node's modules.
-        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+        banner: {
+          js: "import { createRequire } from 'node:module'; import { dirname as __d } from 'node:path'; import { fileURLToPath as __f } from 'node:url'; const require = createRequire(import.meta.url); const __filename = __f(import.meta.url); const __dirname = __d(__filename);",
+        },
         logLevel: "warning",
       });
       const bundled = (await import(outfile)) as typeof import("./runner.js");

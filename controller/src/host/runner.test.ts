@@ -5,11 +5,11 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { planBootstrap } from "../cloudinit/plan.js";
+import { SENTINEL_STEP } from "./protocol.js";
 import {
   RUN_GATE,
   renderRunner,
   runInput,
-  SENTINEL_STEP,
   startAndFollowCommand,
   startCommand,
   watchCommand,

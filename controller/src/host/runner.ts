@@ -1,29 +1,13 @@
 /**
  * Renders a plan into the shell script that runs the bootstrap on the machine, detached from the
- * SSH session, and the commands that start it once and observe it. Pure text generation.
- *
- * On the machine, everything for one RemoteMachine lives in its state directory:
- *   started    created exclusively (noclobber, O_EXCL) by the one start that wins: a second start
- *              attaches (a `started/` directory of earlier versions counts the same)
- *   run.sh     this runner, when a provision Job uploaded it as a file (run.sh.<nonce> while it
- *              runs); a bootstrap session sends it on the run's input instead, and no copy stays
- *   progress   one line per step begun: "<i> <n> <name>"
- *   output.log what the steps printed
- *   step       "<i> <pid>" of the step running in a subshell (for the run's watchdog)
- *   timedout   the step the watchdog killed for overrunning its time
- *   exit       "<code> <step>" once finished (0 0 = success, sentinel included); written in one
- *              write, so readers take an empty file for "not yet"
- *   receipt    written on success; its presence (and time) means "bootstrapped, never again"
+ * SSH session, and the commands that start it once and observe it (scripts/*.sh filled in). Pure
+ * text generation; the state files and the lines these programs print are protocol.ts's.
  */
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { type Plan, type Step, shq } from "../cloudinit/plan.js";
+import { identityWords, type RunIdentity, SENTINEL, SENTINEL_STEP, TIMED_OUT } from "./protocol.js";
 import { fill, raw } from "./scripts.js";
-
-export const STATE_ROOT = "/var/lib/capi-remote";
-export const SENTINEL = "/run/cluster-api/bootstrap-success.complete";
-/** Exit "step" reported when every step passed but the sentinel file is missing. */
-export const SENTINEL_STEP = -1;
 
 export interface RunnerOptions {
   /** Where the RemoteMachine's state lives on the machine. */
@@ -36,15 +20,12 @@ export interface RunnerOptions {
   owner: string;
   /** The file whose presence proves success (Cluster API's sentinel unless a test moves it). */
   sentinel?: string;
+  /** Who the run is for, recorded in its gate (protocol.ts sameRun); none in tests of the runner alone. */
+  identity?: RunIdentity;
 }
 
 /** The once-only gate, the first line a run executes (scripts/gate.sh). */
 export const RUN_GATE = fill("gate");
-
-/** The state directory of a RemoteMachine: namespace and name, readable and collision-free. */
-export function stateDirFor(namespace: string, name: string): string {
-  return `${STATE_ROOT}/${namespace}.${name}`;
-}
 
 function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: string): string[] {
   const head = [`begin ${i} ${n} ${shq(step.name.replace(/[\r\n]/g, " "))}`];
@@ -143,9 +124,6 @@ function isShellSafe(contentB64: string): string | undefined {
   return Buffer.from(text, "utf8").equals(buf) ? text : undefined;
 }
 
-/** Exit code of a step killed for overrunning its time limit (as `timeout` reports it). */
-export const TIMED_OUT = 124;
-
 /**
  * The watchdog's wake-up period and how many periods a step may span: it wakes every `period`
  * seconds (a tenth of the limit, at least a second) and kills the step it has seen running at
@@ -177,6 +155,7 @@ export function renderRunner(plan: Plan, opts: RunnerOptions): string {
       W: opts.workingDir,
       LIMIT: opts.commandTimeoutSeconds,
       SENTINEL: opts.sentinel ?? SENTINEL,
+      ID: opts.identity ? identityWords(opts.identity) : "",
       SENTINEL_STEP: raw(String(SENTINEL_STEP)),
       TIMED_OUT: TIMED_OUT,
       GATE: raw(RUN_GATE),
@@ -248,9 +227,4 @@ export const runInput = {
 export function watchCommand(stateDir: string, pollSeconds = 0.2): string {
   const rate = Math.round(10 / pollSeconds);
   return fill("watch", { S: stateDir, FAST: Math.max(1, rate), RATE: rate, POLL: pollSeconds });
-}
-
-/** The last lines of a run's output (for a failure message, after redaction). */
-export function tailCommand(stateDir: string, lines = 20): string {
-  return fill("tail", { S: stateDir, LINES: lines });
 }

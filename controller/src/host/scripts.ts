@@ -29,6 +29,7 @@ export const SCRIPT_NAMES = [
   "preamble",
   "tail",
   "state-probe",
+  "kill-run",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -33,7 +33,7 @@ import { cleanupCommands } from "../cleanup/sequence.js";
 import { BootstrapDataError, type Plan, planBootstrap } from "../cloudinit/plan.js";
 import { statusUrgent } from "../controllers/remotemachine/status.js";
 import { guardedOps, recordAttach, recordStart, type WriteDeps } from "../controllers/remotemachine/writes.js";
-import { stateDirFor } from "../host/runner.js";
+import { stateDirFor } from "../host/protocol.js";
 import { ApiError, isConflict, isNotFound, R } from "../kube/api.js";
 import { withSpecDefaults } from "../migration/defaults.js";
 import {
@@ -504,10 +504,12 @@ export class RemoteMachineReconciler {
         owner: s.key,
         commandTimeoutSeconds: spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
         bootstrapTimeoutMs: (spec.timeouts?.bootstrapSeconds ?? DEFAULT_BOOTSTRAP_TIMEOUT_SECONDS) * 1000,
+        uid: rm.metadata.uid ?? "",
+        startStamp: rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted],
         // Plain functions of (namespace, name): they run after this pass has returned, so
         // they start from the freshest copy and guard their writes (controllers/remotemachine/writes.ts).
         attach: (hostKey) => recordAttach(this.writeDeps, ns, rm.metadata.name, hostKey),
-        markStarted: (hostKey) => recordStart(this.writeDeps, ns, rm.metadata.name, hostKey),
+        markStarted: (hostKey, stamp) => recordStart(this.writeDeps, ns, rm.metadata.name, hostKey, stamp),
       });
       // No Event for the start (the condition and the bootstrap-started annotation say it): the
       // Events of a provisioning are its outcome, and failures, each a write of its own.

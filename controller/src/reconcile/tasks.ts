@@ -3,18 +3,41 @@
  * timeouts and cancellation. The reconciler starts a task, observes its progress and result, and
  * is told (through `notify`) whenever either changes.
  */
+import { Reason } from "@capi-remote/shared";
 import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/plan.js";
 import {
-  renderRunner,
-  runInput,
-  SENTINEL_STEP,
-  startAndFollowCommand,
+  asRoot,
+  cleanupFailure,
+  exitFailure,
+  KILLED,
+  type KillOutcome,
+  killRunCommand,
+  type MachineState,
+  needsSudo,
+  parseKill,
+  parseLine,
+  parseStateProbe,
+  probeFailure,
+  provablyDead,
+  SUDO_CHECK,
+  sameRun,
+  sshFailure,
+  stateProbeCommand,
+  sudoFailure,
+  type TaskFailure,
+  TIMED_OUT,
   tailCommand,
-  watchCommand,
-} from "../host/runner.js";
+  timedOut,
+} from "../host/protocol.js";
+import { renderRunner, runInput, startAndFollowCommand, watchCommand } from "../host/runner.js";
 import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
+
+export type { TaskFailure } from "../host/protocol.js";
+
+/** Seconds a stopped run's processes get between TERM and KILL. */
+const KILL_GRACE_SECONDS = 10;
 
 export interface BootstrapInput {
   target: SSHTarget;
@@ -26,29 +49,29 @@ export interface BootstrapInput {
   owner: string;
   commandTimeoutSeconds: number;
   bootstrapTimeoutMs: number;
+  /** The object's UID: recorded in the run's gate, and compared with a run found on the machine. */
+  uid: string;
+  /**
+   * The object's `bootstrap-started` annotation, if set: a run recorded with the same stamp is
+   * this object's even under a new UID (`clusterctl move`), and the bootstrap's deadline counts
+   * from it (so a controller restart does not grant a new `bootstrapSeconds`).
+   */
+  startStamp?: string;
   /**
    * Before following a run that exists on the machine already: durably records what the object
    * must carry from then on (its finalizer, the host key seen on first use).
    */
   attach(hostKey?: string): Promise<void>;
   /**
-   * Durably marks the object "bootstrap started", before the run is started on the machine,
-   * together with the host key to record on first use and the finalizer (one write).
+   * Durably marks the object "bootstrap started" with `stamp` (the value for its
+   * `bootstrap-started` annotation, also recorded on the machine), before the run is started on
+   * the machine, together with the host key to record on first use and the finalizer (one write).
    */
-  markStarted(hostKey?: string): Promise<void>;
+  markStarted(hostKey: string | undefined, stamp: string): Promise<void>;
 }
 
-export type TaskFailure = {
-  /** Condition reason. */
-  reason: string;
-  message: string;
-  /** Terminal: the machine must not be retried (a failed run is never run again). */
-  terminal: boolean;
-  presentedKey?: string;
-};
-
 export interface TaskState {
-  kind: "bootstrap" | "cleanup" | "probe";
+  kind: "bootstrap" | "cleanup" | "probe" | "kill";
   /** For probes: what the command printed. */
   output?: string;
   running: boolean;
@@ -65,46 +88,36 @@ export interface TaskState {
   failure?: TaskFailure;
   /** For cleanup: commands that did not succeed. */
   leftUndone?: string[];
+  /** For kill and cleanup: how stopping the run on the machine went (provablyDead tells). */
+  killed?: KillOutcome;
   abort: AbortController;
-}
-
-/** Runs `cmd` as root (through `sudo -n` when the login user is not root). */
-export function asRoot(cmd: string, useSudo: boolean, user: string): string {
-  return useSudo && user !== "root" ? `sudo -n sh -c ${shq(cmd)}` : `sh -c ${shq(cmd)}`;
-}
-
-/** Prints "finished", "running" or "none": the state of the run on the machine. */
-function stateProbe(stateDir: string): string {
-  const S = shq(stateDir);
-  return `if [ -s ${S}/exit ]; then echo finished; elif [ -e ${S}/started ]; then echo running; else echo none; fi`;
 }
 
 /** Turns a sudo refusal into a failure, or undefined when sudo works. */
 async function checkSudo(conn: SSHConnection, useSudo: boolean, user: string): Promise<TaskFailure | undefined> {
-  if (!useSudo || user === "root") return undefined;
-  const r = await conn.exec("sudo -n true", { timeoutMs: 15_000 });
-  if (r.code === 0) return undefined;
-  if (/password is required/i.test(r.stderr)) {
-    return {
-      reason: "SudoRequiresPassword",
-      message: `sudo asks ${user} for a password; capi-remote needs passwordless sudo (NOPASSWD) for this user`,
-      terminal: false,
-    };
-  }
-  return { reason: "SudoNotPermitted", message: `${user} may not use sudo on the machine`, terminal: false };
+  if (!needsSudo(useSudo, user)) return undefined;
+  return sudoFailure(await conn.exec(SUDO_CHECK, { timeoutMs: 15_000 }), user);
 }
 
-function sshFailure(e: unknown): TaskFailure {
-  if (e instanceof SSHError) {
-    const reason =
-      e.reason === "Timeout" || e.reason === "Cancelled" || e.reason === "ConnectionLost"
-        ? "HostUnreachable"
-        : e.reason;
-    // A host that floods the session is not retried into flooding it again.
-    const terminal = e.reason === "HostOutputTooLarge";
-    return { reason, message: e.message, terminal, ...(e.presentedKey ? { presentedKey: e.presentedKey } : {}) };
-  }
-  return { reason: "HostUnreachable", message: e instanceof Error ? e.message : String(e), terminal: false };
+/** A run that would not stop: nothing may be cleaned or handed on while it lives. */
+function runNotStopped(k: KillOutcome): TaskFailure {
+  return {
+    reason: Reason.CleanupFailed,
+    message:
+      k.state === "alive"
+        ? `the bootstrap run on the machine would not stop (${k.processes} processes left)`
+        : "could not tell whether the bootstrap run on the machine stopped",
+    terminal: false,
+  };
+}
+
+/** A run found on the machine that another object started (same name, other UID and stamp). */
+function foreignRun(stateDir: string, identity: string): TaskFailure {
+  return {
+    reason: Reason.MachineAlreadyBootstrapped,
+    message: `the machine holds the bootstrap of another object under this name (record ${identity.slice(0, 200)} in ${stateDir}); clean the machine (remove that directory after resetting it) or use another one`,
+    terminal: false,
+  };
 }
 
 /**
@@ -118,6 +131,8 @@ interface Warm {
   hostname?: string;
   /** "none", "running" or "finished": the run's state on the machine when it was probed. */
   onHost?: string;
+  /** The run's record on the machine (who it ran for), when one exists. */
+  identity?: string;
   closed: boolean;
   timer?: NodeJS.Timeout;
   /**
@@ -207,14 +222,13 @@ export class TaskManager {
       });
       // A first-use key is recorded by the bootstrap, in the same write as its start.
       if (await checkSudo(conn, input.useSudo, input.target.user)) throw new Error("sudo refused");
-      const probe = await conn.exec(
-        `hostname; ${asRoot(stateProbe(input.stateDir), input.useSudo, input.target.user)}`,
-        { timeoutMs: 15_000 },
+      const probe = parseStateProbe(
+        await conn.exec(stateProbeCommand(input.stateDir, input.useSudo, input.target.user), { timeoutMs: 15_000 }),
       );
-      const [hostname, onHost] = probe.stdout.trim().split("\n");
-      if (probe.code !== 0 || !hostname || !onHost) throw new Error("probe failed");
-      w.hostname = hostname.trim();
-      w.onHost = onHost.trim();
+      if (!probe) throw new Error("probe failed");
+      w.hostname = probe.hostname;
+      w.onHost = probe.onHost;
+      w.identity = probe.identity;
       if (w.onHost === "none" && !w.closed) {
         // The start command waits on the machine for the script: its sshd session, shell, state
         // directory, detached run and progress stream are made now, off the path from the
@@ -276,7 +290,7 @@ export class TaskManager {
     key: string,
     target: SSHTarget,
     fingerprint: string,
-  ): (Required<Pick<Warm, "conn" | "hostname" | "onHost">> & { standby?: Standby }) | undefined {
+  ): (Required<Pick<Warm, "conn" | "hostname" | "onHost">> & { identity: string; standby?: Standby }) | undefined {
     const w = this.warm.get(key);
     if (!w) return undefined;
     this.warm.delete(key);
@@ -296,7 +310,13 @@ export class TaskManager {
     w.closed = true; // from here on the bootstrap owns (and closes) the connection
     const standby = w.standby && !w.standby.ended ? w.standby : undefined;
     if (w.standby && !standby) w.standby.feed.fail(new Error("unused"));
-    return { conn: w.conn, hostname: w.hostname, onHost: w.onHost, ...(standby ? { standby } : {}) };
+    return {
+      conn: w.conn,
+      hostname: w.hostname,
+      onHost: w.onHost,
+      identity: w.identity ?? "",
+      ...(standby ? { standby } : {}),
+    };
   }
 
   get(key: string): TaskState | undefined {
@@ -368,16 +388,26 @@ export class TaskManager {
       const since = () => Date.now() - t.startedAt.getTime();
       const timing: Record<string, number> = { slot: since() };
       const conn = warm?.conn ?? (await this.dialer.dial(input.target, t.abort.signal));
-      const killTimer = setTimeout(() => t.abort.abort(), input.bootstrapTimeoutMs);
+      // The deadline counts from the recorded start when there is one: a controller restart or a
+      // lost status does not grant the run a new `bootstrapSeconds`.
+      const began = Date.parse(input.startStamp ?? "");
+      const deadline = (Number.isFinite(began) ? Math.min(began, Date.now()) : Date.now()) + input.bootstrapTimeoutMs;
+      let timedOutNow = false;
+      const killTimer = setTimeout(
+        () => {
+          timedOutNow = true;
+          t.abort.abort();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       try {
         t.hostKey = conn.hostKey;
         const root = (cmd: string) => asRoot(cmd, input.useSudo, input.target.user);
-        let onHost: string;
+        let state: MachineState;
         if (warm) {
           // Learned over this connection while waiting for the data (prepare). A run started
           // since by someone else is still caught: the start command's gate on the machine.
-          t.hostname = warm.hostname;
-          onHost = warm.onHost;
+          state = { hostname: warm.hostname, onHost: warm.onHost, identity: warm.identity };
         } else {
           const sudo = await checkSudo(conn, input.useSudo, input.target.user);
           if (sudo) {
@@ -385,15 +415,20 @@ export class TaskManager {
             t.ok = false;
             return;
           }
-          const probe = await conn.exec(`hostname; ${root(stateProbe(input.stateDir))}`, {
-            timeoutMs: 30_000,
-            signal: t.abort.signal,
-          });
-          const [hostname = "", state = ""] = probe.stdout.trim().split("\n");
-          if (probe.code !== 0 || !state)
-            throw new SSHError("ConnectionLost", `could not read the machine's state (exit ${probe.code})`);
-          t.hostname = hostname.trim();
-          onHost = state.trim();
+          const probe = parseStateProbe(
+            await conn.exec(stateProbeCommand(input.stateDir, input.useSudo, input.target.user), {
+              timeoutMs: 30_000,
+              signal: t.abort.signal,
+            }),
+          );
+          if (!probe) throw new SSHError("ConnectionLost", "could not read the machine's state");
+          state = probe;
+        }
+        t.hostname = state.hostname;
+        if (state.onHost !== "none" && !sameRun(state.identity, input.uid, input.startStamp)) {
+          t.failure = foreignRun(input.stateDir, state.identity);
+          t.ok = false;
+          return;
         }
         // A key seen for the first time is recorded before the bootstrap runs: with the start
         // (one write) or, when a run exists already, on its own.
@@ -402,8 +437,8 @@ export class TaskManager {
         let plan: Plan | undefined;
         let runner: string | undefined;
         let marked: Promise<void> | undefined;
-        if (onHost !== "none") await input.attach(firstUse);
-        if (onHost === "none") {
+        if (state.onHost !== "none") await input.attach(firstUse);
+        if (state.onHost === "none") {
           try {
             plan = planBootstrap(input.data.value, input.data.format, {
               commandsAsScript: input.commandsAsScript,
@@ -420,39 +455,45 @@ export class TaskManager {
           t.ignoredKeys = plan.ignoredKeys;
           t.steps = plan.steps.length;
           timing.connected = since();
-          marked = input.markStarted(firstUse).then(() => {
+          // The stamp goes to the object's annotation and into the run's record on the machine.
+          const stamp = input.startStamp ?? new Date().toISOString();
+          marked = input.markStarted(firstUse, stamp).then(() => {
             timing.marked = since();
           });
-          // Handled by the exec below (stdinLast); this only keeps a failure before it from
-          // counting as an unhandled rejection.
+          // Handled by the exec below; this only keeps a failure before it from counting as an
+          // unhandled rejection.
           marked.catch(() => {});
           runner = renderRunner(plan, {
             stateDir: input.stateDir,
             workingDir: input.workingDir,
             commandTimeoutSeconds: input.commandTimeoutSeconds,
             owner: input.owner,
+            identity: { uid: input.uid, stamp },
           });
         }
         // One exec starts the run (unless one exists) and follows it to its end.
-        let exitLine = "";
-        let began = "";
-        const onLine = (line: string) => {
-          const m = /^(?:progress )?(\d+) (\d+) (.*)$/.exec(line);
-          if (m) {
-            t.step = Number(m[1]);
-            t.steps = Number(m[2]);
-            t.stepName = m[3];
+        let exit: { code: number; step: number } | undefined;
+        let none = false;
+        let beganHow = "";
+        let foreign: string | undefined;
+        const onLine = (text: string) => {
+          const line = parseLine(text);
+          if (line.kind === "step") {
+            t.step = line.step;
+            t.steps = line.steps;
+            t.stepName = line.name;
             this.notify(key);
-          } else if (line.startsWith("exit ")) exitLine = line;
-          // "started" is the run's first progress line, seen live through `tail -f` or, after
-          // the run, through the watch that replays the whole progress file ("progress
-          // started"). The live stream is not enough: where tail cannot use inotify (overlayfs,
-          // NFS) it polls once a second, and the follower is stopped when the run ends, so a run
-          // shorter than that showed nothing live and was taken for one that never started.
-          else if (!began && (line === "started" || line === "progress started" || line === "attached")) {
-            began = line;
+          } else if (line.kind === "exit") exit = line;
+          else if (line.kind === "none") none = true;
+          else if (line.kind === "began" && !beganHow) {
+            beganHow = line.how;
+            // Started by someone else between the probe and this start: whose is it?
+            if (line.how === "attached" && !sameRun(line.identity, input.uid, input.startStamp)) {
+              foreign = line.identity;
+              t.abort.abort();
+            }
             timing.started = since();
-            this.warmOpts.trace?.(key, `bootstrap ${line} on the machine (ms since the task began)`, {
+            this.warmOpts.trace?.(key, `bootstrap ${line.how} on the machine (ms since the task began)`, {
               warm: !!warm,
               ...timing,
             });
@@ -466,48 +507,55 @@ export class TaskManager {
         const standby = runner ? warm?.standby : undefined;
         if (warm?.standby && !standby) warm.standby.feed.fail(new Error("unused"));
         let watched: ExecResult;
-        if (runner && standby) {
-          // The start command waits on the machine already: its length line and the script.
-          const sb = standby;
-          const body = runner;
-          sb.onLine = onLine;
-          t.abort.signal.addEventListener("abort", () => sb.abort.abort(), { once: true });
-          // A key seen for the first time is recorded before anything secret goes over the
-          // connection (M1): the script (it holds the data) follows the record then.
-          if (!firstUse) sb.feed.push(runInput.body(body));
-          (marked as Promise<void>).then(
-            () => {
-              if (firstUse) sb.feed.push(runInput.body(body));
-              sb.feed.push(runInput.go);
-              sb.feed.end();
-            },
-            (e: unknown) => sb.feed.fail(e),
-          );
-          watched = await sb.result;
-        } else if (runner) {
-          const body0 = runner;
-          watched = await conn.exec(root(startAndFollowCommand(input.stateDir)), {
-            stdin:
-              runInput.preamble(input.stateDir, input.commandTimeoutSeconds, input.workingDir) +
-              (firstUse ? "" : runInput.body(runner)),
-            // On first use the script (secret) waits for the key's record too (M1).
-            stdinLast: (marked as Promise<void>).then(() => (firstUse ? runInput.body(body0) : "") + runInput.go),
-            signal: t.abort.signal,
-            onLine,
-          });
-        } else {
-          watched = await conn.exec(root(watchCommand(input.stateDir)), { signal: t.abort.signal, onLine });
+        try {
+          if (runner && standby) {
+            // The start command waits on the machine already: its length line and the script.
+            const sb = standby;
+            const body = runner;
+            sb.onLine = onLine;
+            t.abort.signal.addEventListener("abort", () => sb.abort.abort(), { once: true });
+            // A key seen for the first time is recorded before anything secret goes over the
+            // connection (M1): the script (it holds the data) follows the record then.
+            if (!firstUse) sb.feed.push(runInput.body(body));
+            (marked as Promise<void>).then(
+              () => {
+                if (firstUse) sb.feed.push(runInput.body(body));
+                sb.feed.push(runInput.go);
+                sb.feed.end();
+              },
+              (e: unknown) => sb.feed.fail(e),
+            );
+            watched = await sb.result;
+          } else if (runner) {
+            const body0 = runner;
+            watched = await conn.exec(root(startAndFollowCommand(input.stateDir)), {
+              stdin:
+                runInput.preamble(input.stateDir, input.commandTimeoutSeconds, input.workingDir) +
+                (firstUse ? "" : runInput.body(runner)),
+              // On first use the script (secret) waits for the key's record too (M1).
+              stdinLast: (marked as Promise<void>).then(() => (firstUse ? runInput.body(body0) : "") + runInput.go),
+              signal: t.abort.signal,
+              onLine,
+            });
+          } else {
+            watched = await conn.exec(root(watchCommand(input.stateDir)), { signal: t.abort.signal, onLine });
+          }
+        } catch (e) {
+          if (foreign === undefined) throw e;
+          watched = { code: null, stdout: "", stderr: "" };
         }
-        if (runner && !began)
+        if (foreign !== undefined) {
+          t.failure = foreignRun(input.stateDir, foreign);
+          t.ok = false;
+          return;
+        }
+        if (runner && !beganHow)
           throw new SSHError("ConnectionLost", `could not start the bootstrap (exit ${watched.code})`);
-        if (watched.code !== 0 || !exitLine)
-          throw new SSHError("ConnectionLost", "lost the bootstrap's progress stream");
-        const [, codeText, stepText] = exitLine.split(" ");
-        if (codeText === "none") throw new SSHError("ConnectionLost", "no bootstrap run found on the machine");
-        const code = Number(codeText);
-        const step = Number(stepText);
-        t.exitCode = code;
-        if (code === 0) {
+        if (none) throw new SSHError("ConnectionLost", "no bootstrap run found on the machine");
+        if (watched.code !== 0 || !exit) throw new SSHError("ConnectionLost", "lost the bootstrap's progress stream");
+        const done: { code: number; step: number } = exit;
+        t.exitCode = done.code;
+        if (done.code === 0) {
           t.ok = true;
           return;
         }
@@ -516,26 +564,26 @@ export class TaskManager {
           (await conn.exec(root(tailCommand(input.stateDir, 15)), { timeoutMs: 15_000, keepLast: true })).stdout,
         );
         t.ok = false;
-        t.failure =
-          step === SENTINEL_STEP
-            ? {
-                reason: "BootstrapSentinelMissing",
-                message: `every step succeeded but /run/cluster-api/bootstrap-success.complete was not created. Last output:\n${tail}`,
-                terminal: true,
-              }
-            : {
-                reason: "BootstrapFailed",
-                message: `step ${step}${t.steps ? ` of ${t.steps}` : ""}${t.stepName && t.step === step ? ` (${t.stepName})` : ""} failed with exit code ${code}${code === 124 ? " (timed out)" : ""}. Last output:\n${tail}`,
-                terminal: true,
-              };
+        t.failure = exitFailure(done, {
+          steps: t.steps,
+          step: t.step,
+          stepName: t.stepName,
+          tail,
+          bootstrapSeconds: Math.round(input.bootstrapTimeoutMs / 1000),
+        });
       } catch (e) {
-        if (t.abort.signal.aborted && Date.now() - t.startedAt.getTime() >= input.bootstrapTimeoutMs) {
-          t.failure = {
-            reason: "BootstrapTimedOut",
-            message: `the bootstrap did not finish within ${Math.round(input.bootstrapTimeoutMs / 1000)} s`,
-            terminal: true,
-          };
-          await this.killRun(input).catch(() => {});
+        if (timedOutNow) {
+          // The whole bootstrap overran: its processes on the machine are stopped and the outcome
+          // recorded there (`exit 124 KILLED_STEP`), so a later attach reads it.
+          const killed = await this.killOn(conn, input, TIMED_OUT).catch(() => undefined);
+          t.killed = killed;
+          const f = timedOut(Math.round(input.bootstrapTimeoutMs / 1000));
+          t.failure =
+            killed && provablyDead(killed)
+              ? f
+              : { ...f, message: `${f.message.replace(/; its processes.*$/, "")}; stopping its processes failed` };
+          t.ok = false;
+          return;
         }
         throw e;
       } finally {
@@ -545,20 +593,51 @@ export class TaskManager {
     });
   }
 
-  private async killRun(input: BootstrapInput): Promise<void> {
-    const conn = await this.dialer.dial(input.target);
+  /** Stops a run over `conn` (or a new connection when that one is gone); see killRunCommand. */
+  private async killOn(
+    conn: SSHConnection | undefined,
+    input: { target: SSHTarget; useSudo: boolean; stateDir: string },
+    code: number,
+  ): Promise<KillOutcome> {
+    const cmd = asRoot(killRunCommand(input.stateDir, code, KILL_GRACE_SECONDS), input.useSudo, input.target.user);
+    const opts = { timeoutMs: (KILL_GRACE_SECONDS + 15) * 1000 };
     try {
-      await conn.exec(
-        asRoot(
-          `pkill -f ${shq(`${input.stateDir}/run.sh`)}; echo "124 0" > ${shq(input.stateDir)}/exit`,
-          input.useSudo,
-          input.target.user,
-        ),
-        { timeoutMs: 15_000 },
-      );
-    } finally {
-      conn.close();
+      if (conn) return parseKill(await conn.exec(cmd, opts));
+    } catch {
+      // The connection died with the timeout: a new one below.
     }
+    const fresh = await this.dialer.dial(input.target);
+    try {
+      return parseKill(await fresh.exec(cmd, opts));
+    } finally {
+      fresh.close();
+    }
+  }
+
+  /**
+   * Stops the bootstrap run of a state directory on the machine (its whole process session) and
+   * proves it: the task's `killed` says what was found, `ok` is true only when no process of the
+   * run is left (or none ever ran; then the gate is taken so none can start later). Used before
+   * anything is cleaned up on deletion; a pool machine goes back only after this.
+   */
+  startKill(key: string, input: { target: SSHTarget; useSudo: boolean; stateDir: string }): TaskState {
+    return this.launch(key, "kill", async (t) => {
+      const conn = await this.dialer.dial(input.target, t.abort.signal);
+      try {
+        t.hostKey = conn.hostKey;
+        const sudo = await checkSudo(conn, input.useSudo, input.target.user);
+        if (sudo) {
+          t.failure = sudo;
+          t.ok = false;
+          return;
+        }
+        t.killed = await this.killOn(conn, input, KILLED);
+        t.ok = provablyDead(t.killed);
+        if (!t.ok) t.failure = runNotStopped(t.killed);
+      } finally {
+        conn.close();
+      }
+    });
   }
 
   /**
@@ -578,15 +657,18 @@ export class TaskManager {
         const r = await conn.exec(input.command, { timeoutMs: input.timeoutMs, signal: t.abort.signal });
         t.output = this.redact(key, r.stdout);
         t.ok = r.code === 0;
-        if (!t.ok)
-          t.failure = { reason: "ProbeFailed", message: `the command exited with code ${r.code}`, terminal: false };
+        if (!t.ok) t.failure = probeFailure(r.code);
       } finally {
         conn.close();
       }
     });
   }
 
-  /** Runs cleanup commands, then removes capi-remote's state from the machine. */
+  /**
+   * Stops the bootstrap run on the machine (its whole session; a cleanup never races a run), then
+   * runs the cleanup commands, then removes capi-remote's state from the machine. When the run
+   * cannot be proven stopped, nothing else is done and the cleanup fails (to be retried).
+   */
   startCleanup(
     key: string,
     input: { target: SSHTarget; useSudo: boolean; commands: string[]; stateDir: string; commandTimeoutMs: number },
@@ -597,6 +679,13 @@ export class TaskManager {
         const sudo = await checkSudo(conn, input.useSudo, input.target.user);
         if (sudo) {
           t.failure = sudo;
+          t.ok = false;
+          t.leftUndone = input.commands;
+          return;
+        }
+        t.killed = await this.killOn(conn, input, KILLED);
+        if (!provablyDead(t.killed)) {
+          t.failure = runNotStopped(t.killed);
           t.ok = false;
           t.leftUndone = input.commands;
           return;
@@ -617,11 +706,7 @@ export class TaskManager {
         t.leftUndone = undone;
         t.ok = undone.length === 0;
         if (!t.ok) {
-          t.failure = {
-            reason: "CleanupFailed",
-            message: `${undone.length} of ${input.commands.length} cleanup commands failed`,
-            terminal: false,
-          };
+          t.failure = cleanupFailure(undone.length, input.commands.length);
         }
       } finally {
         conn.close();

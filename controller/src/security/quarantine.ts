@@ -8,7 +8,7 @@
  */
 import { cleanUpCommandsOf, type QuarantineRecord } from "@capi-remote/shared";
 import { cleanupCommands } from "../cleanup/sequence.js";
-import { STATE_ROOT, stateDirFor } from "../host/runner.js";
+import { STATE_ROOT, stateDirFor } from "../host/protocol.js";
 
 /** Cleanup kinds: the bootstrap provider decides how a node is undone. */
 export const CLEANUP_KINDS = ["kubeadm", "k0s", "k0s-controller", "other"] as const;

@@ -83,8 +83,15 @@ async function guardedWrite(
  * on first use and our finalizer (appended, never replacing another's), in one write. When the
  * start is already recorded (a lost answer, a retried task), only what is missing is added.
  */
-export async function recordStart(d: WriteDeps, namespace: string, name: string, hostKey?: string): Promise<void> {
-  const startedAt = d.now().toISOString();
+export async function recordStart(
+  d: WriteDeps,
+  namespace: string,
+  name: string,
+  hostKey?: string,
+  /** The start stamp the run records on the machine too (its once-only identity). */
+  stamp?: string,
+): Promise<void> {
+  const startedAt = stamp ?? d.now().toISOString();
   await guardedWrite(
     d,
     namespace,

@@ -1,10 +1,12 @@
 #!/bin/sh
 # The runner: one bootstrap, detached from the SSH session, run once (renderRunner fills it in).
 # __S is the state directory, __W the steps' working directory, __LIMIT a step's time limit in
-# seconds, __SENTINEL the file whose presence proves success; the lines __GATE, __WATCHDOG,
+# seconds, __SENTINEL the file whose presence proves success, __ID who the run is for (protocol.ts); the lines __GATE, __WATCHDOG,
 # __WATCHDOG_START and __STEPS are replaced by gate.sh, watchdog.sh, watchdog-start.sh (or nothing
 # when no step needs it) and the rendered steps.
 S=__S
+# shellcheck disable=SC2034 # read by the gate
+cr_id=__ID
 __GATE
 exec >>"$S/output.log" 2>&1 </dev/null
 # The start made everything above root's only (umask 077); the steps run as cloud-init runs them,

@@ -20,7 +20,9 @@
 # else (a racing start, an earlier session) is followed by the watch loop (__WATCH, watch.sh).
 umask 077
 __STATE_DIR
-if [ -e __S/started ]; then cat >/dev/null; echo attached; else
+# "attached" carries who the run was for (the gate's content), so the controller can refuse another
+# object's run.
+if [ -e __S/started ]; then cat >/dev/null; cr_id=; [ ! -f __S/started ] || { read -r cr_id < __S/started; } 2>/dev/null; echo "attached${cr_id:+ $cr_id}"; else
   # The run appends to it; it exists before anyone follows it.
   : >> __S/progress
   # fd 4: this session's input, handed to the run (an asynchronous list's stdin would be

@@ -19,7 +19,7 @@
 # shellcheck disable=SC2034 # cr_c, cr_t, cr_f, n and go are the runner's, unset here
 #
 # In a step's subshell: say which step this process is, then leave no trace of the runner.
-cr_step() { read -r cr_p cr_l < /proc/self/stat && echo "$1 $cr_p" > "$S/step"; unset -f begin fail finish cr_tree cr_watch; unset S cr_p cr_l cr_f cr_wd cr_c cr_t n go; }
+cr_step() { read -r cr_p cr_l < /proc/self/stat && echo "$1 $cr_p" > "$S/step"; unset -f begin fail finish cr_tree cr_watch; unset S cr_p cr_l cr_f cr_wd cr_c cr_t cr_id cr_b n go; }
 # The PIDs of process $1 and its descendants, if the runner is its parent (else nothing).
 # /proc/<pid>/stat: "pid (name) state ppid ...", the name may hold spaces and parentheses.
 cr_tree() {
@@ -37,7 +37,8 @@ cr_tree() {
   done
 }
 cr_watch() {
-  trap 'kill $cr_sl 2>/dev/null; exit 0' TERM; trap - EXIT
+  # $! and not $cr_sl: a TERM between a `sleep &` and the assignment after it still finds that sleep.
+  trap 'kill $! 2>/dev/null; exit 0' TERM; trap - EXIT
   cr_seen=; cr_n=0
   while kill -0 "$$" 2>/dev/null; do
     sleep __PERIOD & cr_sl=$!; wait $cr_sl
