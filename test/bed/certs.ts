@@ -36,79 +36,19 @@ export async function makeCA(dir: string, cn = "capi-remote-testbed-ca"): Promis
   return { cert, key };
 }
 
-/** Creates `<name>.crt`/`<name>.key` in `dir`, signed by `ca`, valid for the given names and IPs. */
-export async function makeServingCert(
+/** Creates `<name>.crt`/`<name>.key` in `dir`: a new EC key with subject `subj`, signed by `ca` with extensions `ext`. */
+async function signedCert(
   dir: string,
   name: string,
   ca: CertPaths,
-  sans: { dns?: string[]; ips?: string[] },
+  subj: string,
+  extensions: string,
 ): Promise<CertPaths> {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
-  const alt = [...(sans.dns ?? []).map((d) => `DNS:${d}`), ...(sans.ips ?? []).map((i) => `IP:${i}`)].join(",");
-  await writeFile(
-    ext,
-    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${alt}\n`,
-  );
-  await execFileAsync("openssl", [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    `/CN=${name}`,
-  ]);
-  await execFileAsync("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    ca.cert,
-    "-CAkey",
-    ca.key,
-    "-CAcreateserial",
-    "-out",
-    cert,
-    "-days",
-    "3650",
-    "-extfile",
-    ext,
-  ]);
-  return { cert, key };
-}
-
-/** An RSA key pair for signing service-account tokens. */
-export async function makeServiceAccountKey(dir: string): Promise<{ key: string; pub: string }> {
-  const key = join(dir, "sa.key");
-  const pub = join(dir, "sa.pub");
-  await execFileAsync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key]);
-  await execFileAsync("openssl", ["pkey", "-in", key, "-pubout", "-out", pub]);
-  return { key, pub };
-}
-
-/** Creates `<name>.crt`/`<name>.key` in `dir`: a client certificate for user `cn` in `groups`. */
-export async function makeClientCert(
-  dir: string,
-  name: string,
-  ca: CertPaths,
-  cn: string,
-  groups: string[],
-): Promise<CertPaths> {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
-  await writeFile(ext, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
-  const subj = `/CN=${cn}${groups.map((g) => `/O=${g}`).join("")}`;
+  await writeFile(ext, extensions);
   await execFileAsync("openssl", [
     "req",
     "-newkey",
@@ -141,4 +81,47 @@ export async function makeClientCert(
     ext,
   ]);
   return { cert, key };
+}
+
+/** Creates `<name>.crt`/`<name>.key` in `dir`, signed by `ca`, valid for the given names and IPs. */
+export async function makeServingCert(
+  dir: string,
+  name: string,
+  ca: CertPaths,
+  sans: { dns?: string[]; ips?: string[] },
+): Promise<CertPaths> {
+  const alt = [...(sans.dns ?? []).map((d) => `DNS:${d}`), ...(sans.ips ?? []).map((i) => `IP:${i}`)].join(",");
+  return signedCert(
+    dir,
+    name,
+    ca,
+    `/CN=${name}`,
+    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${alt}\n`,
+  );
+}
+
+/** An RSA key pair for signing service-account tokens. */
+export async function makeServiceAccountKey(dir: string): Promise<{ key: string; pub: string }> {
+  const key = join(dir, "sa.key");
+  const pub = join(dir, "sa.pub");
+  await execFileAsync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key]);
+  await execFileAsync("openssl", ["pkey", "-in", key, "-pubout", "-out", pub]);
+  return { key, pub };
+}
+
+/** Creates `<name>.crt`/`<name>.key` in `dir`: a client certificate for user `cn` in `groups`. */
+export async function makeClientCert(
+  dir: string,
+  name: string,
+  ca: CertPaths,
+  cn: string,
+  groups: string[],
+): Promise<CertPaths> {
+  return signedCert(
+    dir,
+    name,
+    ca,
+    `/CN=${cn}${groups.map((g) => `/O=${g}`).join("")}`,
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+  );
 }
