@@ -7,6 +7,10 @@ export interface Config {
   namespace?: string;
   concurrency: number;
   maxParallelSSH: number;
+  maxParallelSSHCleanup: number;
+  maxParallelSSHProbe: number;
+  /** Share of each SSH lane (and of the warm connections) one namespace may hold. */
+  sshNamespaceShare: number;
   maxWarmSSH: number;
   healthAddress: string;
   leaderElect: boolean;
@@ -31,7 +35,19 @@ const FLAGS = {
   concurrency: { env: "CAPI_REMOTE_CONCURRENCY", help: "reconciles running at once (default 50)" },
   "max-parallel-ssh": {
     env: "CAPI_REMOTE_MAX_PARALLEL_SSH",
-    help: "bootstraps and cleanups running at once (default 100)",
+    help: "bootstraps running at once (default 100)",
+  },
+  "max-parallel-ssh-cleanup": {
+    env: "CAPI_REMOTE_MAX_PARALLEL_SSH_CLEANUP",
+    help: "cleanups (deletes, pool releases, stopping runs) running at once, apart from bootstraps (default 50)",
+  },
+  "max-parallel-ssh-probe": {
+    env: "CAPI_REMOTE_MAX_PARALLEL_SSH_PROBE",
+    help: "probes (pool machine facts) running at once, apart from bootstraps and cleanups (default 50)",
+  },
+  "ssh-namespace-share": {
+    env: "CAPI_REMOTE_SSH_NAMESPACE_SHARE",
+    help: "share of each of these limits (and of --max-warm-ssh) one namespace may hold, 0 < share <= 1, rounded up (default 0.5; docs/security.md)",
   },
   "max-warm-ssh": {
     env: "CAPI_REMOTE_MAX_WARM_SSH",
@@ -129,12 +145,17 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   for (const a of allow)
     if (!(JOB_ALLOWANCES as readonly string[]).includes(a))
       throw new Error(`--provision-job-allow takes ${JOB_ALLOWANCES.join(", ")}, not ${JSON.stringify(a)}`);
+  const share = num(get("ssh-namespace-share"), 0.5, "ssh-namespace-share");
+  if (share > 1) throw new Error(`--ssh-namespace-share must be at most 1, not ${share}`);
   return {
     provisionJobAllow: allow as JobAllowance[],
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,
     concurrency: num(get("concurrency"), 50, "concurrency"),
     maxParallelSSH: num(get("max-parallel-ssh"), 100, "max-parallel-ssh"),
+    maxParallelSSHCleanup: num(get("max-parallel-ssh-cleanup"), 50, "max-parallel-ssh-cleanup"),
+    maxParallelSSHProbe: num(get("max-parallel-ssh-probe"), 50, "max-parallel-ssh-probe"),
+    sshNamespaceShare: share,
     maxWarmSSH: num(get("max-warm-ssh"), 100, "max-warm-ssh", 0),
     healthAddress: get("health-addr") ?? ":8081",
     leaderElect: le === "true",

@@ -55,6 +55,7 @@ import { makeMetrics } from "./runtime/metrics.js";
 import { WorkQueue, Yielding } from "./runtime/queue.js";
 import { metricsAuthorizer } from "./security/metricsauth.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
+import { slotLimits } from "./ssh/slots.js";
 
 type RM = RemoteMachine & Named;
 type PRM = PooledRemoteMachine & Named;
@@ -153,7 +154,12 @@ export async function run(cfg: Config): Promise<void> {
     dialer,
     // Pool machine tasks are keyed "prm:<what>:<ns>/<name>"; the rest are RemoteMachine keys.
     (k) => (k.startsWith("prm:") ? prmQueue.add(k.slice(k.indexOf(":", 4) + 1)) : queue.add(k)),
-    cfg.maxParallelSSH,
+    slotLimits({
+      bootstrap: cfg.maxParallelSSH,
+      cleanup: cfg.maxParallelSSHCleanup,
+      probe: cfg.maxParallelSSHProbe,
+      namespaceShare: cfg.sshNamespaceShare,
+    }),
     (_k, t) => words.redact(t),
     (t) => {
       if (t.kind !== "bootstrap" || t.ok === undefined) return;
@@ -168,6 +174,7 @@ export async function run(cfg: Config): Promise<void> {
     },
     {
       max: cfg.maxWarmSSH,
+      perNamespace: Math.ceil(cfg.maxWarmSSH * cfg.sshNamespaceShare),
       idleMs: 10 * 60_000,
       trace: (key, msg, fields) => log.debug(msg, { remoteMachine: key, ...fields }),
     },

@@ -33,6 +33,7 @@ import { renderRunner, runInput, startAndFollowCommand, watchCommand } from "../
 import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
+import { FairSlots, type Lane, namespaceOfKey, type SlotLimits, slotLimits } from "../ssh/slots.js";
 
 export type { TaskFailure } from "../host/protocol.js";
 
@@ -178,22 +179,31 @@ export class TaskManager {
   private readonly tasks = new Map<string, TaskState>();
   /** Connections opened ahead of the bootstrap data, by object key (bounded by maxWarm). */
   private readonly warm = new Map<string, Warm>();
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** SSH slots per lane, shared fairly between namespaces (ssh/slots.ts). */
+  readonly slots: FairSlots;
 
   constructor(
     private readonly dialer: Dialer,
     private readonly notify: (key: string) => void,
-    private readonly maxParallel: number,
+    /** Slots per lane; a number gives every lane that many, with no cap per namespace. */
+    limits: number | SlotLimits,
     private readonly redact: (key: string, text: string) => string,
     private readonly onFinish?: (t: TaskState) => void,
     private readonly warmOpts: {
       max: number;
+      /** Warm connections one namespace may hold (default: all of `max`). */
+      perNamespace?: number;
       idleMs: number;
       /** Debug tracing of a bootstrap's start (timings only; never data). */
       trace?: (key: string, msg: string, fields: Record<string, unknown>) => void;
     } = { max: 64, idleMs: 10 * 60_000 },
-  ) {}
+  ) {
+    this.slots = new FairSlots(
+      typeof limits === "number"
+        ? slotLimits({ bootstrap: limits, cleanup: limits, probe: limits, namespaceShare: 1 })
+        : limits,
+    );
+  }
 
   /**
    * Opens the SSH connection of a machine that waits only for its bootstrap data, and learns
@@ -209,6 +219,11 @@ export class TaskManager {
     if (have && !have.closed && have.fingerprint === fingerprint) return;
     if (have) this.dropWarm(key);
     if (this.warm.size >= this.warmOpts.max || this.tasks.has(key)) return;
+    // A namespace's machines that never answer hold at most its share of the warm connections.
+    const ns = namespaceOfKey(key);
+    let mine = 0;
+    for (const k of this.warm.keys()) if (namespaceOfKey(k) === ns) mine++;
+    if (mine >= (this.warmOpts.perNamespace ?? this.warmOpts.max)) return;
     const w: Warm = { fingerprint, closed: false };
     this.warm.set(key, w);
     w.timer = setTimeout(() => this.dropWarm(key), this.warmOpts.idleMs);
@@ -345,33 +360,29 @@ export class TaskManager {
       await new Promise((r) => setTimeout(r, 50));
   }
 
-  private async slot(signal: AbortSignal): Promise<void> {
-    while (this.running >= this.maxParallel) {
-      await new Promise<void>((r) => this.waiting.push(r));
-      if (signal.aborted) throw new SSHError("Cancelled", "cancelled");
-    }
-    this.running++;
-  }
-
-  private release(): void {
-    this.running--;
-    this.waiting.shift()?.();
-  }
+  /** Which lane of SSH slots a kind of task waits in. */
+  private static readonly LANE: Record<TaskState["kind"], Lane> = {
+    bootstrap: "bootstrap",
+    cleanup: "cleanup",
+    kill: "cleanup",
+    probe: "probe",
+  };
 
   private launch(key: string, kind: TaskState["kind"], body: (t: TaskState) => Promise<void>): TaskState {
     const t: TaskState = { kind, running: true, startedAt: new Date(), abort: new AbortController() };
     this.tasks.set(key, t);
     void (async () => {
-      let got = false;
+      let release: (() => void) | undefined;
       try {
-        await this.slot(t.abort.signal);
-        got = true;
+        release = await this.slots.acquire(TaskManager.LANE[kind], namespaceOfKey(key), t.abort.signal).catch(() => {
+          throw new SSHError("Cancelled", "cancelled");
+        });
         await body(t);
       } catch (e) {
         t.ok = false;
         t.failure ??= sshFailure(e);
       } finally {
-        if (got) this.release();
+        release?.();
         t.running = false;
         t.finishedAt = new Date();
         this.onFinish?.(t);
