@@ -382,6 +382,28 @@ runcmd:
     }
   });
 
+  it("a timed-out step that keeps forking leaves no child behind (the tree is frozen before the kill)", () => {
+    // A walk of /proc races with fork: a child made behind the walk, orphaned when its parent
+    // dies of the TERM, escapes an unfrozen kill, and a walk slower than the forks never ends. A
+    // step forking every 20 ms hits both.
+    const tag = `${process.pid}${Date.now() % 100000}`;
+    const alive = () =>
+      spawnSync("pgrep", ["-f", `^sleep 9${tag}$`])
+        .stdout.toString()
+        .trim()
+        .split("\n")
+        .filter(Boolean);
+    try {
+      // Bounded (500 forks), so a watchdog that never ends the step still lets the test end.
+      const loop = `i=0; while [ $i -lt 500 ]; do sleep 9${tag} & sleep 0.02; i=$((i + 1)); done`;
+      const r = runLocally(`#cloud-config\nruncmd: ["${loop}"]\n`, { limit: 2 });
+      assert.equal(r.exit, "exit 124 1");
+      assert.deepEqual(alive(), [], "no child of the step lives on");
+    } finally {
+      spawnSync("pkill", ["-f", `^sleep 9${tag}$`]);
+    }
+  });
+
   it("a step that ignores TERM is killed 10 s later", () => {
     const t0 = Date.now();
     const r = runLocally(`#cloud-config\nruncmd: ["trap '' TERM; sleep 60; echo no >> $ROOT/late"]\n`, { limit: 1 });
@@ -394,7 +416,7 @@ runcmd:
   it("steps run in a shell as clean as cloud-init's: no runner variables or functions", () => {
     const r = runLocally(`#cloud-config
 runcmd:
-- 'echo "[$S][$n][$go][$cr_f][$cr_wd]" >> $ROOT/env; for f in begin fail finish cr_step cr_tree cr_watch; do command -v $f >> $ROOT/env; done; true'
+- 'echo "[$S][$n][$go][$cr_f][$cr_wd]" >> $ROOT/env; for f in begin fail finish cr_step cr_freeze cr_alive cr_watch; do command -v $f >> $ROOT/env; done; true'
 - [sh, -c, 'echo "argv [$S]" >> $ROOT/env']
 - "touch $SENTINEL"
 `);
