@@ -17,13 +17,16 @@ import {
 import { KubeConfig } from "@kubernetes/client-node";
 import { SecretWordIndex } from "./cloudinit/redact.js";
 import { type Config, parseConfig, usage } from "./config.js";
+import { pooledMachineReconciler } from "./controllers/pooledmachine/controller.js";
 import {
   addPoolMachineIndexes,
   machineToReturningPoolMachines,
+  mirrorsOnly,
   secretToPoolMachines,
 } from "./controllers/pooledmachine/watches.js";
 import { remoteClusterReconciler } from "./controllers/remotecluster/controller.js";
 import { clusterToRemoteCluster } from "./controllers/remotecluster/watches.js";
+import { remoteMachineReconciler } from "./controllers/remotemachine/controller.js";
 import {
   addRemoteMachineIndexes,
   clusterChanged,
@@ -41,9 +44,7 @@ import { isConflict, KubeApi, R } from "./kube/api.js";
 import { PoolClaims } from "./pool/claims.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
 import { NodeWatcher } from "./reconcile/nodes.js";
-import { mirrorsOnly, PooledMachineReconciler } from "./reconcile/pooledmachine.js";
 import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
-import { RemoteMachineReconciler } from "./reconcile/remotemachine.js";
 import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
 import { EventRecorder } from "./runtime/events.js";
@@ -100,8 +101,8 @@ export async function run(cfg: Config): Promise<void> {
   const remoteClusters = new Informer<RemoteCluster & Named>(api, kc, R.remoteClusters, log, ns);
   const events = new EventRecorder(api, "capi-remote-controller", log, words.redact);
 
-  let rmReconciler: RemoteMachineReconciler;
-  let prmReconciler: PooledMachineReconciler;
+  let reconcileRemoteMachine: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
+  let reconcilePoolMachine: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
   let reconcileTemplate: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
   // Informers deliver their objects as each one lists; no reconcile may run before every cache
   // is filled, or it reports as missing what is only not listed yet (a pool machine's SSH key
@@ -131,14 +132,14 @@ export async function run(cfg: Config): Promise<void> {
       }
     };
   const queue = new WorkQueue(
-    timed("remotemachine", (k) => rmReconciler.reconcile(k)),
+    timed("remotemachine", (k) => reconcileRemoteMachine(k)),
     {
       concurrency: cfg.concurrency,
       onDepth: (d) => metrics.queueDepth.set({ controller: "remotemachine" }, d),
     },
   );
   const prmQueue = new WorkQueue(
-    timed("pooledremotemachine", (k) => prmReconciler.reconcile(k)),
+    timed("pooledremotemachine", (k) => reconcilePoolMachine(k)),
     {
       concurrency: cfg.concurrency,
       onDepth: (d) => metrics.queueDepth.set({ controller: "pooledremotemachine" }, d),
@@ -202,8 +203,8 @@ export async function run(cfg: Config): Promise<void> {
     inf,
     now: () => new Date(),
   };
-  rmReconciler = new RemoteMachineReconciler(ctx);
-  prmReconciler = new PooledMachineReconciler(ctx, prmQueue);
+  reconcileRemoteMachine = remoteMachineReconciler(ctx);
+  reconcilePoolMachine = pooledMachineReconciler(ctx, prmQueue);
   reconcileTemplate = templateReconciler(ctx);
 
   // Watch-driven: every object a RemoteMachine depends on enqueues it when it changes.

@@ -23,7 +23,6 @@ const MAX_FILE_LINES = 400;
 const MAX_FUNCTION_LINES = 80;
 
 /** Deliberate exceptions: `path` or `path#function` -> why. */
-const SPLIT = "being split into controllers/<kind>/ phases (issue 15, in stages); the budget applies once it lands";
 const HOST = "host side being split into host/ and tasks/ (issue 15, helper A1)";
 
 const EXEMPT: Record<string, string> = {
@@ -34,13 +33,6 @@ const EXEMPT: Record<string, string> = {
   // would hide which check comes first (security review C1).
   "controller/src/kube/kubeconfig.ts#checkWorkloadKubeconfig": "one ordered list of refusals (C1)",
   "controller/src/main.ts#run": "wiring; shrinks to config, manager, register, run (issue 15 stage 5)",
-  "controller/src/reconcile/remotemachine.ts": SPLIT,
-  "controller/src/reconcile/remotemachine.ts#reconcileNormal": SPLIT,
-  "controller/src/reconcile/remotemachine.ts#reconcileNode": SPLIT,
-  "controller/src/reconcile/remotemachine.ts#reconcileDelete": SPLIT,
-  "controller/src/reconcile/pooledmachine.ts": SPLIT,
-  "controller/src/reconcile/pooledmachine.ts#reconcile": SPLIT,
-  "controller/src/reconcile/pooledmachine.ts#release": SPLIT,
   "controller/src/reconcile/tasks.ts": HOST,
   "controller/src/reconcile/tasks.ts#startBootstrap": HOST,
   "controller/src/reconcile/tasks.ts#startBootstrap>anonymous": HOST,

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PoolAnnotations, type PooledRemoteMachine } from "@capi-remote/shared";
 import { parseConfig } from "../config.js";
+import { mirrorsOnly } from "../controllers/pooledmachine/watches.js";
 import { asRoot } from "../host/protocol.js";
 import { annotationOps, finalizerOps, mergePatch } from "./diff.js";
 import { matchNode, type Node } from "./nodes.js";
-import { mirrorsOnly } from "./pooledmachine.js";
 import { jobOutcome } from "./provisionjob.js";
 
 describe("mergePatch", () => {

@@ -56,6 +56,20 @@ describe("defineReconciler (the shared skeleton)", () => {
     assert.deepEqual(h2.log, ["finalizer", "a", "status", "write"]);
   });
 
+  it("a phase with `when` runs only when it holds, judged after the phases before it", async () => {
+    const h = harness({ x: { name: "x" } });
+    const setsFlag: Phase<Scope> = { name: "flag", run: (s) => void s.log.push("flag") };
+    const onlyAfterFlag: Phase<Scope> = {
+      name: "guarded",
+      when: (s) => s.log.includes("flag"),
+      run: (s) => void s.log.push("guarded"),
+    };
+    const never: Phase<Scope> = { name: "never", when: () => false, run: (s) => void s.log.push("never") };
+    const h2 = harness({ x: { name: "x" } }, { normal: [h.phase("a"), never, setsFlag, onlyAfterFlag] });
+    await h2.run("ns/x");
+    assert.deepEqual(h2.log, ["finalizer", "a", "flag", "guarded", "status", "write"]);
+  });
+
   it("deleting: the delete phases, no finalizer added", async () => {
     const h = harness({ x: { name: "x", deleting: true } });
     await h.run("ns/x");
@@ -80,6 +94,16 @@ describe("defineReconciler (the shared skeleton)", () => {
     const h2 = harness({ x: { name: "x" } }, { normal: [h.phase("a"), h.phase("b", undefined, true), h.phase("c")] });
     await assert.rejects(h2.run("ns/x"), /b failed/);
     assert.deepEqual(h2.log, ["finalizer", "a", "b", "status", "write"]);
+  });
+
+  it("statusOnFailure false: a phase that throws leaves status and the write out", async () => {
+    const h = harness({ x: { name: "x" } });
+    const h2 = harness(
+      { x: { name: "x" } },
+      { statusOnFailure: false, normal: [h.phase("a"), h.phase("b", undefined, true), h.phase("c")] },
+    );
+    await assert.rejects(h2.run("ns/x"), /b failed/);
+    assert.deepEqual(h2.log, ["finalizer", "a", "b"]);
   });
 
   it("a deferred write asks to come back, combined with the phases' requeue", async () => {

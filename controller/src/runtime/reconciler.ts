@@ -6,7 +6,8 @@
  *
  * Phases run in order over one scope; a phase returns `{ stop: true }` to end the list (later
  * phases depend on what it could not do), and may ask to come back (`requeueAfterMs`, the lowest
- * wins). Status is computed and written once, after the phases, even when a phase threw (what
+ * wins). A phase with `when` runs only in the states it names (e.g. the Node is looked for only
+ * once provisioned), so one list holds every path instead of branches around it. Status is computed and written once, after the phases, even when a phase threw (what
  * was observed up to the error is still recorded; the error is rethrown afterwards so the queue
  * backs off), as cluster-api's deferred patch does. The write step decides whether to write now
  * (runtime/statuswriter.ts) and may return a delay to come back.
@@ -24,6 +25,8 @@ export interface PhaseResult {
 /** One step of a reconcile over scope S. */
 export interface Phase<S> {
   name: string;
+  /** Runs only when this holds (checked when its turn comes, after the phases before it). */
+  when?(s: S): boolean;
   run(s: S): Promise<PhaseResult | undefined> | PhaseResult | undefined;
 }
 
@@ -45,6 +48,11 @@ export interface ReconcilerSpec<T, S> {
   paused?: Phase<S>[];
   normal: Phase<S>[];
   delete?: Phase<S>[];
+  /**
+   * Whether status is computed and written when a phase threw (default true, as cluster-api's
+   * deferred patch). False leaves the object as it is until the retry.
+   */
+  statusOnFailure?: boolean;
   /** Computes the status from what the phases observed (in memory only). */
   setStatus(s: S): void;
   /** The one write decision: writes or defers; returns in how many ms to come back when deferred. */
@@ -58,6 +66,7 @@ const lowest = (a: number | undefined, b: number | undefined) =>
 export async function runPhases<S>(phases: readonly Phase<S>[], s: S): Promise<number | undefined> {
   let requeue: number | undefined;
   for (const p of phases) {
+    if (p.when && !p.when(s)) continue;
     const r = await p.run(s);
     requeue = lowest(requeue, r?.requeueAfterMs);
     if (r?.stop) break;
@@ -86,6 +95,7 @@ export function defineReconciler<T, S>(spec: ReconcilerSpec<T, S>): (key: string
     } catch (e) {
       failure = e;
     }
+    if (failure !== undefined && spec.statusOnFailure === false) throw failure;
     spec.setStatus(s);
     const deferMs = await spec.writeStatus(s);
     if (failure !== undefined) throw failure;

@@ -1,5 +1,5 @@
 /** What wakes a pool machine, answered from informer indexes. */
-import { type Machine, type PooledRemoteMachine, returningAfterOf } from "@capi-remote/shared";
+import { type Machine, PoolAnnotations, type PooledRemoteMachine, returningAfterOf } from "@capi-remote/shared";
 import type { Named, Secret } from "../../reconcile/context.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Indexed } from "../../runtime/store.js";
@@ -37,4 +37,22 @@ export function secretToPoolMachines(prms: Indexed<PRM>, s: Secret): string[] {
 /** A Machine was deleted: the pool machines cleaned after its RemoteMachine may return now. */
 export function machineToReturningPoolMachines(prms: Indexed<PRM>, m: Machine & Named): string[] {
   return prms.byIndex(PoolIndex.returningAfter, keyOf(m)).map(keyOf);
+}
+
+/**
+ * True when a pool machine changed only in what its status mirrors: its claim annotations (our
+ * own compare-and-swap) or its status (our own write). Such a change needs no action, only a
+ * status brought up to date, which may wait for more urgent work.
+ */
+export function mirrorsOnly(now: PRM, old: PRM): boolean {
+  const m = now.metadata;
+  const o = old.metadata;
+  if (m.generation !== o.generation || m.deletionTimestamp !== o.deletionTimestamp) return false;
+  if (JSON.stringify(m.labels ?? {}) !== JSON.stringify(o.labels ?? {})) return false;
+  if (JSON.stringify(m.finalizers ?? []) !== JSON.stringify(o.finalizers ?? [])) return false;
+  const rest = (a: Record<string, string> | undefined) => {
+    const { [PoolAnnotations.ClaimedBy]: _by, [PoolAnnotations.ClaimedByUID]: _uid, ...others } = a ?? {};
+    return JSON.stringify(Object.entries(others).sort(([x], [y]) => (x < y ? -1 : 1)));
+  };
+  return rest(m.annotations) === rest(o.annotations);
 }

@@ -30,6 +30,8 @@ export const Index = {
   secret: "secret",
   /** RemoteMachine -> the pool it draws from. */
   pool: "pool",
+  /** Machine -> the RemoteMachine its infrastructureRef names. */
+  infra: "infra",
 } as const;
 
 const at = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
@@ -59,7 +61,16 @@ export function addRemoteMachineIndexes(inf: RemoteMachineWatchInformers): void 
       [m.spec.bootstrap?.dataSecretName, `${m.spec.clusterName}-kubeconfig`]
         .filter((n): n is string => !!n)
         .map((n) => at(m.metadata.namespace, n)),
-    );
+    )
+    .addIndex(Index.infra, (m) => {
+      const ref = referenceOf(m.spec.infrastructureRef);
+      return ref?.kind === "RemoteMachine" ? [at(m.metadata.namespace, ref.name)] : [];
+    });
+}
+
+/** The Machine whose infrastructureRef names this RemoteMachine (before it owns it). */
+export function referencingMachine(machines: Pick<Indexed<M>, "byIndex">, rm: RM): M | undefined {
+  return machines.byIndex(Index.infra, keyOf(rm))[0];
 }
 
 /** The RemoteMachines a Machine concerns: the one it names, and those it owns. */

@@ -1,0 +1,96 @@
+/**
+ * What must be there before anything runs on a machine: the Cluster's infrastructure, an
+ * address, and the bootstrap provider's data. While only the data is missing, the SSH
+ * connection is opened ahead (warm-up), so the bootstrap starts one round trip after it arrives.
+ * A bootstrap that failed is never run again (the machine is half set up).
+ */
+import {
+  ConditionType,
+  DEFAULT_COMMAND_TIMEOUT_SECONDS,
+  DEFAULT_WORKING_DIR,
+  isClusterInfrastructureProvisioned,
+  Reason,
+  RemoteAnnotations,
+} from "@capi-remote/shared";
+import { stateDirFor } from "../../../host/protocol.js";
+import { secretValue } from "../../../reconcile/context.js";
+import type { Phase } from "../../../runtime/reconciler.js";
+import { block, type Deps, secretOf, sshTarget } from "../deps.js";
+import type { Scope } from "../scope.js";
+
+const notRebuilt = (s: Scope) => !s.rebuilt;
+
+export const clusterInfra = (_d: Deps): Phase<Scope> => ({
+  name: "clusterInfra",
+  when: notRebuilt,
+  run: (s) => {
+    const cluster = s.cluster;
+    if (!cluster || !isClusterInfrastructureProvisioned(cluster))
+      return block(
+        s,
+        Reason.WaitingForClusterInfrastructure,
+        `waiting for Cluster ${cluster?.metadata.name}'s infrastructure`,
+      );
+    if (!s.rm.spec.address)
+      return block(s, Reason.WaitingForPoolMachine, `waiting for a machine of pool ${s.rm.spec.pool ?? "(none)"}`);
+    return undefined;
+  },
+});
+
+export const bootstrapData = (d: Deps): Phase<Scope> => ({
+  name: "bootstrapData",
+  when: notRebuilt,
+  run: (s) => {
+    const ns = s.rm.metadata.namespace ?? "";
+    const dataSecretName = s.machine?.spec.bootstrap?.dataSecretName;
+    if (!dataSecretName) {
+      warmUp(d, s);
+      return block(s, Reason.WaitingForBootstrapData, "waiting for the bootstrap provider's data Secret");
+    }
+    const dataSecret = secretOf(d, ns, dataSecretName);
+    const value = secretValue(dataSecret, "value");
+    if (value === undefined) {
+      warmUp(d, s);
+      return block(
+        s,
+        Reason.BootstrapSecretNotFound,
+        `bootstrap data Secret ${dataSecretName} not found or without \`value\``,
+      );
+    }
+    if (s.status.bootstrap?.phase === "Failed") {
+      d.ctx.tasks.clear(s.key);
+      // A failed bootstrap is never run again (the machine is half set up): delete the Machine.
+      return block(
+        s,
+        s.conditions.find((c) => c.type === ConditionType.BootstrapExecSucceeded)?.reason ?? Reason.BootstrapFailed,
+        "the bootstrap failed; delete the Machine to replace it",
+      );
+    }
+    s.data = {
+      value,
+      format: secretValue(dataSecret, "format"),
+      resourceVersion: dataSecret?.metadata.resourceVersion,
+    };
+    return undefined;
+  },
+});
+
+/**
+ * Everything but the bootstrap data is there: open the SSH connection now (see
+ * TaskManager.prepare). Skipped for runs through a Job, after a start, and while a task or a
+ * retry wait exists.
+ */
+function warmUp(d: Deps, s: Scope): void {
+  const { rm } = s;
+  if (rm.spec.provisionJob || rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return;
+  if (d.ctx.tasks.get(s.key) || d.mem.retryGate.has(s.key)) return;
+  const t = sshTarget(d, s);
+  if ("reason" in t) return;
+  d.ctx.tasks.prepare(s.key, {
+    target: t.target,
+    useSudo: rm.spec.useSudo ?? false,
+    stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
+    commandTimeoutSeconds: rm.spec.timeouts?.commandSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS,
+    workingDir: rm.spec.workingDir ?? DEFAULT_WORKING_DIR,
+  });
+}
