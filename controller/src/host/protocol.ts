@@ -103,6 +103,15 @@ export function parseLine(input: string): RunLine {
   return { kind: "other" };
 }
 
+/**
+ * parseLine's verdict on a run's last line, for shell that has no parser (a provisionJob's pod
+ * follows the run with the watch itself): `$var` holds "exit <code> <step>", and anything but
+ * code 0 ("exit none", a failed step, the sentinel missing) fails the script.
+ */
+export function shellExitCheck(variable: string): string[] {
+  return [`set -- $${variable}`, '[ "$2" = 0 ] || exit 1'];
+}
+
 /** Runs `cmd` as root (through `sudo -n` when the login user is not root). */
 export function asRoot(cmd: string, useSudo: boolean, user: string): string {
   return useSudo && user !== "root" ? `sudo -n sh -c ${shq(cmd)}` : `sh -c ${shq(cmd)}`;

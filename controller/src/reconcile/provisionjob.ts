@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import type { RemoteMachine } from "@capi-remote/shared";
 import { DEFAULT_SSH_PORT } from "@capi-remote/shared";
 import { type Plan, shq } from "../cloudinit/plan.js";
+import { shellExitCheck } from "../host/protocol.js";
 import { renderRunner, startCommand, watchCommand } from "../host/runner.js";
 
 export const JOB_LABEL = "remote.infrastructure.cluster.x-k8s.io/remote-machine";
@@ -157,8 +158,7 @@ export function provisionScript(
     'rm -f "$runner"',
     `exitline=$( ( ${watchCommand(o.stateDir).replace(/\n/g, "\n  ")} ) | tail -n 1 )`,
     'echo "$exitline"',
-    "set -- $exitline",
-    '[ "$2" = 0 ] || exit 1',
+    ...shellExitCheck("exitline"),
     "",
   ].join("\n");
 }
