@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { REPO_ROOT } from "../bed/index.js";
 
 const cache = () => process.env.CAPI_REMOTE_CACHE ?? join(homedir(), ".cache", "capi-remote");
@@ -38,6 +38,8 @@ export function prepareFreelens(): Promise<string> {
 }
 
 export interface JestResult {
+  /** The jest file (as named in the repository, *.jest.tsx). */
+  file: string;
   title: string;
   status: string;
   duration?: number;
@@ -45,13 +47,14 @@ export interface JestResult {
 }
 
 /**
- * Runs one of our jest files inside Freelens's packages/core (where its jest config, ts-jest and
- * module mapping live), in a directory of its own that is removed afterwards.
+ * Runs our jest files inside Freelens's packages/core (where its jest config, ts-jest and module
+ * mapping live), in one jest process (the files share its transform cache), from a directory of
+ * their own that is removed afterwards.
  */
 export async function runJest(
   tree: string,
   from: string,
-  file: string,
+  files: string[],
   env: Record<string, string>,
 ): Promise<JestResult[]> {
   const core = join(tree, "packages/core");
@@ -78,7 +81,7 @@ export async function runJest(
           `--outputFile=${out}`,
           "--testTimeout=120000",
           `--cacheDirectory=${join(cache(), "freelens-jest-cache")}`,
-          join(dir, file),
+          ...files.map((f) => join(dir, f.replace(/\.jest\.tsx$/, ".test.tsx"))),
         ],
         {
           cwd: core,
@@ -96,19 +99,22 @@ export async function runJest(
     if (!existsSync(out)) throw new Error(`jest exited ${code} without results`);
     const json = JSON.parse(readFileSync(out, "utf8")) as {
       testResults: {
+        name: string;
         message: string;
         assertionResults: { fullName: string; status: string; duration?: number; failureMessages: string[] }[];
       }[];
     };
+    const ours = (name: string) => basename(name).replace(/\.test\.tsx$/, ".jest.tsx");
     const results = json.testResults.flatMap((f) =>
       f.assertionResults.length
         ? f.assertionResults.map((a) => ({
+            file: ours(f.name),
             title: a.fullName,
             status: a.status,
             duration: a.duration,
             failureMessages: a.failureMessages,
           }))
-        : [{ title: `${file} (suite)`, status: "failed", failureMessages: [f.message] }],
+        : [{ file: ours(f.name), title: `${ours(f.name)} (suite)`, status: "failed", failureMessages: [f.message] }],
     );
     return results;
   } finally {

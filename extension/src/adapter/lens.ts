@@ -42,14 +42,30 @@ function objectClass(key: KindKey) {
 
 /**
  * Whether a load failure means the kind is not served (its CRD is absent). Real hosts wrap the
- * API server's answer: `Error("Failed to load <apiBase>", { cause })`, where the cause carries
- * the 404 status or its "could not find the requested resource" message.
+ * API server's answer: `Error("Failed to load <apiBase>", { cause })`. The cause is the host's
+ * JsonApiErrorParsed, which has no status or message of its own: it keeps the response body in
+ * `error` (the text "404 page not found" for an unknown group, a Status with code 404 for an
+ * unknown resource of a known group) and its text in `messages` / `toString()`.
  */
 export function isNotServed(err: unknown): boolean {
+  const notFound = /could not find the requested resource|404 page not found|\b404\b/i;
+  const statusSaysSo = (x: unknown): boolean => {
+    if (typeof x === "string") return notFound.test(x);
+    if (!x || typeof x !== "object") return false;
+    const s = x as { status?: unknown; code?: unknown; statusCode?: unknown; reason?: unknown; message?: unknown };
+    return (
+      s.status === 404 ||
+      s.code === 404 ||
+      s.statusCode === 404 ||
+      s.reason === "NotFound" ||
+      (typeof s.message === "string" && notFound.test(s.message))
+    );
+  };
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const x = e as { status?: number; code?: number; statusCode?: number; message?: string; reason?: string };
-    if (x.status === 404 || x.code === 404 || x.statusCode === 404 || x.reason === "NotFound") return true;
-    if (/could not find the requested resource|404 page not found|\b404\b/i.test(String(x.message ?? ""))) return true;
+    if (statusSaysSo(e)) return true;
+    const x = e as { error?: unknown; messages?: unknown };
+    if (statusSaysSo(x.error)) return true;
+    if (Array.isArray(x.messages) && x.messages.some(statusSaysSo)) return true;
   }
   return false;
 }

@@ -6,8 +6,13 @@
  * packed extension the way Freelens's extension loader does: `require(<dir>/<manifest.renderer>)
  * .default`, `new Class(installedExtension)`, `activate()`, register, `enable()`.
  *
+ * Every test file mocks "@freelensapp/legacy-global-di" and "../test-utils/use-fake-time" with the
+ * *.mock.ts files here (jest applies the mocks a test file declares, not this module's).
+ *
  * Inputs come from the environment (set by test/freelens/realhost.test.ts):
- *   CAPI_REALHOST_API   JSON {server, token, caPEM}: the API server and whom to act as
+ *   CAPI_REALHOST_API   JSON {server, token, caPEM}: the API server and whom to act as (a test
+ *                       file may name another variable in startHost, e.g. a limited user's)
+ *   CAPI_REALHOST_ADMIN the same for the admin, to check what actions did
  *   CAPI_REALHOST_EXT   the unpacked extension tarball (its package.json and dist/)
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -29,10 +34,15 @@ import {
   rendererExtensionsStateInjectable,
 } from "../renderer/components/test-utils/get-application-builder";
 
-export const api = JSON.parse(process.env.CAPI_REALHOST_API ?? "{}") as {
+interface ApiTarget {
   server: string;
   token: string;
   caPEM: string;
+}
+const target = (variable: string): ApiTarget => {
+  const raw = process.env[variable];
+  if (!raw) throw new Error(`${variable} is not set`);
+  return JSON.parse(raw) as ApiTarget;
 };
 export const extDir = process.env.CAPI_REALHOST_EXT ?? "";
 const manifest = JSON.parse(readFileSync(join(extDir, "package.json"), "utf8"));
@@ -43,7 +53,7 @@ export const requests: string[] = [];
 export const watchLines: string[] = [];
 
 /** The renderer's fetch, sent to the real API server (the `/api-kube` prefix is the Lens proxy's). */
-function realFetch() {
+function realFetch(api: ApiTarget) {
   const nodeFetch = jest.requireActual("@freelensapp/node-fetch").default;
   const agent = new Agent({ ca: api.caPEM, keepAlive: true });
   return async (url, init = {}) => {
@@ -71,8 +81,17 @@ export interface Host {
   rendered: ReturnType<typeof screen>;
 }
 
-/** Starts the host in a cluster frame, with `namespaces` in its namespace list (all selected). */
-export async function startHost(namespaces: string[]): Promise<Host> {
+/**
+ * Starts the host in a cluster frame, with `namespaces` in its namespace list (all selected),
+ * acting as the user in the environment variable `as`.
+ */
+export async function startHost(namespaces: string[], as = "CAPI_REALHOST_API"): Promise<Host> {
+  const api = target(as);
+  // Electron's renderer has a global Response; jsdom under jest has none, and the store's watch
+  // callback tests `error instanceof Response` on every event, so each event threw a
+  // ReferenceError that the watch's line reader swallows: lists never followed the API server.
+  // The renderer's requests go through node-fetch, so its Response is the class to test against.
+  globalThis.Response ??= jest.requireActual("@freelensapp/node-fetch").Response;
   // What freelens/src/renderer/index.ts puts on the window for extensions.
   Object.assign(globalThis, { LensExtensions: { Renderer, Common }, React, ReactDOM, Mobx, MobxReact });
   const builder = getApplicationBuilder().setEnvironmentToClusterFrame();
@@ -80,7 +99,7 @@ export async function startHost(namespaces: string[]): Promise<Host> {
   let instance: Host["extension"] & { id: string; activate(): Promise<void>; enable(): Promise<void> };
   builder.beforeWindowStart(({ windowDi: di }) => {
     windowDi = di;
-    di.override(nodeFetchInjectable, realFetch);
+    di.override(nodeFetchInjectable, () => realFetch(api));
     // The harness fixes random ids to one value, which would merge our detail and menu items.
     let n = 0;
     di.override(getRandomIdInjectionToken, () => () => `capi-remote-id-${++n}`);
@@ -107,8 +126,6 @@ export async function startHost(namespaces: string[]): Promise<Host> {
   for (const ns of namespaces) builder.namespaces.add(ns);
   await builder.render();
   for (const ns of namespaces) builder.namespaces.select(ns);
-  // The builder runs on fake timers; the API server is real, so from here on time is too.
-  jest.useRealTimers();
   return { builder, windowDi, extension: instance, rendered: screen };
 }
 
@@ -158,25 +175,24 @@ export async function click(el: Element) {
   });
 }
 
-/** A GET to the real API server as the admin, to check what an action did there. */
-export async function apiGetJson(path: string, admin = JSON.parse(process.env.CAPI_REALHOST_ADMIN ?? "{}")) {
+/** A request to the real API server as the admin: to check what an action did, or to change something from outside. */
+export async function adminRequest(method: string, path: string, body?: unknown, contentType = "application/json") {
+  const admin = target("CAPI_REALHOST_ADMIN");
   const nodeFetch = jest.requireActual("@freelensapp/node-fetch").default;
   const res = await nodeFetch(`${admin.server}${path}`, {
+    method,
     agent: new Agent({ ca: admin.caPEM }),
-    headers: { authorization: `Bearer ${admin.token}` },
+    headers: { authorization: `Bearer ${admin.token}`, ...(body === undefined ? {} : { "content-type": contentType }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: await res.json() };
+  const text = await res.text();
+  if (method !== "GET" && res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/** A GET as the admin. */
+export const apiGetJson = (path: string) => adminRequest("GET", path);
+
 /** A merge patch as the admin (an outside change the pages must follow by watch). */
-export async function apiMergePatch(path: string, patch: unknown) {
-  const admin = JSON.parse(process.env.CAPI_REALHOST_ADMIN ?? "{}");
-  const nodeFetch = jest.requireActual("@freelensapp/node-fetch").default;
-  const res = await nodeFetch(`${admin.server}${path}`, {
-    method: "PATCH",
-    agent: new Agent({ ca: admin.caPEM }),
-    headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/merge-patch+json" },
-    body: JSON.stringify(patch),
-  });
-  if (res.status >= 300) throw new Error(`PATCH ${path}: ${res.status} ${await res.text()}`);
-}
+export const apiMergePatch = (path: string, patch: unknown) =>
+  adminRequest("PATCH", path, patch, "application/merge-patch+json");

@@ -5,8 +5,21 @@
  * made in namespace CAPI_REALHOST_NS.
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 
-import { apiGetJson, body, click, eventually, type Host, requests, startHost, text, until } from "./harness";
+import {
+  adminRequest,
+  apiGetJson,
+  apiMergePatch,
+  body,
+  click,
+  eventually,
+  type Host,
+  requests,
+  startHost,
+  text,
+  until,
+} from "./harness";
 
 const ns = process.env.CAPI_REALHOST_NS ?? "";
 const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
@@ -98,6 +111,38 @@ it("shows the cluster tree, Machines and Remote machines", async () => {
   await until(() => expect(text(machines)).toMatch(/m-one/), "machines");
   const rms = await openPage("capi-remote-machines", "page-remote-machines");
   await until(() => expect(text(rms)).toMatch(/m-one/), "remote machines");
+});
+
+/** How many times the renderer listed `plural` (watches not counted): a watch update must not need one. */
+const lists = (plural: string) =>
+  requests.filter((r) => /^get /i.test(r) && !/[?&]watch=/.test(r) && new RegExp(`/${plural}(\\?|$)`).test(r)).length;
+
+it("follows a pool machine's status change on the API server by watch, without a reload", async () => {
+  await showDetails(`${INFRA}/pooledremotemachines/pm-b`, "panel-pool-machine");
+  const phase = () => text($('.Drawer [data-testid="panel-pool-machine"] [data-testid="pool-phase"]'));
+  await until(() => expect(phase()).toBe("Available"), "pm-b available");
+  const listed = lists("pooledremotemachines");
+  const t0 = Date.now();
+  await apiMergePatch(`${INFRA}/pooledremotemachines/pm-b/status`, { status: { phase: "Quarantined" } });
+  await until(() => expect(phase()).toBe("Quarantined"), "pm-b quarantined by watch");
+  console.log(`# watch: status change on screen ${Date.now() - t0} ms after the PATCH returned`);
+  expect(lists("pooledremotemachines")).toBe(listed);
+});
+
+it("shows a RemoteMachine created on the API server by watch, without a reload", async () => {
+  await openPage("capi-remote-machines", "page-remote-machines");
+  const page = () => text($('[data-testid="page-remote-machines"]'));
+  await until(() => expect(page()).toMatch(/m-one/), "remote machines");
+  expect(page()).not.toMatch(/m-watched/);
+  const listed = lists("remotemachines");
+  await adminRequest("POST", `${INFRA}/remotemachines`, {
+    apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+    kind: "RemoteMachine",
+    metadata: { name: "m-watched", namespace: ns },
+    spec: { pool: "lens" },
+  });
+  await until(() => expect(page()).toMatch(/m-watched/), "new RemoteMachine by watch");
+  expect(lists("remotemachines")).toBe(listed);
 });
 
 it("shows the pool machine panel in the real drawer, with icon menu items in the toolbar", async () => {

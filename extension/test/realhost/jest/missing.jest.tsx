@@ -5,6 +5,7 @@
  * the 404 as `Error("Failed to load ...", { cause })`).
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 
 import { body, type Host, startHost, text, until } from "./harness";
 
@@ -12,7 +13,7 @@ let host: Host;
 const $ = (sel: string) => body().querySelector(sel);
 
 beforeAll(async () => {
-  host = await startHost(["default"]);
+  host = await startHost(["default"], "CAPI_REALHOST_BARE");
 }, 120_000);
 
 it("names what to install on the Pools page when capi-remote's CRDs are absent", async () => {

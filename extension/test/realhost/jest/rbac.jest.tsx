@@ -1,0 +1,65 @@
+// @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree
+/**
+ * The packed extension in Freelens 1.9.0's real renderer, acting as a user with limited RBAC
+ * (CAPI_REALHOST_LIMITED: a ServiceAccount token made by test/freelens/realhost.test.ts) who may
+ * get, list and watch Cluster API and capi-remote objects in one namespace, except RemoteMachines,
+ * and may change nothing. The pages show what the user may see, say what they may not, and
+ * actions end in a clear notification with nothing changed on the API server.
+ */
+jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+
+import { apiGetJson, body, click, type Host, startHost, text, until } from "./harness";
+
+const ns = process.env.CAPI_REALHOST_NS ?? "";
+const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
+let host: Host;
+const $ = (sel: string) => body().querySelector(sel);
+const $$ = (sel: string) => [...body().querySelectorAll(sel)];
+
+beforeAll(async () => {
+  host = await startHost([ns], "CAPI_REALHOST_LIMITED");
+}, 120_000);
+
+const notification = (re: RegExp) =>
+  until(() => {
+    const shown = $$(".notification").map(text);
+    const n = shown.find((t) => re.test(t));
+    if (!n) throw new Error(`no notification matching ${re}; shown: ${shown.join(" | ")}`);
+    return n;
+  }, `notification ${re}`);
+
+it("shows the pools the user may read", async () => {
+  await host.extension.navigate("capi-pools");
+  await until(() => {
+    const page = $('[data-testid="page-pools"]');
+    expect(text(page)).toMatch(/lens/);
+    expect(text(page)).toMatch(/lens-tmpl/);
+  }, "pool row as the limited user");
+});
+
+it("says on the Remote machines page that the user may not list them, and what to ask for", async () => {
+  await host.extension.navigate("capi-remote-machines");
+  await until(() => {
+    const err = $('[data-testid="page-remote-machines"] [data-testid="load-error"]');
+    expect(text(err)).toMatch(/Could not load RemoteMachine/);
+    expect(text(err)).toMatch(/forbidden/);
+    expect(text(err)).toMatch(/ask for read access/);
+  }, "forbidden RemoteMachines");
+});
+
+it("refuses to cordon with a clear notification, changes nothing, and keeps working", async () => {
+  globalThis.LensExtensions.Renderer.Navigation.showDetails(`${INFRA}/pooledremotemachines/pm-b`);
+  const item = await until(() => {
+    const el = $('.Drawer .drawer-title [data-action="cordon"]');
+    if (!el) throw new Error("no cordon item in the drawer toolbar");
+    return el;
+  }, "cordon item");
+  await click(item);
+  await notification(/Cordon pm-b failed: .*forbidden/);
+  const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-b`);
+  expect(pm.body.spec.cordoned ?? false).toBe(false);
+  // The host is still alive: the page renders after the refusal.
+  await host.extension.navigate("capi-pools");
+  await until(() => expect(text($('[data-testid="page-pools"]'))).toMatch(/lens-tmpl/), "pools after refusal");
+});
