@@ -148,8 +148,8 @@ async function run(bed: TestBed, n: number, mode: "pool" | "baseline"): Promise<
   // by polling lists of hundreds of objects, which would load the API server.
   const follow = new KubeApi(bed.clients.kc);
   const quiet = makeLogger({ level: "error" });
-  const rmInf = new Informer<Any & KObject>(follow, bed.clients.kc, KR.remoteMachines, quiet, { namespace: ns });
-  const prmInf = new Informer<Any & KObject>(follow, bed.clients.kc, KR.pooledRemoteMachines, quiet, { namespace: ns });
+  const rmInf = new Informer<Any & KObject>(follow, KR.remoteMachines, quiet, { namespace: ns });
+  const prmInf = new Informer<Any & KObject>(follow, KR.pooledRemoteMachines, quiet, { namespace: ns });
   const onRm = (o: Any) => {
     const ok = o.status?.conditions?.some((c: Any) => c.type === "Ready" && c.reason === "BootstrapSecretNotFound");
     if (ok) rmDone.add(o.metadata.name);

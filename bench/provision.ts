@@ -333,7 +333,7 @@ creator = new KubeApi(bed.clients.kc);
 await creator.list(KR.secrets, ns, "limit=1"); // opens the connection it keeps
 // RemoteMachines are followed with a watch (the controller's informer), not by polling lists:
 // the bench must not load the API server it measures.
-const rmInf = new Informer<Any & KObject>(creator, bed.clients.kc, KR.remoteMachines, makeLogger({ level: "error" }), {
+const rmInf = new Informer<Any & KObject>(creator, KR.remoteMachines, makeLogger({ level: "error" }), {
   namespace: ns,
 }).start();
 await rmInf.synced;

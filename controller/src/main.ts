@@ -82,13 +82,13 @@ export async function run(cfg: Config): Promise<void> {
   const ns = cfg.namespace ? { namespace: cfg.namespace, onRecovered } : { onRecovered };
 
   const inf = {
-    remoteMachines: new Informer<RM>(api, kc, R.remoteMachines, log, ns),
-    machines: new Informer<Machine & Named>(api, kc, R.machines, log, ns),
-    clusters: new Informer<Cluster & Named>(api, kc, R.clusters, log, ns),
-    secrets: new Informer<Secret>(api, kc, R.secrets, log, ns),
-    jobs: new Informer<Job>(api, kc, R.jobs, log, { ...ns, labelSelector: JOB_LABEL }),
-    pooledRemoteMachines: new Informer<PRM>(api, kc, R.pooledRemoteMachines, log, ns),
-    remoteMachineTemplates: new Informer<RemoteMachineTemplate & Named>(api, kc, R.remoteMachineTemplates, log, ns),
+    remoteMachines: new Informer<RM>(api, R.remoteMachines, log, ns),
+    machines: new Informer<Machine & Named>(api, R.machines, log, ns),
+    clusters: new Informer<Cluster & Named>(api, R.clusters, log, ns),
+    secrets: new Informer<Secret>(api, R.secrets, log, ns),
+    jobs: new Informer<Job>(api, R.jobs, log, { ...ns, labelSelector: JOB_LABEL }),
+    pooledRemoteMachines: new Informer<PRM>(api, R.pooledRemoteMachines, log, ns),
+    remoteMachineTemplates: new Informer<RemoteMachineTemplate & Named>(api, R.remoteMachineTemplates, log, ns),
   };
   const pools = new PoolClaims(api, inf.pooledRemoteMachines, log);
   // First of the Secret handlers: a Secret's words are known before anything reads the Secret.
@@ -98,7 +98,7 @@ export async function run(cfg: Config): Promise<void> {
       Object.values(s.data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8")),
     );
   inf.secrets.on({ onAdd: learn, onUpdate: learn, onDelete: (s) => words.delete(keyOf(s)) });
-  const remoteClusters = new Informer<RemoteCluster & Named>(api, kc, R.remoteClusters, log, ns);
+  const remoteClusters = new Informer<RemoteCluster & Named>(api, R.remoteClusters, log, ns);
   const events = new EventRecorder(api, "capi-remote-controller", log, words.redact);
 
   let reconcileRemoteMachine: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;

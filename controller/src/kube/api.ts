@@ -8,6 +8,7 @@ import { request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { createSecureContext } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { LineSplitter, Tail } from "../ssh/output.js";
 
 export interface Resource {
   group: string;
@@ -94,6 +95,40 @@ const PATCH_CONTENT: Record<PatchType, string> = {
   apply: "application/apply-patch+yaml",
 };
 
+/**
+ * Bounds on what a server may send. The management cluster's API server is trusted, but a
+ * workload cluster's is whatever the tenant's `<cluster>-kubeconfig` Secret names: it may answer
+ * without end, in one endless line, or one byte at a time.
+ */
+export interface ResponseLimits {
+  /** A whole response body (a watch is counted per event instead). */
+  bodyBytes: number;
+  /** One watch event (one line of the stream). */
+  eventBytes: number;
+  /** A request's whole duration, however slowly its bytes come (watches have their own guard). */
+  requestMs: number;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The management cluster: no body limit (a page of 500 tenant Secrets may be hundreds of MiB, and
+ * refusing it would stop the controller), events under etcd's object limit with room for JSON.
+ */
+export const MANAGEMENT_LIMITS: ResponseLimits = {
+  bodyBytes: Number.POSITIVE_INFINITY,
+  eventBytes: 64 * MiB,
+  requestMs: 5 * 60_000,
+};
+
+/** A workload cluster: only Nodes are read, in pages of 100 (a Node is tens of KiB at most). */
+export const WORKLOAD_LIMITS: ResponseLimits = { bodyBytes: 32 * MiB, eventBytes: 4 * MiB, requestMs: 60_000 };
+
+/** A server's answer broke a limit; the request was cut off. */
+export class ResponseTooLarge extends Error {
+  override name = "ResponseTooLarge";
+}
+
 export interface RequestHooks {
   /** Called for every request (method, resource plural), e.g. to count API traffic. */
   /** Called when a request ends: lower-case verb, resource (see resourceOfPath), HTTP status (0: none). */
@@ -113,6 +148,7 @@ export class KubeApi {
   constructor(
     readonly kc: KubeConfig,
     private readonly hooks: RequestHooks = {},
+    readonly limits: ResponseLimits = MANAGEMENT_LIMITS,
   ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig names no current cluster");
@@ -185,11 +221,19 @@ export class KubeApi {
     if (url.protocol === "https:") opts.agent = this.agentFor(opts);
     const done = (code: number) => this.hooks.onRequest?.(method.toLowerCase(), resourceOfPath(path), code);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const { bodyBytes, requestMs } = this.limits;
     return new Promise<T>((resolve, reject) => {
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > bodyBytes)
+            req.destroy(new ResponseTooLarge(`${method} ${url.pathname}: answer over ${bodyBytes} bytes; cut off`));
+          else chunks.push(c);
+        });
         res.on("end", () => {
+          clearTimeout(deadline);
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
           done(status);
@@ -213,11 +257,85 @@ export class KubeApi {
         res.on("error", reject);
       });
       req.on("timeout", () => req.destroy(new Error(`${method} ${url.pathname}: timed out after ${timeoutMs} ms`)));
+      // The socket timeout above only notices silence; a server trickling a byte now and then
+      // is ended here.
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`${method} ${url.pathname}: not answered in full within ${requestMs} ms`)),
+        requestMs,
+      );
+      deadline.unref();
       req.on("error", (e) => {
+        clearTimeout(deadline);
         done(0);
         reject(e);
       });
       req.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
+    });
+  }
+
+  /**
+   * Watches a collection (`query` without `watch=true`): calls `onEvent` per event as it arrives
+   * and resolves when the server ends the stream; rejects on an error answer (ApiError), an
+   * event over `limits.eventBytes` or one that is not JSON. `signal` ends it (resolving).
+   */
+  async watch(
+    path: string,
+    query: URLSearchParams,
+    onEvent: (type: string, object: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    query.set("watch", "true");
+    const url = new URL(`${this.server}${path}?${query}`);
+    const opts: RequestOptions = { method: "GET", headers: { accept: "application/json" } };
+    await this.kc.applyToHTTPSOptions(opts);
+    if (url.protocol === "https:") opts.agent = this.agentFor(opts);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const { eventBytes } = this.limits;
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      const req = send(url, opts, (res) => {
+        const status = res.statusCode ?? 0;
+        this.hooks.onRequest?.("watch", resourceOfPath(path), status);
+        if (status !== 200) {
+          const err = new Tail(64 * 1024);
+          res.on("data", (c: Buffer) => err.push(c));
+          res.on("end", () => {
+            let message = `watch ${url.pathname}: HTTP ${status}`;
+            let reason: string | undefined;
+            try {
+              const st = JSON.parse(err.text()) as { message?: string; reason?: string };
+              if (st.message) message = st.message;
+              reason = st.reason;
+            } catch {}
+            reject(new ApiError(status, message, reason));
+          });
+          return;
+        }
+        const lines = new LineSplitter(eventBytes, (line) => {
+          if (!line.trim()) return;
+          let ev: { type?: string; object?: unknown };
+          try {
+            ev = JSON.parse(line) as typeof ev;
+          } catch {
+            req.destroy(new Error(`watch ${url.pathname}: an event is not JSON`));
+            return;
+          }
+          onEvent(String(ev.type ?? ""), ev.object);
+        });
+        res.on("data", (c: Buffer) => {
+          if (!lines.push(c))
+            req.destroy(new ResponseTooLarge(`watch ${url.pathname}: an event over ${eventBytes} bytes; cut off`));
+        });
+        res.on("end", () => resolve());
+      });
+      const stop = () => {
+        req.destroy();
+        resolve();
+      };
+      signal.addEventListener("abort", stop, { once: true });
+      req.on("close", () => signal.removeEventListener("abort", stop));
+      req.on("error", (e) => (signal.aborted ? resolve() : reject(e)));
+      req.end();
     });
   }
 

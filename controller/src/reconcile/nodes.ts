@@ -3,7 +3,7 @@
  * Secret, and the provider-ID hand-off: when a machine's Node registers without a provider ID,
  * capi-remote sets it, so Cluster API can match the Node and the Machine goes Running.
  */
-import { KubeApi, R } from "../kube/api.js";
+import { KubeApi, R, WORKLOAD_LIMITS } from "../kube/api.js";
 import { checkWorkloadKubeconfig, kubeConfigOf } from "../kube/kubeconfig.js";
 import { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
@@ -30,6 +30,36 @@ interface Watched {
 export type Workload =
   | { api: KubeApi; nodes: Node[]; synced: boolean; refused?: undefined }
   | { refused: { reason: string; message: string } };
+
+/**
+ * What is held of a workload cluster's Nodes: that cluster's API server is the tenant's to choose
+ * (it may send anything), so the cache holds at most this many Nodes (Kubernetes' own scale limit
+ * is 5,000), each cut down to what matching and the hand-off read, with at most this many addresses.
+ */
+export const WORKLOAD_NODES = { maxNodes: 10_000, maxAddresses: 16, pageSize: 100 } as const;
+
+/** A Node as the cache keeps it: the fields matching and the provider-ID hand-off read, bounded. */
+export function projectNode(n: Node): Node {
+  const str = (v: unknown, max: number) => (typeof v === "string" ? v.slice(0, max) : undefined);
+  const m = n.metadata ?? {};
+  const addresses = Array.isArray(n.status?.addresses) ? n.status.addresses : [];
+  const providerID = str(n.spec?.providerID, 512);
+  const uid = str(m.uid, 64);
+  const resourceVersion = str(m.resourceVersion, 64);
+  return {
+    metadata: {
+      name: str(m.name, 253) ?? "",
+      ...(uid !== undefined ? { uid } : {}),
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    },
+    ...(providerID !== undefined ? { spec: { providerID } } : {}),
+    status: {
+      addresses: addresses
+        .slice(0, WORKLOAD_NODES.maxAddresses)
+        .map((a) => ({ type: str(a?.type, 32) ?? "", address: str(a?.address, 253) ?? "" })),
+    },
+  };
+}
 
 /** What `matchNode` and the provider-ID hand-off read of a Node. */
 function matchView(n: Node): string {
@@ -73,8 +103,12 @@ export class NodeWatcher {
       return { refused };
     }
     const kc = kubeConfigOf(checked.access);
-    const api = new KubeApi(kc);
-    const informer = new Informer<Node>(api, kc, R.nodes, this.log.with({ workloadCluster: clusterKey }));
+    const api = new KubeApi(kc, {}, WORKLOAD_LIMITS);
+    const informer = new Informer<Node>(api, R.nodes, this.log.with({ workloadCluster: clusterKey }), {
+      pageSize: WORKLOAD_NODES.pageSize,
+      maxItems: WORKLOAD_NODES.maxNodes,
+      project: projectNode,
+    });
     const w: Watched = { secretVersion, api, informer, synced: false };
     informer.on({
       onAdd: (n) => {

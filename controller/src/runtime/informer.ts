@@ -8,9 +8,10 @@
  * - asks the server to end each watch after a random 5-10 minutes (timeoutSeconds), resuming from
  *   the last resourceVersion seen, and aborts a watch that outlives that by a minute (dead link);
  * - requests bookmarks so resuming rarely needs a relist;
- * - reports add/update/delete, plus a synthetic update of every object after each relist.
+ * - reports add/update/delete, plus a synthetic update of every object after each relist;
+ * - bounds what it holds when the server is not trusted (a workload cluster's): `maxItems`
+ *   objects, each cut down by `project` to what is read, and the API client's response limits.
  */
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { type KubeApi, type Resource, resourcePath } from "../kube/api.js";
 import type { Logger } from "./log.js";
 import { IndexedStore } from "./store.js";
@@ -63,7 +64,6 @@ export class Informer<T extends KObject> {
 
   constructor(
     private readonly api: KubeApi,
-    private readonly kc: KubeConfig,
     readonly resource: Resource,
     private readonly log: Logger,
     private readonly opts: {
@@ -72,6 +72,12 @@ export class Informer<T extends KObject> {
       watchTimeoutSeconds?: [number, number];
       /** Called when a relist succeeds after a failure (the API server is back). */
       onRecovered?: () => void;
+      /** Objects per list page (500). */
+      pageSize?: number;
+      /** At most this many objects are held; a list or watch that brings more fails (and retries). */
+      maxItems?: number;
+      /** Keeps of each object only what is read (instead of `slim`). */
+      project?: (obj: T) => T;
     } = {},
   ) {}
 
@@ -127,7 +133,7 @@ export class Informer<T extends KObject> {
         this.failures = 0;
       } catch (e) {
         if (this.stopped) return;
-        const gone = (e as { statusCode?: number; code?: number }).code === 410 || String(e).includes("410");
+        const gone = (e as { code?: number }).code === 410 || (e as { status?: number }).status === 410;
         if (gone) {
           this.resourceVersion = "";
           continue;
@@ -148,6 +154,15 @@ export class Informer<T extends KObject> {
     }
   }
 
+  private keep(o: T): T {
+    return this.opts.project ? this.opts.project(o) : slim(o);
+  }
+
+  private checkCount(n: number): void {
+    const max = this.opts.maxItems ?? Number.POSITIVE_INFINITY;
+    if (n > max) throw new Error(`more than ${max} ${this.resource.plural}; the informer holds at most ${max}`);
+  }
+
   private query(extra: Record<string, string>): string {
     const q = new URLSearchParams(extra);
     if (this.opts.labelSelector) q.set("labelSelector", this.opts.labelSelector);
@@ -162,9 +177,11 @@ export class Informer<T extends KObject> {
       const page = await this.api.list<T>(
         this.resource,
         this.opts.namespace,
-        this.query({ limit: "500", ...(cont ? { continue: cont } : {}) }),
+        this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) }),
       );
-      for (const it of page.items) items.push(slim(it));
+      if (!Array.isArray(page.items)) throw new Error(`list of ${this.resource.plural}: no items`);
+      for (const it of page.items) items.push(this.keep(it));
+      this.checkCount(items.length);
       cont = page.metadata.continue ?? "";
       rv = page.metadata.resourceVersion ?? "";
     } while (cont);
@@ -205,42 +222,52 @@ export class Informer<T extends KObject> {
         (timeoutSeconds + 60) * 1000,
       );
       this.guard.unref();
-      new Watch(this.kc)
-        .watch(
-          path,
-          {
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-            ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
-          },
-          (phase: string, obj: T & { code?: number }) => {
-            if (phase === "ERROR") {
-              this.abort?.abort();
-              finish(Object.assign(new Error(`watch error ${obj.code ?? ""}`), { code: obj.code }));
-              return;
-            }
-            const rv = obj.metadata?.resourceVersion;
-            if (rv) this.resourceVersion = rv;
-            if (phase === "BOOKMARK") return;
-            slim(obj);
-            const k = keyOf(obj);
-            const prev = this.store.get(k);
-            if (phase === "DELETED") {
-              this.store.delete(k);
-              this.emit("delete", obj);
-            } else {
-              this.store.set(k, obj);
-              if (prev) this.emit("update", obj, prev);
-              else this.emit("add", obj);
-            }
-          },
-          (err: unknown) => finish(err ?? undefined),
-        )
-        .then((ac) => {
-          this.abort = ac;
-          if (settled || this.stopped) ac.abort();
-        }, finish);
+      const abort = new AbortController();
+      this.abort = abort;
+      if (this.stopped) abort.abort();
+      const query = new URLSearchParams({
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: "true",
+        timeoutSeconds: String(timeoutSeconds),
+        ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
+      });
+      const onEvent = (phase: string, raw: unknown) => {
+        if (settled) return;
+        const obj = raw as T & { code?: number };
+        if (phase === "ERROR") {
+          abort.abort();
+          finish(Object.assign(new Error(`watch error ${obj?.code ?? ""}`), { code: obj?.code }));
+          return;
+        }
+        if (!obj?.metadata?.name) {
+          abort.abort();
+          finish(new Error(`watch of ${this.resource.plural}: an event without an object`));
+          return;
+        }
+        const rv = obj.metadata.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        if (phase === "BOOKMARK") return;
+        const kept = this.keep(obj);
+        const k = keyOf(kept);
+        const prev = this.store.get(k);
+        if (phase === "DELETED") {
+          this.store.delete(k);
+          this.emit("delete", kept);
+          return;
+        }
+        if (!prev && this.store.size >= (this.opts.maxItems ?? Number.POSITIVE_INFINITY)) {
+          abort.abort();
+          finish(new Error(`more than ${this.opts.maxItems} ${this.resource.plural}; the informer holds at most that`));
+          return;
+        }
+        this.store.set(k, kept);
+        if (prev) this.emit("update", kept, prev);
+        else this.emit("add", kept);
+      };
+      this.api.watch(path, query, onEvent, abort.signal).then(
+        () => finish(),
+        (e: unknown) => finish(e),
+      );
     });
   }
 
