@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,6 +18,7 @@ import { REPO_ROOT } from "../bed/index.js";
 import { INFRA, makeCluster, objects } from "../e2e/harness.js";
 import { useBed } from "../integration/helpers.js";
 import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
+import { shoot } from "./screenshots.js";
 
 // CAPI_REALHOST_FILES (comma-separated) runs only some of them while iterating on one.
 const FILES = process.env.CAPI_REALHOST_FILES?.split(",") ?? ["main.jest.tsx", "missing.jest.tsx", "rbac.jest.tsx"];
@@ -30,6 +31,9 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
   const scratch = mkdtempSync(join(tmpdir(), "capi-realhost-"));
 
   let results: JestResult[] = [];
+  let tree = "";
+  const shots = join(scratch, "shots");
+  mkdirSync(shots);
   let bare: ControlPlaneInfo | undefined;
 
   before(async () => {
@@ -37,13 +41,14 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
     // stay for other suites.
     const bareDir = join(scratch, "bare");
     mkdirSync(bareDir);
-    const [tree, , , cp] = await Promise.all([
+    const [prepared, , , cp] = await Promise.all([
       prepareFreelens(),
       packExtension(),
       fixtures(),
       startControlPlane(bareDir),
     ]);
     bare = cp;
+    tree = prepared;
     const target = (x: { server: string; token: string; caPEM: string }) =>
       JSON.stringify({ server: x.server, token: x.token, caPEM: x.caPEM });
     const admin = target(t.bed.controlPlane);
@@ -55,6 +60,7 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       CAPI_REALHOST_LIMITED: target({ ...t.bed.controlPlane, token: await limitedUserToken() }),
       CAPI_REALHOST_NS: t.ns,
       CAPI_REALHOST_EXT: extDir,
+      CAPI_REALHOST_SHOTS: shots,
     });
     console.log(`# jest in Freelens's tree: ${FILES.length} files in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   });
@@ -191,4 +197,36 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
 
   it("a user who may only read some kinds in one namespace: pages show what they may, actions are refused clearly", () =>
     fileResults("rbac.jest.tsx"));
+
+  it("screenshots of every page, panel and dialog, with Freelens's CSS, in test-results/screenshots", async () => {
+    const expected = [
+      "sidebar",
+      "page-pools",
+      "page-pool",
+      "page-clusters",
+      "page-machines",
+      "page-remote-machines",
+      "drawer-pooledremotemachine",
+      "drawer-remotemachine",
+      "drawer-machine",
+      "dialog-release",
+      "dialog-pause",
+      "dialog-scale-down",
+      "notification-release",
+      "missing-crds-pools",
+      "missing-crds-machines",
+      "rbac-remote-machines-forbidden",
+      "rbac-cordon-refused",
+    ].filter((n) =>
+      FILES.includes(
+        n.startsWith("missing") ? "missing.jest.tsx" : n.startsWith("rbac") ? "rbac.jest.tsx" : "main.jest.tsx",
+      ),
+    );
+    const out = join(REPO_ROOT, "test-results", "screenshots");
+    const t0 = Date.now();
+    const names = await shoot(tree, shots, out);
+    console.log(`# ${names.length} screenshots in ${Date.now() - t0} ms: ${out}/freelens-*.png`);
+    assert.deepEqual(names, [...expected].sort());
+    for (const n of names) assert.ok(statSync(join(out, `freelens-${n}.png`)).size > 10_000, `${n}.png is empty`);
+  });
 });

@@ -196,3 +196,14 @@ export const apiGetJson = (path: string) => adminRequest("GET", path);
 /** A merge patch as the admin (an outside change the pages must follow by watch). */
 export const apiMergePatch = (path: string, patch: unknown) =>
   adminRequest("PATCH", path, patch, "application/merge-patch+json");
+
+/**
+ * Keeps the page as it is now (the body's markup) for a screenshot: test/freelens/realhost.test.ts
+ * later renders each kept page with Freelens's own CSS in Chromium. Only when CAPI_REALHOST_SHOTS
+ * names a folder.
+ */
+export function keep(name: string) {
+  const dir = process.env.CAPI_REALHOST_SHOTS;
+  if (!dir) return;
+  writeFileSync(join(dir, `${name}.html`), document.body.outerHTML);
+}

@@ -15,6 +15,7 @@ import {
   click,
   eventually,
   type Host,
+  keep,
   requests,
   startHost,
   text,
@@ -90,6 +91,7 @@ it("puts Cluster API with its four pages into the cluster sidebar", async () => 
     );
     expect(children).toEqual(["Clusters", "Machines", "Remote machines", "Pools"]);
   }, "sidebar children");
+  keep("sidebar");
 });
 
 it("shows the pool with its counts on the Pools page", async () => {
@@ -99,6 +101,22 @@ it("shows the pool with its counts on the Pools page", async () => {
     expect(text(row)).toMatch(/lens/);
     expect(text(row)).toMatch(/lens-tmpl/);
   }, "pool row");
+  keep("page-pools");
+});
+
+it("opens a pool from the Pools page and lists its machines", async () => {
+  const page = await openPage("capi-pools", "page-pools");
+  const link = await until(() => {
+    const el = page.querySelector(`[data-target="${ns}/lens"]`);
+    if (!el) throw new Error("no link to pool lens");
+    return el;
+  }, "pool link");
+  await click(link);
+  await until(() => {
+    const pool = text($('[data-testid="page-pool"]'));
+    for (const pm of ["pm-a", "pm-b", "pm-stale"]) expect(pool).toMatch(pm);
+  }, "pool page");
+  keep("page-pool");
 });
 
 it("shows the cluster tree, Machines and Remote machines", async () => {
@@ -107,10 +125,13 @@ it("shows the cluster tree, Machines and Remote machines", async () => {
     () => expect(text(clusters.querySelector('[data-cluster="c1"]'))).toMatch(/MachineDeployment\s*md1/),
     "tree",
   );
+  keep("page-clusters");
   const machines = await openPage("capi-machines", "page-machines");
   await until(() => expect(text(machines)).toMatch(/m-one/), "machines");
+  keep("page-machines");
   const rms = await openPage("capi-remote-machines", "page-remote-machines");
   await until(() => expect(text(rms)).toMatch(/m-one/), "remote machines");
+  keep("page-remote-machines");
 });
 
 /** How many times the renderer listed `plural` (watches not counted): a watch update must not need one. */
@@ -149,6 +170,7 @@ it("shows the pool machine panel in the real drawer, with icon menu items in the
   const panel = await showDetails(`${INFRA}/pooledremotemachines/pm-stale`, "panel-pool-machine");
   expect(text($(".Drawer .drawer-title"))).toMatch(/PooledRemoteMachine: pm-stale/);
   await until(() => expect(text(panel)).toMatch(/no longer exists/), "stale claim note");
+  keep("drawer-pooledremotemachine");
   for (const [action, icon] of [
     ["cordon", "block"],
     ["release", "logout"],
@@ -167,12 +189,14 @@ it("releases a stale claim through the real ConfirmDialog, the API server and a 
   // Title and message are separate paragraphs.
   expect(text(dialog.querySelector(".capi-confirm-title"))).toBe("Release pm-stale");
   expect(text(dialog.querySelector(".capi-confirm-message"))).toMatch(/RemoteMachine gone no longer exists/);
+  keep("dialog-release");
   await click([...dialog.querySelectorAll("button")].find((b) => /Clear claim/.test(text(b))));
   await eventually(async () => {
     const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-stale`);
     expect(pm.body.metadata.annotations?.["remote.infrastructure.cluster.x-k8s.io/release"]).toBeTruthy();
   }, "release annotation");
   await notification(/Release of pm-stale requested/);
+  keep("notification-release");
   expect(requests.some((r) => /^patch /i.test(r) && r.includes("pooledremotemachines/pm-stale"))).toBe(true);
 });
 
@@ -198,8 +222,10 @@ it("cordons from the drawer toolbar, through the API server, with a notification
 it("shows the RemoteMachine and Machine panels in the drawer", async () => {
   const rm = await showDetails(`${INFRA}/remotemachines/m-one`, "panel-remote-machine");
   await until(() => expect(text(rm)).toMatch(/Machine\s*m-one/), "RemoteMachine panel names its Machine");
+  keep("drawer-remotemachine");
   const m = await showDetails(`${CAPI}/machines/m-one`, "panel-machine-remote");
   await until(() => expect(text(m)).toMatch(/RemoteMachine\s*m-one/), "Machine panel");
+  keep("drawer-machine");
 });
 
 it("pauses a Cluster only after a confirmation that says what pausing does", async () => {
@@ -217,6 +243,7 @@ it("pauses a Cluster only after a confirmation that says what pausing does", asy
   const dialog = await confirmDialog();
   expect(text(dialog.querySelector(".capi-confirm-title"))).toBe("Pause Cluster c1");
   expect(text(dialog.querySelector(".capi-confirm-message"))).toMatch(/stop acting on c1/);
+  keep("dialog-pause");
   await click([...dialog.querySelectorAll("button")].find((b) => /^Pause$/.test(text(b).trim())));
   await eventually(async () => expect((await apiGetJson(`${CAPI}/clusters/c1`)).body.spec.paused).toBe(true), "paused");
   await notification(/Cluster c1 paused/);
@@ -239,6 +266,7 @@ it("scales a MachineDeployment down only after a confirmation naming the deletio
   expect(text(dialog.querySelector(".capi-confirm-message"))).toMatch(
     /One Machine of MachineDeployment md1 is deleted/,
   );
+  keep("dialog-scale-down");
   await click([...dialog.querySelectorAll("button")].find((b) => /Scale to 0/.test(text(b))));
   await eventually(
     async () => expect((await apiGetJson(`${CAPI}/machinedeployments/md1`)).body.spec.replicas).toBe(0),

@@ -7,7 +7,7 @@
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 
-import { body, type Host, startHost, text, until } from "./harness";
+import { body, type Host, keep, startHost, text, until } from "./harness";
 
 let host: Host;
 const $ = (sel: string) => body().querySelector(sel);
@@ -23,6 +23,7 @@ it("names what to install on the Pools page when capi-remote's CRDs are absent",
     expect(text(empty)).toMatch(/capi-remote not installed in this cluster/);
     expect(text(empty)).toMatch(/deploy\/install\.yaml/);
   }, "missing capi-remote");
+  keep("missing-crds-pools");
 });
 
 it("names Cluster API on the Machines page when its CRDs are absent", async () => {
@@ -32,4 +33,5 @@ it("names Cluster API on the Machines page when its CRDs are absent", async () =
     expect(text(empty)).toMatch(/Cluster API not installed in this cluster/);
     expect(text(empty)).toMatch(/clusterctl init/);
   }, "missing Cluster API");
+  keep("missing-crds-machines");
 });

@@ -9,7 +9,7 @@
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 
-import { apiGetJson, body, click, type Host, startHost, text, until } from "./harness";
+import { apiGetJson, body, click, type Host, keep, startHost, text, until } from "./harness";
 
 const ns = process.env.CAPI_REALHOST_NS ?? "";
 const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
@@ -46,6 +46,7 @@ it("says on the Remote machines page that the user may not list them, and what t
     expect(text(err)).toMatch(/forbidden/);
     expect(text(err)).toMatch(/ask for read access/);
   }, "forbidden RemoteMachines");
+  keep("rbac-remote-machines-forbidden");
 });
 
 it("refuses to cordon with a clear notification, changes nothing, and keeps working", async () => {
@@ -57,6 +58,7 @@ it("refuses to cordon with a clear notification, changes nothing, and keeps work
   }, "cordon item");
   await click(item);
   await notification(/Cordon pm-b failed: .*forbidden/);
+  keep("rbac-cordon-refused");
   const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-b`);
   expect(pm.body.spec.cordoned ?? false).toBe(false);
   // The host is still alive: the page renders after the refusal.

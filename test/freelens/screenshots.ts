@@ -1,0 +1,101 @@
+/**
+ * Screenshots of the real host's pages: the markup Freelens's renderer produced under jsdom (kept
+ * by the jest suites with `keep(name)`), rendered in Chromium with Freelens 1.9.0's own CSS (its
+ * published renderer.css and fonts, the UI components' CSS from the prepared tree) and the
+ * lens-dark theme's colours as Freelens applies them (CSS variables on the root element).
+ * Approximate: jsdom drops inline styles whose values use var(), and Electron's window is absent.
+ */
+import { execFile } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const run = promisify(execFile);
+const cache = () => process.env.CAPI_REMOTE_CACHE ?? join(homedir(), ".cache", "capi-remote");
+
+/** renderer.css and fonts of @freelensapp/core 1.9.0 (published on npm), cached. */
+async function freelensCss(): Promise<string> {
+  const dir = join(cache(), "freelens-1.9.0-css");
+  if (existsSync(join(dir, "renderer.css"))) return dir;
+  const tmp = mkdtempSync(join(cache(), "freelens-css-"));
+  try {
+    const { stdout } = await run("npm", ["pack", "--silent", "@freelensapp/core@1.9.0"], { cwd: tmp });
+    const tgz = join(tmp, stdout.trim().split("\n").pop() ?? "");
+    await run("tar", [
+      "xzf",
+      tgz,
+      "-C",
+      tmp,
+      "package/static/build/library/renderer.css",
+      "package/static/build/library/fonts",
+    ]);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(join(tmp, "package/static/build/library"), dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** The lens-dark theme's colours, read from the Freelens source as CSS variables. */
+function themeVariables(tree: string): string {
+  const src = readFileSync(join(tree, "packages/core/src/renderer/themes/lens-dark.injectable.ts"), "utf8");
+  const colours = src.slice(src.indexOf("colors: {"));
+  return [...colours.matchAll(/^\s*([A-Za-z0-9]+): "([^"]+)",?$/gm)].map(([, k, v]) => `--${k}: ${v};`).join(" ");
+}
+
+/** The UI components' own CSS files in the prepared tree. */
+function componentCss(tree: string): string[] {
+  const base = join(tree, "packages/ui-components");
+  return readdirSync(base)
+    .map((d) => join(base, d, "dist/index.css"))
+    .filter((f) => existsSync(f));
+}
+
+/** Renders every `<name>.html` in `from` to `<out>/<prefix><name>.png`; returns the names. */
+export async function shoot(tree: string, from: string, out: string, prefix = "freelens-"): Promise<string[]> {
+  const names = readdirSync(from)
+    .filter((f) => f.endsWith(".html"))
+    .map((f) => f.slice(0, -5))
+    .sort();
+  if (names.length === 0) return [];
+  mkdirSync(out, { recursive: true });
+  const css = await freelensCss();
+  const links = [join(css, "renderer.css"), ...componentCss(tree)]
+    .map((f) => `<link rel="stylesheet" href="file://${f}">`)
+    .join("\n");
+  const vars = themeVariables(tree);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    for (const name of names) {
+      const body = readFileSync(join(from, `${name}.html`), "utf8");
+      const file = join(from, `${name}.page.html`);
+      writeFileSync(
+        file,
+        `<!doctype html><html style="${vars}"><head><meta charset="utf-8">${links}` +
+          `<style>html, body { height: 100%; margin: 0; background: var(--mainBackground); }</style></head>${body}</html>`,
+      );
+      await page.goto(`file://${file}`);
+      await page.evaluate(() => document.fonts.ready);
+      await page.screenshot({ path: join(out, `${prefix}${name}.png`), fullPage: true });
+    }
+  } finally {
+    await browser.close();
+  }
+  return names;
+}
