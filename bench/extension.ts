@@ -9,10 +9,29 @@
  *     row on screen (median of 20).
  * The objects are served from memory (no API server), so the figures are the extension's own.
  *
- * Run: npm run bench -- extension   (needs /usr/bin/chromium: test/bed/install-system-deps.sh --browser)
+ * Then the same pages with the same objects in the real host: the packed extension in Freelens
+ * 1.9.0's renderer (its application builder under jest/jsdom, test/freelens/), against a real
+ * kube-apiserver of the bench's own (Cluster API's Machine CRD and capi-remote's CRDs, no
+ * controllers) holding the objects: first render and update as above (extension/test/realhost/
+ * jest/bench.jest.tsx), and the update end to end (a status PATCH on the API server to the change
+ * on screen, through the watch and Freelens's store, which applies watch events once a second).
+ *
+ * Run: npm run bench -- extension   (needs /usr/bin/chromium: test/bed/install-system-deps.sh --browser,
+ * and Freelens's prepared tree: extension/test/realhost/prepare.sh, made on first use)
  */
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { bundle } from "../extension/build.js";
 import { type K8sHandler, startHarness, tempDir } from "../extension/test/standin/server.js";
+import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "../test/bed/controlplane.js";
+import { REPO_ROOT } from "../test/bed/index.js";
+import { apply, clientsFor, parseYamlObjects, waitEstablished } from "../test/bed/kube.js";
+import { goModuleDir, VERSIONS } from "../test/bed/versions.js";
+import { prepareFreelens, runJest } from "../test/freelens/realhost.js";
 
 const INFRA = "/apis/infrastructure.cluster.x-k8s.io/v1beta2";
 const CAPI = "/apis/cluster.x-k8s.io/v1beta2";
@@ -25,7 +44,7 @@ function fixtures(n: number) {
     metadata: { name: `pm-${String(i).padStart(5, "0")}`, namespace: "bench", uid: `p${i}`, resourceVersion: "1" },
     spec: {
       pool: `pool-${String(i % pools).padStart(2, "0")}`,
-      machine: { address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}` },
+      machine: { address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, sshKeyRef: { name: "ssh-key" } },
     },
     status: {
       phase: i % 3 === 0 ? "InUse" : "Available",
@@ -51,13 +70,16 @@ function fixtures(n: number) {
     spec: {
       clusterName: `c-${i % 50}`,
       providerID: `remote-machine://10.0.0.${i & 255}:22`,
-      infrastructureRef: { kind: "RemoteMachine", name: `m-${i}` },
+      bootstrap: { dataSecretName: `m-${i}-bootstrap` },
+      infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "RemoteMachine", name: `m-${i}` },
       version: "v1.35.4",
     },
     status: {
       phase: "Running",
       nodeRef: { name: `node-${i}` },
-      conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "" }],
+      conditions: [
+        { type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: "2026-11-01T00:00:00Z" },
+      ],
     },
   }));
   return { prms, machines };
@@ -180,7 +202,129 @@ async function measure(n: number, js: string) {
   return out;
 }
 
+type Obj = { apiVersion: string; kind: string; metadata: Record<string, unknown>; status?: unknown };
+
+/** A request to the bench's API server as its admin. */
+function kube(
+  cp: ControlPlaneInfo,
+  agent: Agent,
+  method: string,
+  path: string,
+  body?: unknown,
+  type = "application/json",
+) {
+  return new Promise<void>((resolve, reject) => {
+    const url = new URL(path, cp.server);
+    const req = request(
+      url,
+      { method, agent, headers: { authorization: `Bearer ${cp.token}`, "content-type": type } },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => {
+          text += d;
+        });
+        res.on("end", () =>
+          (res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** Creates the objects (and then their status) on the API server, 32 requests at a time. */
+async function createAll(cp: ControlPlaneInfo, objs: Obj[]) {
+  const agent = new Agent({ ca: cp.caPEM, keepAlive: true, maxSockets: 32 });
+  const base = (o: Obj) => `/apis/${o.apiVersion}/namespaces/${o.metadata.namespace}/${o.kind.toLowerCase()}s`;
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < objs.length; i = next++) {
+      const o = objs[i] as Obj;
+      const { uid: _u, resourceVersion: _r, ...metadata } = o.metadata;
+      await kube(cp, agent, "POST", base(o), { ...o, metadata, status: undefined });
+      await kube(
+        cp,
+        agent,
+        "PATCH",
+        `${base(o)}/${metadata.name}/status`,
+        { status: o.status },
+        "application/merge-patch+json",
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  agent.destroy();
+}
+
+/** The Machine CRD of Cluster API and capi-remote's CRDs, served without conversion webhooks (one version is used). */
+async function crds() {
+  const capi = await goModuleDir("sigs.k8s.io/cluster-api", VERSIONS.capi);
+  const machine = readFileSync(join(capi, "core/config/crd/bases/cluster.x-k8s.io_machines.yaml"), "utf8");
+  const ours = readFileSync(join(REPO_ROOT, "deploy/install.yaml"), "utf8");
+  return [...parseYamlObjects(machine), ...parseYamlObjects(ours)]
+    .filter((o) => o.kind === "CustomResourceDefinition")
+    .map((o) => ({ ...o, spec: { ...(o as { spec: object }).spec, conversion: { strategy: "None" } } }));
+}
+
+/** The real-host figures for n objects of each kind (see the top of this file). */
+async function measureRealHost(tree: string, extDir: string, n: number) {
+  const dir = mkdtempSync(join(tmpdir(), "capi-bench-realhost-"));
+  const cp = await startControlPlane(dir);
+  try {
+    const c = clientsFor(cp.kubeconfig);
+    const defs = await crds();
+    await apply(c, defs);
+    await waitEstablished(
+      c,
+      defs.map((d) => d.metadata?.name ?? ""),
+    );
+    await apply(c, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } }]);
+    const f = fixtures(n);
+    const t0 = Date.now();
+    await createAll(cp, [...f.prms, ...f.machines] as Obj[]);
+    console.log(
+      `# real host, ${n}: made ${2 * n} objects on the API server in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
+    const out = join(dir, "bench.json");
+    const target = JSON.stringify({ server: cp.server, token: cp.token, caPEM: cp.caPEM });
+    const results = await runJest(tree, join(REPO_ROOT, "extension/test/realhost/jest"), ["bench.jest.tsx"], {
+      CAPI_REALHOST_API: target,
+      CAPI_REALHOST_ADMIN: target,
+      CAPI_REALHOST_NS: "bench",
+      CAPI_REALHOST_EXT: extDir,
+      CAPI_REALHOST_BENCH_OUT: out,
+    });
+    const failed = results.filter((r) => r.status !== "passed");
+    if (failed.length || results.length === 0)
+      throw new Error(`real-host bench failed: ${failed.map((r) => r.failureMessages.join("\n")).join("\n")}`);
+    return JSON.parse(readFileSync(out, "utf8")) as Record<
+      string,
+      { render: number; update: number; endToEnd: number }
+    >;
+  } finally {
+    await stopControlPlane(cp);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The packed extension, unpacked (as Freelens installs it). */
+async function packed(): Promise<{ dir: string; cleanup(): void }> {
+  const run = promisify(execFile);
+  const { stdout } = await run("npm", ["run", "pack", "-w", "extension"], { cwd: REPO_ROOT });
+  const tgz = /packed (\S+\.tgz)/.exec(stdout)?.[1];
+  if (!tgz) throw new Error(`npm run pack printed no tarball: ${stdout}`);
+  const scratch = mkdtempSync(join(tmpdir(), "capi-bench-ext-"));
+  const dir = join(scratch, "extension");
+  mkdirSync(dir);
+  await run("tar", ["xzf", tgz, "-C", dir, "--strip-components=1"]);
+  return { dir, cleanup: () => rmSync(scratch, { recursive: true, force: true }) };
+}
+
 async function main() {
+  // BENCH_EXTENSION_HOST=realhost (or standin) measures one host only.
+  const only = process.env.BENCH_EXTENSION_HOST;
+  if (only === "realhost") return realHost({}, {});
   const js = await bundle(await tempDir("capi-remote-bench-"), true);
   const base = await measure(50, js);
   const big = await measure(5000, js);
@@ -196,9 +340,47 @@ async function main() {
   const worstRender = Math.max(...Object.values(big).map((r) => r.render));
   const worstUpdate = Math.max(...Object.values(big).map((r) => r.update));
   console.log(
-    `\ntargets (5,000 objects): first render ${worstRender.toFixed(1)} ms (target < 300) ${worstRender < 300 ? "MET" : "MISSED"}; ` +
+    `\nstand-in targets (5,000 objects): first render ${worstRender.toFixed(1)} ms (target < 300) ${worstRender < 300 ? "MET" : "MISSED"}; ` +
       `update ${worstUpdate.toFixed(1)} ms (target < 100) ${worstUpdate < 100 ? "MET" : "MISSED"}`,
   );
+
+  if (only !== "standin") await realHost(base, big);
+}
+
+type Figures = Record<string, { render: number; update: number }>;
+
+async function realHost(base: Figures, big: Figures) {
+  const [tree, ext] = await Promise.all([prepareFreelens(), packed()]);
+  try {
+    const realBase = await measureRealHost(tree, ext.dir, 50);
+    const realBig = await measureRealHost(tree, ext.dir, 5000);
+    console.log(
+      "\nreal host (Freelens 1.9.0 renderer under jsdom, real API server) beside the stand-in (Chromium, objects from memory)",
+    );
+    console.log(
+      "page          objects   first render: real / stand-in (ms)   update: real / stand-in (ms)   update end to end, real (ms)",
+    );
+    for (const [n, real, standin] of [
+      [50, realBase, base],
+      [5000, realBig, big],
+    ] as const)
+      for (const [name, r] of Object.entries(real)) {
+        const s = standin[name];
+        console.log(
+          `${name.padEnd(13)} ${String(n).padStart(7)}   ${`${r.render.toFixed(1)} / ${s?.render.toFixed(1) ?? "-"}`.padStart(33)}   ${`${r.update.toFixed(1)} / ${s?.update.toFixed(1) ?? "-"}`.padStart(27)}   ${r.endToEnd.toFixed(0).padStart(28)}`,
+        );
+      }
+    const rr = Math.max(...Object.values(realBig).map((r) => r.render));
+    const ru = Math.max(...Object.values(realBig).map((r) => r.update));
+    const re = Math.max(...Object.values(realBig).map((r) => r.endToEnd));
+    console.log(
+      `\nreal-host targets (5,000 objects): first render ${rr.toFixed(1)} ms (target < 300) ${rr < 300 ? "MET" : "MISSED"}; ` +
+        `update ${ru.toFixed(1)} ms (target < 100) ${ru < 100 ? "MET" : "MISSED"}; ` +
+        `end to end ${re.toFixed(0)} ms (includes Freelens's 1 s batching of watch events)`,
+    );
+  } finally {
+    ext.cleanup();
+  }
 }
 
 await main();

@@ -1,0 +1,150 @@
+// @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree
+/**
+ * `npm run bench -- extension`, the real-host half: the Pools page (the pool list) and the
+ * Machines page in Freelens 1.9.0's real renderer (jsdom), over CAPI_REALHOST_COUNT pool machines
+ * and Machines that bench/extension.ts made on a real API server in namespace CAPI_REALHOST_NS.
+ * Measures, as the stand-in half does:
+ *   - first render: opening the page with its stores loaded (from another page), to the first
+ *     render showing the objects (median of 5);
+ *   - update: one object replaced in its store as Freelens applies a watch event, to the change
+ *     on screen (median of 20): the extension's own part;
+ *   - and, the real host only, update end to end: a status PATCH on the API server, through the
+ *     watch and Freelens's store (which applies watch events in batches, once a second), to the
+ *     change on screen (median of 5).
+ * Writes the figures as JSON to CAPI_REALHOST_BENCH_OUT. Checks nothing else.
+ */
+jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+
+import { writeFileSync } from "node:fs";
+import * as Mobx from "mobx";
+import { apiMergePatch, body, type Host, startHost, text, until } from "./harness";
+
+const ns = process.env.CAPI_REALHOST_NS ?? "";
+const INFRA = "/apis/infrastructure.cluster.x-k8s.io/v1beta2";
+const CAPI = "/apis/cluster.x-k8s.io/v1beta2";
+let host: Host;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pageText = (testId: string) => text(body().querySelector(`[data-testid="${testId}"]`));
+const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Whether the case's change is on screen, and whether it is gone again. */
+const shown = (c: Case, before: string) => () =>
+  c.marker ? pageText(c.testId).includes(c.marker) : pageText(c.testId) !== before;
+const gone = (c: Case, before: string) => () =>
+  c.marker ? !pageText(c.testId).includes(c.marker) : pageText(c.testId) === before;
+
+beforeAll(async () => {
+  host = await startHost([ns]);
+}, 120_000);
+
+/** Resolves with the ms from now until `cond` holds (checked after each task). */
+async function timeUntil(
+  start: number,
+  cond: () => boolean,
+  what: string,
+  limit = 30_000,
+  seen = () => "",
+): Promise<number> {
+  for (;;) {
+    if (cond()) return performance.now() - start;
+    if (performance.now() - start > limit) throw new Error(`${what}: not within ${limit} ms; shown: ${seen()}`);
+    await tick();
+  }
+}
+
+interface Case {
+  name: string;
+  page: string;
+  testId: string;
+  ready: string;
+  apiBase: string;
+  object: string;
+  patch: Record<string, unknown>;
+  /** Text shown only while the change is on screen; without it, any change of the page's text counts (the page must have no clock-driven text). */
+  marker?: string;
+}
+
+const CASES: Case[] = [
+  {
+    name: "pools list",
+    page: "capi-pools",
+    testId: "page-pools",
+    ready: "pool-00",
+    apiBase: `${INFRA}/pooledremotemachines`,
+    object: "pm-00000",
+    patch: { phase: "Quarantined" },
+  },
+  {
+    name: "machines",
+    page: "capi-machines",
+    testId: "page-machines",
+    ready: "m-00000",
+    apiBase: `${CAPI}/machines`,
+    object: "m-00000",
+    patch: { phase: "Failed", failureReason: "BenchFailure", failureMessage: "bench" },
+    // Its Age column moves with the clock.
+    marker: "Failed",
+  },
+];
+
+it("measures first render and updates of the Pools and Machines pages", async () => {
+  const out: Record<string, { render: number; update: number; endToEnd: number }> = {};
+  // Load every store once (as a person opening the pages does).
+  for (const c of CASES) {
+    await host.extension.navigate(c.page);
+    await until(() => expect(pageText(c.testId)).toMatch(c.ready), `${c.name} loaded`, 120_000);
+  }
+  await host.extension.navigate("capi-remote-machines");
+  await until(() => expect(pageText("page-remote-machines")).toMatch(/Remote machines/), "remote machines");
+
+  for (const c of CASES) {
+    const renders: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await host.extension.navigate("capi-remote-machines");
+      await tick();
+      const t0 = performance.now();
+      await host.extension.navigate(c.page);
+      renders.push(await timeUntil(t0, () => pageText(c.testId).includes(c.ready), `${c.name} render`));
+    }
+
+    const store = globalThis.LensExtensions.Renderer.K8sApi.apiManager.getStore(c.apiBase);
+    const index = store.items.findIndex((o) => o.getName() === c.object);
+    expect(index).toBeGreaterThanOrEqual(0);
+    const updates: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const old = store.items[index];
+      const next = old.toPlainObject();
+      next.status = { ...next.status, ...c.patch };
+      const before = pageText(c.testId);
+      const t0 = performance.now();
+      Mobx.runInAction(() => {
+        store.items[index] = new old.constructor(next);
+      });
+      updates.push(await timeUntil(t0, shown(c, before), `${c.name} update`));
+      Mobx.runInAction(() => {
+        store.items[index] = old;
+      });
+      await timeUntil(
+        performance.now(),
+        gone(c, before),
+        `${c.name} revert`,
+        30_000,
+        () => `${pageText(c.testId).slice(0, 600)}\nbefore: ${before.slice(0, 600)}`,
+      );
+    }
+
+    const ends: number[] = [];
+    const path = `${c.apiBase.replace(/\/([a-z]+)$/, `/namespaces/${ns}/$1`)}/${c.object}/status`;
+    const original = Object.fromEntries(Object.keys(c.patch).map((k) => [k, store.items[index].status?.[k] ?? null]));
+    for (let i = 0; i < 5; i++) {
+      const before = pageText(c.testId);
+      const t0 = performance.now();
+      await apiMergePatch(path, { status: c.patch });
+      ends.push(await timeUntil(t0, shown(c, before), `${c.name} end to end`));
+      await apiMergePatch(path, { status: original });
+      await timeUntil(performance.now(), gone(c, before), `${c.name} end-to-end revert`);
+    }
+    out[c.name] = { render: median(renders), update: median(updates), endToEnd: median(ends) };
+  }
+  writeFileSync(process.env.CAPI_REALHOST_BENCH_OUT ?? "/dev/null", JSON.stringify(out));
+}, 900_000);
