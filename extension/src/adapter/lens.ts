@@ -113,8 +113,22 @@ class LensSource implements DataSource {
     return e;
   }
 
+  /**
+   * Plain copies by host object: the store replaces an object when it changes (list, watch event,
+   * patch answer) and never mutates it, so one copy per object is enough. Without this, every
+   * render deep-copied every object of the kind (5,000 copies for one changed Machine).
+   */
+  private readonly plain = new WeakMap<HostObject, Obj>();
+
   items(kind: KindKey): Obj[] {
-    return this.entry(kind).store.items.map((o) => o.toPlainObject() as unknown as Obj);
+    return this.entry(kind).store.items.map((o) => {
+      let p = this.plain.get(o);
+      if (!p) {
+        p = o.toPlainObject() as unknown as Obj;
+        this.plain.set(o, p);
+      }
+      return p;
+    });
   }
 
   state(kind: KindKey): KindState {

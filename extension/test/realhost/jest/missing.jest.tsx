@@ -35,3 +35,16 @@ it("names Cluster API on the Machines page when its CRDs are absent", async () =
   }, "missing Cluster API");
   keep("missing-crds-machines");
 });
+
+it("names what to install on the Clusters and Remote machines pages too", async () => {
+  for (const [page, testId, product] of [
+    ["capi-clusters", "page-clusters", /Cluster API not installed in this cluster/],
+    ["capi-remote-machines", "page-remote-machines", /capi-remote not installed in this cluster/],
+  ] as const) {
+    await host.extension.navigate(page);
+    await until(
+      () => expect(text($(`[data-testid="${testId}"] [data-testid="empty-state"]`))).toMatch(product),
+      `missing on ${page}`,
+    );
+  }
+});
