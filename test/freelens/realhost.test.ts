@@ -21,7 +21,12 @@ import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
 import { shoot } from "./screenshots.js";
 
 // CAPI_REALHOST_FILES (comma-separated) runs only some of them while iterating on one.
-const FILES = process.env.CAPI_REALHOST_FILES?.split(",") ?? ["main.jest.tsx", "missing.jest.tsx", "rbac.jest.tsx"];
+const FILES = process.env.CAPI_REALHOST_FILES?.split(",") ?? [
+  "main.jest.tsx",
+  "missing.jest.tsx",
+  "rbac.jest.tsx",
+  "rbac-all.jest.tsx",
+];
 
 const run = promisify(execFile);
 
@@ -198,6 +203,9 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
   it("a user who may only read some kinds in one namespace: pages show what they may, actions are refused clearly", () =>
     fileResults("rbac.jest.tsx"));
 
+  it("the same user with all namespaces selected: the page says the cluster-wide list is forbidden and what to do", () =>
+    fileResults("rbac-all.jest.tsx"));
+
   it("screenshots of every page, panel and dialog, with Freelens's CSS, in test-results/screenshots", async () => {
     const expected = [
       "sidebar",
@@ -217,9 +225,16 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       "missing-crds-machines",
       "rbac-remote-machines-forbidden",
       "rbac-cordon-refused",
+      "rbac-all-namespaces-forbidden",
     ].filter((n) =>
       FILES.includes(
-        n.startsWith("missing") ? "missing.jest.tsx" : n.startsWith("rbac") ? "rbac.jest.tsx" : "main.jest.tsx",
+        n.startsWith("missing")
+          ? "missing.jest.tsx"
+          : n.startsWith("rbac-all")
+            ? "rbac-all.jest.tsx"
+            : n.startsWith("rbac")
+              ? "rbac.jest.tsx"
+              : "main.jest.tsx",
       ),
     );
     const out = join(REPO_ROOT, "test-results", "screenshots");
