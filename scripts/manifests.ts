@@ -298,19 +298,25 @@ export function managerObjects(v: Vars, namespaced?: string): Obj[] {
                   `--log-level=${v.logLevel}`,
                   `--concurrency=${v.concurrency}`,
                   "--health-addr=:8081",
+                  // HTTPS with a certificate made at start; mount a cert-manager Secret and add
+                  // --metrics-cert-dir to serve one your scraper verifies (docs/install.md).
+                  "--metrics-addr=:8443",
                 ],
                 env: [
                   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                   // The --namespace flag: watch only this namespace (empty: all).
                   { name: "CAPI_REMOTE_NAMESPACE", value: namespaced ?? v.watchNamespace },
                 ],
-                ports: [{ name: "metrics", containerPort: 8081, protocol: "TCP" }],
+                ports: [
+                  { name: "healthz", containerPort: 8081, protocol: "TCP" },
+                  { name: "metrics", containerPort: 8443, protocol: "TCP" },
+                ],
                 livenessProbe: {
-                  httpGet: { path: "/healthz", port: "metrics" },
+                  httpGet: { path: "/healthz", port: "healthz" },
                   initialDelaySeconds: 10,
                   periodSeconds: 20,
                 },
-                readinessProbe: { httpGet: { path: "/readyz", port: "metrics" }, periodSeconds: 10 },
+                readinessProbe: { httpGet: { path: "/readyz", port: "healthz" }, periodSeconds: 10 },
                 resources: {
                   requests: { cpu: "100m", memory: "128Mi" },
                   limits: { cpu: "1", memory: "512Mi" },
@@ -332,7 +338,7 @@ export function managerObjects(v: Vars, namespaced?: string): Obj[] {
       apiVersion: "v1",
       kind: "Service",
       metadata: { ...meta(`${NAME}-metrics`) },
-      spec: { selector, ports: [{ name: "metrics", port: 8081, targetPort: "metrics", protocol: "TCP" }] },
+      spec: { selector, ports: [{ name: "https", port: 8443, targetPort: "metrics", protocol: "TCP" }] },
     },
   ];
 }

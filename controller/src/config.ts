@@ -24,6 +24,12 @@ export interface Config {
   poolFacts: boolean;
   /** Who may read /metrics: "kube" (TokenReview + SubjectAccessReview) or "none" (anyone). */
   metricsAuth: "kube" | "none";
+  /** Where /metrics is served ("" when off). */
+  metricsAddress: string;
+  /** Over HTTPS (false: plain HTTP, for a scraper in the same Pod or local runs). */
+  metricsSecure: boolean;
+  /** tls.crt and tls.key for /metrics; without it a self-signed certificate is made at start. */
+  metricsCertDir?: string;
   /** Refuse machines without pinned host keys instead of recording the key on first use. */
   requirePinnedHostKeys: boolean;
   provisionJobAllow: JobAllowance[];
@@ -53,7 +59,22 @@ const FLAGS = {
     env: "CAPI_REMOTE_MAX_WARM_SSH",
     help: "SSH connections opened ahead of the bootstrap data, so a bootstrap starts at once when it arrives; 0 turns it off (default 100)",
   },
-  "health-addr": { env: "CAPI_REMOTE_HEALTH_ADDR", help: "address of /healthz, /readyz and /metrics (default :8081)" },
+  "health-addr": {
+    env: "CAPI_REMOTE_HEALTH_ADDR",
+    help: "address of /healthz and /readyz, plain HTTP (default :8081)",
+  },
+  "metrics-addr": {
+    env: "CAPI_REMOTE_METRICS_ADDR",
+    help: "address of /metrics, HTTPS unless --metrics-secure=false; 0 turns it off (default :8443)",
+  },
+  "metrics-secure": {
+    env: "CAPI_REMOTE_METRICS_SECURE",
+    help: "serve /metrics over HTTPS: true|false (default true)",
+  },
+  "metrics-cert-dir": {
+    env: "CAPI_REMOTE_METRICS_CERT_DIR",
+    help: "directory with tls.crt and tls.key for /metrics, re-read when they change (default: a self-signed certificate made at start)",
+  },
   "leader-elect": {
     env: "CAPI_REMOTE_LEADER_ELECT",
     help: "elect a leader on a Lease before working: true|false (default true)",
@@ -136,6 +157,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   if (!["true", "false"].includes(facts)) throw new Error("--pool-facts must be true or false");
   const metricsAuth = (get("metrics-auth") ?? "kube").toLowerCase();
   if (metricsAuth !== "kube" && metricsAuth !== "none") throw new Error("--metrics-auth must be kube or none");
+  const metricsSecure = (get("metrics-secure") ?? "true").toLowerCase();
+  if (!["true", "false"].includes(metricsSecure)) throw new Error("--metrics-secure must be true or false");
+  const metricsAddress = get("metrics-addr") ?? ":8443";
   const strict = (get("require-pinned-host-keys") ?? "false").toLowerCase();
   if (!["true", "false"].includes(strict)) throw new Error("--require-pinned-host-keys must be true or false");
   const allow = (get("provision-job-allow") ?? "")
@@ -168,6 +192,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     identity: `${env.POD_NAME ?? env.HOSTNAME ?? "capi-remote"}_${process.pid}`,
     poolFacts: facts === "true",
     metricsAuth,
+    metricsAddress: metricsAddress === "0" ? "" : metricsAddress,
+    metricsSecure: metricsSecure === "true",
+    metricsCertDir: get("metrics-cert-dir") || undefined,
     requirePinnedHostKeys: strict === "true",
   };
 }

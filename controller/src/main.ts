@@ -3,6 +3,7 @@
  * elects a leader and shuts down cleanly on SIGTERM.
  */
 
+import { hostname } from "node:os";
 import {
   type Cluster,
   claimantName,
@@ -48,13 +49,14 @@ import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
 import { EventRecorder } from "./runtime/events.js";
-import { serveHealth } from "./runtime/http.js";
+import { serveHealth, serveMetrics } from "./runtime/http.js";
 import { Informer, keyOf } from "./runtime/informer.js";
 import { LeaderElector } from "./runtime/leader.js";
 import { makeLogger } from "./runtime/log.js";
 import { makeMetrics } from "./runtime/metrics.js";
 import { WorkQueue, Yielding } from "./runtime/queue.js";
 import { metricsAuthorizer } from "./security/metricsauth.js";
+import { metricsCertificate, watchCertDir } from "./security/metricscert.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 import { slotLimits } from "./ssh/slots.js";
 
@@ -331,13 +333,37 @@ export async function run(cfg: Config): Promise<void> {
         log,
       )
     : undefined;
-  const server = await serveHealth(
-    cfg.healthAddress,
-    { healthy: () => true, ready: () => synced || (leader !== undefined && !leader.isLeader) },
-    metrics.registry,
-    cfg.metricsAuth === "kube" ? metricsAuthorizer(api) : undefined,
-  );
-  log.info("serving health and metrics", { address: cfg.healthAddress, metricsAuth: cfg.metricsAuth });
+  const server = await serveHealth(cfg.healthAddress, {
+    healthy: () => true,
+    ready: () => synced || (leader !== undefined && !leader.isLeader),
+  });
+  const metricsCert =
+    cfg.metricsAddress && cfg.metricsSecure ? await metricsCertificate(cfg.metricsCertDir, [hostname()]) : undefined;
+  const metricsEndpoint = cfg.metricsAddress
+    ? await serveMetrics({
+        address: cfg.metricsAddress,
+        registry: metrics.registry,
+        ...(cfg.metricsAuth === "kube" ? { authorize: metricsAuthorizer(api) } : {}),
+        ...(metricsCert ? { tls: metricsCert } : {}),
+      })
+    : undefined;
+  const stopCertWatch =
+    metricsEndpoint && metricsCert && cfg.metricsCertDir
+      ? watchCertDir(
+          cfg.metricsCertDir,
+          (c) => {
+            metricsEndpoint.setTls(c);
+            log.info("metrics certificate reloaded", { from: c.source });
+          },
+          (e) => log.warn("could not reload the metrics certificate; the current one stays", { err: e }),
+        )
+      : undefined;
+  log.info("serving health and metrics", {
+    health: cfg.healthAddress,
+    metrics: cfg.metricsAddress || "off",
+    tls: metricsCert?.source ?? "none",
+    metricsAuth: cfg.metricsAuth,
+  });
 
   let stopping = false;
   const shutdown = async (code: number) => {
@@ -351,6 +377,8 @@ export async function run(cfg: Config): Promise<void> {
     nodes.stop();
     await leader?.release();
     server.close();
+    stopCertWatch?.();
+    metricsEndpoint?.server.close();
     process.exit(code);
   };
   process.on("SIGTERM", () => void shutdown(0));

@@ -16,7 +16,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
@@ -28,7 +28,7 @@ import { REPO_ROOT, startTestBed, type TestBed } from "../bed/index.js";
 import { apply, ensureNamespace, waitEstablished } from "../bed/kube.js";
 import { execFileAsync, freePort, stopPid, waitFor } from "../bed/util.js";
 import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "../bed/versions.js";
-import { type Any, INFRA, rest } from "../e2e/harness.js";
+import { type Any, getMetrics, INFRA, rest } from "../e2e/harness.js";
 
 const PROVIDER_LABEL = "cluster.x-k8s.io/provider";
 const DEPLOY = join(REPO_ROOT, "deploy");
@@ -132,8 +132,13 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
     const port = await freePort();
     const leaseId = "namespaced-install";
     const args = (c.args as string[])
-      .filter((a) => !a.startsWith("--health-addr") && !a.startsWith("--leader-election-id"))
-      .concat([`--kubeconfig=${path}`, `--health-addr=127.0.0.1:${port}`, `--leader-election-id=${leaseId}`]);
+      .filter((a) => !/^--(health-addr|metrics-addr|leader-election-id)=/.test(a))
+      .concat([
+        `--kubeconfig=${path}`,
+        `--health-addr=127.0.0.1:${port}`,
+        `--metrics-addr=127.0.0.1:${await freePort()}`,
+        `--leader-election-id=${leaseId}`,
+      ]);
     const log: string[] = [];
     const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts"), ...args], {
       env: { ...process.env, POD_NAMESPACE: CONTROLLER_NAMESPACE, CAPI_REMOTE_NAMESPACE: watched },
@@ -276,12 +281,14 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
     const dep = docs(await readFile(join(DEPLOY, "manager.yaml"), "utf8")).find((o) => o.kind === "Deployment") as Any;
     const c = dep.spec.template.spec.containers[0];
     const port = await freePort();
+    const metricsPort = await freePort();
     const leaseId = `bundle-${t.ns}`;
     const args = (c.args as string[])
-      .filter((a) => !a.startsWith("--health-addr") && !a.startsWith("--leader-election-id"))
+      .filter((a) => !/^--(health-addr|metrics-addr|leader-election-id)=/.test(a))
       .concat([
         `--kubeconfig=${await controllerKubeconfig(t.bed, `${t.ns}-bundle`)}`,
         `--health-addr=127.0.0.1:${port}`,
+        `--metrics-addr=127.0.0.1:${metricsPort}`,
         `--leader-election-id=${leaseId}`,
         // One namespace, so that this replica does not act on other suites' objects.
         `--namespace=${t.ns}`,
@@ -314,16 +321,20 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
         { timeoutMs: 60_000 },
       );
       assert.ok(lease.spec.holderIdentity);
-      // /metrics by default: no token 401, a token without the right 403, the admin's 200.
-      const metrics = (token?: string) =>
-        fetch(`http://127.0.0.1:${port}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-      assert.equal((await metrics()).status, 401);
+      // /metrics by default: over HTTPS with a self-signed certificate of the Pod's name, no
+      // token 401, a token without the right 403, the admin's 200; nothing of it on the health port.
+      const metrics = (token?: string) => getMetrics(metricsPort, token);
+      const anon = await metrics();
+      assert.equal(anon.status, 401);
+      assert.equal(anon.subject, hostname());
+      assert.equal(anon.issuer, hostname(), "self-signed");
       assert.equal((await metrics("not-a-token")).status, 401);
       assert.equal((await metrics(await serviceAccountToken(t.bed, 600))).status, 403);
       const ok = await metrics(t.bed.controlPlane.token);
       assert.equal(ok.status, 200);
-      assert.match(await ok.text(), /capi_remote_/);
+      assert.match(ok.text, /capi_remote_/);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404);
       assert.ok(!/forbidden/i.test(log.join("")), "no request was refused");
     } finally {
       await stopPid(child.pid, 10_000);

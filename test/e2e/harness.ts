@@ -5,7 +5,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { controllerKubeconfig } from "../bed/identity.js";
 import type { TestBed } from "../bed/index.js";
 import { REPO_ROOT } from "../bed/index.js";
@@ -16,9 +18,52 @@ export const INFRA = "infrastructure.cluster.x-k8s.io";
 // biome-ignore lint/suspicious/noExplicitAny: tests read deep into objects of many kinds
 export type Any = Record<string, any>;
 
+/**
+ * GET a controller's /metrics over HTTPS. The controller serves it with a self-signed certificate
+ * unless given one (its default, as controller-runtime's), so this does not verify it;
+ * controller/src/security/metricscert.test.ts verifies a mounted one. `issuer` and `subject`
+ * (common names) say what the server presented.
+ */
+export function getMetrics(
+  port: number,
+  token?: string,
+): Promise<{ status: number; text: string; issuer: string; subject: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/metrics",
+        rejectUnauthorized: false,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+      (res) => {
+        const cert = (res.socket as TLSSocket).getPeerCertificate();
+        const cn = (n: { CN?: string | string[] } | undefined) => [n?.CN ?? ""].flat().join(",");
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          text += d;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text,
+            issuer: cn(cert.issuer),
+            subject: cn(cert.subject),
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 export class ControllerProcess {
   child?: ChildProcess;
   port = 0;
+  metricsPort = 0;
   readonly logFile: string;
   constructor(
     private readonly bed: TestBed,
@@ -38,6 +83,7 @@ export class ControllerProcess {
 
   async start(): Promise<void> {
     this.port = await freePort();
+    this.metricsPort = await freePort();
     this.kubeconfig ??=
       this.identity === "admin"
         ? this.bed.controlPlane.kubeconfig
@@ -52,6 +98,7 @@ export class ControllerProcess {
         `--kubeconfig=${this.kubeconfig}`,
         `--namespace=${this.namespace}`,
         `--health-addr=127.0.0.1:${this.port}`,
+        `--metrics-addr=127.0.0.1:${this.metricsPort}`,
         "--leader-elect=false",
         "--log-level=debug",
         ...this.extraArgs,
@@ -80,11 +127,9 @@ export class ControllerProcess {
 
   /** /metrics, read as the bed's admin (allowed to get /metrics under --metrics-auth=kube). */
   async metricsText(): Promise<string> {
-    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`, {
-      headers: { authorization: `Bearer ${this.bed.controlPlane.token}` },
-    });
-    if (!res.ok) throw new Error(`/metrics: HTTP ${res.status} ${await res.text()}`);
-    return res.text();
+    const res = await getMetrics(this.metricsPort, this.bed.controlPlane.token);
+    if (res.status !== 200) throw new Error(`/metrics: HTTP ${res.status} ${res.text}`);
+    return res.text;
   }
 
   /** The value of a Prometheus counter, summed over label sets matching `labels`. */

@@ -104,7 +104,18 @@ describe("parseConfig", () => {
     assert.equal(c.concurrency, 50);
     assert.equal(c.leaderElect, true);
     assert.equal(c.healthAddress, ":8081");
+    assert.equal(c.metricsAddress, ":8443");
+    assert.equal(c.metricsSecure, true);
+    assert.equal(c.metricsCertDir, undefined);
     assert.equal(c.leaseDurationMs, 15_000);
+  });
+  it("metrics: 0 turns the endpoint off; --metrics-secure takes true or false", () => {
+    const c = parseConfig(["--metrics-addr=0", "--metrics-secure=false", "--metrics-cert-dir=/certs"], {});
+    assert.ok(c !== "help");
+    assert.equal(c.metricsAddress, "");
+    assert.equal(c.metricsSecure, false);
+    assert.equal(c.metricsCertDir, "/certs");
+    assert.throws(() => parseConfig(["--metrics-secure=maybe"], {}), /--metrics-secure must be true or false/);
   });
   it("flags win over the environment", () => {
     const c = parseConfig(["--concurrency=3", "--leader-elect=false"], {
