@@ -141,9 +141,13 @@ export class KubeApi {
    * One keep-alive agent for all requests. client-node's applyToHTTPSOptions creates a new
    * https.Agent on every call, so each request would open a new connection and pay a full TLS
    * handshake on both sides (it dominated the API server's CPU under load). The agent is made
-   * again only when the TLS material changes (a rotated client certificate).
+   * again only when the TLS material changes (a rotated client certificate). Watches get an
+   * agent of their own: each holds its connection for minutes, and must not take the requests'.
    */
-  private agent?: { key: string; agent: HttpsAgent };
+  private agents: Record<"request" | "watch", { key: string; agent: HttpsAgent } | undefined> = {
+    request: undefined,
+    watch: undefined,
+  };
 
   constructor(
     readonly kc: KubeConfig,
@@ -155,37 +159,39 @@ export class KubeApi {
     this.server = cluster.server.replace(/\/$/, "");
   }
 
-  private agentFor(opts: RequestOptions): HttpsAgent {
+  private agentFor(opts: RequestOptions, use: "request" | "watch" = "request"): HttpsAgent {
     const tls = [opts.ca, opts.cert, opts.key, opts.pfx, opts.passphrase, opts.rejectUnauthorized, opts.servername].map(
       (v) => (v === undefined ? "" : String(v)),
     );
     const key = tls.join("\u0000");
-    if (this.agent?.key !== key) {
-      this.agent?.agent.destroy();
-      this.agent = {
-        key,
-        agent: new HttpsAgent({
-          keepAlive: true,
-          scheduling: "lifo",
-          // A burst (50 bootstraps' start records at once) waits for a connection of the pool
-          // rather than opening dozens more, each a TLS handshake on both sides just when the
-          // API server is busiest (client-go shares one HTTP/2 connection for all of it).
-          maxSockets: 16,
-          // One TLS context for every connection: given only ca/cert/key, each new socket (a
-          // burst of requests opens several) parses them again, which showed in profiles.
-          secureContext: createSecureContext({
-            ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
-            ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
-            ...(opts.key !== undefined ? { key: opts.key } : {}),
-            ...(opts.pfx !== undefined ? { pfx: opts.pfx } : {}),
-            ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
-          }),
-          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-          ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+    const cur = this.agents[use];
+    if (cur?.key === key) return cur.agent;
+    cur?.agent.destroy();
+    const made = {
+      key,
+      agent: new HttpsAgent({
+        keepAlive: true,
+        scheduling: "lifo",
+        // A burst (50 bootstraps' start records at once) waits for a connection of the pool
+        // rather than opening dozens more, each a TLS handshake on both sides just when the
+        // API server is busiest (client-go shares one HTTP/2 connection for all of it).
+        // Watches: one connection each, as many as there are informers.
+        maxSockets: use === "request" ? 16 : Number.POSITIVE_INFINITY,
+        // One TLS context for every connection: given only ca/cert/key, each new socket (a
+        // burst of requests opens several) parses them again, which showed in profiles.
+        secureContext: createSecureContext({
+          ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+          ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
+          ...(opts.key !== undefined ? { key: opts.key } : {}),
+          ...(opts.pfx !== undefined ? { pfx: opts.pfx } : {}),
+          ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
         }),
-      };
-    }
-    return this.agent.agent;
+        ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+        ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+      }),
+    };
+    this.agents[use] = made;
+    return made.agent;
   }
 
   /** Sends a request; resolves with the parsed JSON body, rejects with ApiError. */
@@ -288,7 +294,7 @@ export class KubeApi {
     const url = new URL(`${this.server}${path}?${query}`);
     const opts: RequestOptions = { method: "GET", headers: { accept: "application/json" } };
     await this.kc.applyToHTTPSOptions(opts);
-    if (url.protocol === "https:") opts.agent = this.agentFor(opts);
+    if (url.protocol === "https:") opts.agent = this.agentFor(opts, "watch");
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     const { eventBytes } = this.limits;
     return new Promise<void>((resolve, reject) => {
@@ -326,7 +332,11 @@ export class KubeApi {
           if (!lines.push(c))
             req.destroy(new ResponseTooLarge(`watch ${url.pathname}: an event over ${eventBytes} bytes; cut off`));
         });
+        // Ended by the server (its timeoutSeconds), or the connection dropped (a restarting API
+        // server): either way the informer goes on from the last resourceVersion it saw.
         res.on("end", () => resolve());
+        res.on("error", (e) => (signal.aborted ? resolve() : reject(e)));
+        res.on("close", () => resolve());
       });
       const stop = () => {
         req.destroy();

@@ -135,6 +135,56 @@ describe("the API client against a hostile server", () => {
 });
 
 describe("the Informer against a hostile server", () => {
+  it("a watch that hangs up at once, or says 410 at once, is retried with backoff, not in a tight loop", async () => {
+    for (const how of ["hang up", "410"] as const) {
+      let watches = 0;
+      const url = await serve((req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        if (!req.url?.includes("watch=true")) {
+          res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
+          return;
+        }
+        watches++;
+        if (how === "410")
+          res.end(`${JSON.stringify({ type: "ERROR", object: { kind: "Status", code: 410, message: "too old" } })}\n`);
+        else res.socket?.destroy();
+      });
+      const inf = new Informer<Node>(client(url, LIMITS), R.nodes, quiet);
+      inf.start();
+      await new Promise((r) => setTimeout(r, 2_500));
+      inf.stop();
+      // Backoff 1 s, then 2 s (jittered +-20%): at most 3 watches in 2.5 s; a tight loop makes hundreds.
+      assert.ok(watches >= 1 && watches <= 3, `${how}: ${watches} watches in 2.5 s`);
+    }
+  });
+
+  it("a watch whose connection drops mid-stream settles, and the informer watches again", async () => {
+    let watches = 0;
+    const url = await serve((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      if (!req.url?.includes("watch=true")) {
+        res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
+        return;
+      }
+      watches++;
+      res.write(
+        `${JSON.stringify({ type: "ADDED", object: { metadata: { name: `n${watches}`, resourceVersion: "2" } } })}\n`,
+      );
+      // The connection drops after a while, as when the API server restarts.
+      setTimeout(() => res.socket?.destroy(), 1_200);
+    });
+    const added: string[] = [];
+    const inf = new Informer<Node>(client(url, LIMITS), R.nodes, quiet).on({
+      onAdd: (n) => added.push(n.metadata.name),
+    });
+    inf.start();
+    const end = Date.now() + 8_000;
+    while (watches < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    inf.stop();
+    assert.ok(watches >= 2, `watched ${watches} times`);
+    assert.deepEqual(added.slice(0, 2), ["n1", "n2"], "each watch's event was applied");
+  });
+
   it("stops a list of endless pages at maxItems and keeps nothing of it", async () => {
     let pages = 0;
     const url = await serve((_req, res) => {

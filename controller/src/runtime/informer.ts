@@ -130,11 +130,16 @@ export class Informer<T extends KObject> {
         if (!this.resourceVersion) await this.relist();
         watchStarted = Date.now();
         await this.watchOnce();
+        // A server ends a watch at its timeoutSeconds (minutes); one ended within a second (a
+        // server that answers and hangs up, on purpose or not) waits like a failure, so that it
+        // gets no tight reconnect loop.
+        if (!this.stopped && Date.now() - watchStarted < 1000) throw new Error("the watch ended at once");
         this.failures = 0;
       } catch (e) {
         if (this.stopped) return;
         const gone = (e as { code?: number }).code === 410 || (e as { status?: number }).status === 410;
-        if (gone) {
+        // An expired resourceVersion relists at once, unless the watch said so at once.
+        if (gone && Date.now() - watchStarted >= 1000) {
           this.resourceVersion = "";
           continue;
         }
