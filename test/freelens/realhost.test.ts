@@ -12,9 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { PoolAnnotations } from "../../shared/src/contract.js";
 import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "../bed/controlplane.js";
 import { REPO_ROOT } from "../bed/index.js";
+import { apply, clientsFor, waitEstablished } from "../bed/kube.js";
 import { INFRA, makeCluster, objects } from "../e2e/harness.js";
 import { useBed } from "../integration/helpers.js";
 import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
@@ -50,9 +52,12 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       prepareFreelens(),
       packExtension(),
       fixtures(),
-      startControlPlane(bareDir),
+      startControlPlane(bareDir).then(async (cp) => {
+        bare = cp;
+        await anotherProvidersCrd(cp);
+        return cp;
+      }),
     ]);
-    bare = cp;
     tree = prepared;
     const target = (x: { server: string; token: string; caPEM: string }) =>
       JSON.stringify({ server: x.server, token: x.token, caPEM: x.caPEM });
@@ -73,6 +78,43 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
     if (bare) await stopControlPlane(bare);
     rmSync(scratch, { recursive: true, force: true });
   });
+
+  /**
+   * The bare API server serves infrastructure.cluster.x-k8s.io through another provider's CRD,
+   * as a cluster with Cluster API and some other infrastructure provider does: capi-remote's
+   * kinds then answer 404 with a Status (group known, resource not), while Cluster API's group
+   * answers the plain text "404 page not found". The missing-CRD pages see both kinds of 404.
+   */
+  async function anotherProvidersCrd(cp: ControlPlaneInfo) {
+    const c = clientsFor(cp.kubeconfig);
+    const name = "othermachines.infrastructure.cluster.x-k8s.io";
+    await apply(c, [
+      {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name },
+        spec: {
+          group: INFRA,
+          scope: "Namespaced",
+          names: {
+            kind: "OtherMachine",
+            plural: "othermachines",
+            singular: "othermachine",
+            listKind: "OtherMachineList",
+          },
+          versions: [
+            {
+              name: "v1beta2",
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+            },
+          ],
+        },
+      } as KubernetesObject,
+    ]);
+    await waitEstablished(c, [name]);
+  }
 
   /**
    * A ServiceAccount that may get, list and watch Cluster API and capi-remote objects (but not

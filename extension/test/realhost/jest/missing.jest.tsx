@@ -1,8 +1,10 @@
 // @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree
 /**
  * The packed extension in Freelens 1.9.0's real renderer against a real API server that has
- * neither Cluster API's nor capi-remote's CRDs: the pages say what to install (real hosts wrap
- * the 404 as `Error("Failed to load ...", { cause })`).
+ * neither Cluster API's nor capi-remote's CRDs, but another provider's CRD in
+ * infrastructure.cluster.x-k8s.io (CAPI_REALHOST_BARE, made by test/freelens/realhost.test.ts):
+ * capi-remote's kinds answer 404 with a Status, Cluster API's the text "404 page not found", and
+ * Freelens wraps either as `Error("Failed to load ...", { cause })`. The pages say what to install.
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
