@@ -50,13 +50,14 @@ import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
 import { EventRecorder } from "./runtime/events.js";
 import { serveHealth, serveMetrics } from "./runtime/http.js";
-import { Informer, keyOf } from "./runtime/informer.js";
+import { Informer, keyOf, slim } from "./runtime/informer.js";
 import { LeaderElector } from "./runtime/leader.js";
 import { makeLogger } from "./runtime/log.js";
 import { makeMetrics } from "./runtime/metrics.js";
 import { WorkQueue, Yielding } from "./runtime/queue.js";
 import { metricsAuthorizer } from "./security/metricsauth.js";
 import { metricsCertificate, watchCertDir } from "./security/metricscert.js";
+import { projectSecret } from "./security/secretcache.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 import { slotLimits } from "./ssh/slots.js";
 
@@ -87,7 +88,7 @@ export async function run(cfg: Config): Promise<void> {
     remoteMachines: new Informer<RM>(api, R.remoteMachines, log, ns),
     machines: new Informer<Machine & Named>(api, R.machines, log, ns),
     clusters: new Informer<Cluster & Named>(api, R.clusters, log, ns),
-    secrets: new Informer<Secret>(api, R.secrets, log, ns),
+    secrets: new Informer<Secret>(api, R.secrets, log, { ...ns, project: (s) => projectSecret(s, slim) }),
     jobs: new Informer<Job>(api, R.jobs, log, { ...ns, labelSelector: JOB_LABEL }),
     pooledRemoteMachines: new Informer<PRM>(api, R.pooledRemoteMachines, log, ns),
     remoteMachineTemplates: new Informer<RemoteMachineTemplate & Named>(api, R.remoteMachineTemplates, log, ns),

@@ -11,6 +11,7 @@ import {
   type RemoteMachineSpec,
 } from "@capi-remote/shared";
 import { withK0smotronDefaults } from "../migration/defaults.js";
+import { datalessNote } from "../security/secretcache.js";
 import type { SSHTarget } from "../ssh/executor.js";
 import type { HostKeyPolicy } from "../ssh/hostkeys.js";
 import { type Secret, secretValue } from "./context.js";
@@ -46,7 +47,7 @@ export function sshTargetFor(
   if (!privateKey)
     return {
       reason: Reason.InvalidSSHKey,
-      message: `SSH key Secret ${keySecret.metadata.name} has no key \`value\``,
+      message: `SSH key Secret ${keySecret.metadata.name} has no key \`value\`${datalessNote(keySecret)}`,
     };
   const passphrase = secretValue(keySecret, "passphrase");
   const address = spec.address ?? "";

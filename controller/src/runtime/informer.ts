@@ -36,7 +36,7 @@ export const keyOf = (o: { metadata: { namespace?: string; name: string } }) =>
  * (`metadata.managedFields`, often larger than the object) and kubectl's last-applied copy.
  * Like controller-runtime's TransformStripManagedFields.
  */
-function slim<T extends object>(o: T): T {
+export function slim<T extends object>(o: T): T {
   const meta = (o as { metadata?: { managedFields?: unknown; annotations?: Record<string, string> } }).metadata;
   if (meta) {
     delete meta.managedFields;
