@@ -26,6 +26,14 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
+/** A server whose lists are empty and whose watches `onWatch` answers. */
+const emptyListThen = (onWatch: (res: ServerResponse) => void) =>
+  serve((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    if (req.url?.includes("watch=true")) onWatch(res);
+    else res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
+  });
+
 function client(server: string, limits: ResponseLimits): KubeApi {
   const kc = new KubeConfig();
   kc.loadFromOptions({
@@ -138,12 +146,7 @@ describe("the Informer against a hostile server", () => {
   it("a watch that hangs up at once, or says 410 at once, is retried with backoff, not in a tight loop", async () => {
     for (const how of ["hang up", "410"] as const) {
       let watches = 0;
-      const url = await serve((req, res) => {
-        res.writeHead(200, { "content-type": "application/json" });
-        if (!req.url?.includes("watch=true")) {
-          res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
-          return;
-        }
+      const url = await emptyListThen((res) => {
         watches++;
         if (how === "410")
           res.end(`${JSON.stringify({ type: "ERROR", object: { kind: "Status", code: 410, message: "too old" } })}\n`);
@@ -160,12 +163,7 @@ describe("the Informer against a hostile server", () => {
 
   it("a watch whose connection drops mid-stream settles, and the informer watches again", async () => {
     let watches = 0;
-    const url = await serve((req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      if (!req.url?.includes("watch=true")) {
-        res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
-        return;
-      }
+    const url = await emptyListThen((res) => {
       watches++;
       res.write(
         `${JSON.stringify({ type: "ADDED", object: { metadata: { name: `n${watches}`, resourceVersion: "2" } } })}\n`,
@@ -206,12 +204,7 @@ describe("the Informer against a hostile server", () => {
   });
 
   it("stops a watch that brings more than maxItems objects", async () => {
-    const url = await serve((req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      if (!req.url?.includes("watch=true")) {
-        res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
-        return;
-      }
+    const url = await emptyListThen((res) => {
       for (let i = 0; i < 2_000 && !res.destroyed; i++)
         res.write(`${JSON.stringify({ type: "ADDED", object: { metadata: { name: `w${i}` } } })}\n`);
     });
