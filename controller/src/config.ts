@@ -22,6 +22,8 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   identity: string;
   poolFacts: boolean;
+  /** Health checks of provisioned machines: every this many ms (0: off), each within timeoutMs. */
+  healthCheck: { intervalMs: number; timeoutMs: number; maxParallel: number };
   /** Who may read /metrics: "kube" (TokenReview + SubjectAccessReview) or "none" (anyone). */
   metricsAuth: "kube" | "none";
   /** Where /metrics is served ("" when off). */
@@ -105,6 +107,18 @@ const FLAGS = {
   "pool-facts": {
     env: "CAPI_REMOTE_POOL_FACTS",
     help: "read hostname, OS, CPUs and memory of pool machines over SSH: true|false (default true)",
+  },
+  "health-check-interval": {
+    env: "CAPI_REMOTE_HEALTH_CHECK_INTERVAL",
+    help: "seconds between SSH reachability checks of each provisioned machine, jittered +/-20%; a failure is confirmed by a second check before HostHealthy turns False; 0 turns them off (default 60)",
+  },
+  "health-check-timeout": {
+    env: "CAPI_REMOTE_HEALTH_CHECK_TIMEOUT",
+    help: "seconds a health check may take to connect, and again to run its command (default 10)",
+  },
+  "health-check-parallel": {
+    env: "CAPI_REMOTE_HEALTH_CHECK_PARALLEL",
+    help: "health checks running at once (default 10)",
   },
   "require-pinned-host-keys": {
     env: "CAPI_REMOTE_REQUIRE_PINNED_HOST_KEYS",
@@ -191,6 +205,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     logLevel: level,
     identity: `${env.POD_NAME ?? env.HOSTNAME ?? "capi-remote"}_${process.pid}`,
     poolFacts: facts === "true",
+    healthCheck: {
+      intervalMs: num(get("health-check-interval"), 60, "health-check-interval", 0) * 1000,
+      timeoutMs: num(get("health-check-timeout"), 10, "health-check-timeout") * 1000,
+      maxParallel: Math.floor(num(get("health-check-parallel"), 10, "health-check-parallel", 1)),
+    },
     metricsAuth,
     metricsAddress: metricsAddress === "0" ? "" : metricsAddress,
     metricsSecure: metricsSecure === "true",

@@ -9,6 +9,7 @@ import type {
   RemoteMachineTemplate,
 } from "@capi-remote/shared";
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { HealthProber } from "../health/prober.js";
 import type { KubeApi } from "../kube/api.js";
 import type { PoolClaims } from "../pool/claims.js";
 import type { EventRecorder } from "../runtime/events.js";
@@ -43,6 +44,8 @@ export interface Ctx {
   events: EventRecorder;
   metrics: Metrics;
   tasks: TaskManager;
+  /** Reachability checks of provisioned machines (absent or disabled: none). */
+  health?: HealthProber;
   nodes: NodeWatcher;
   queue: WorkQueue;
   pools: PoolClaims;

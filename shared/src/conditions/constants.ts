@@ -26,6 +26,12 @@ export const ConditionType = {
   NodeProviderIDSet: "NodeProviderIDSet",
   /** Cleanup on deletion. */
   CleanupSucceeded: "CleanupSucceeded",
+  /**
+   * A provisioned machine still answers: probed over SSH every health-check interval. False
+   * (confirmed by a second probe) turns Ready False, which Cluster API mirrors into the Machine's
+   * InfrastructureReady for a MachineHealthCheck to act on.
+   */
+  HostHealthy: "HostHealthy",
   /** Pool machine: held by a RemoteMachine. */
   Claimed: "Claimed",
   /** Pool machine: out of service by request (spec.cordoned). */
@@ -71,6 +77,10 @@ export const ReadyReason = {
   WaitingForClusterInfrastructure: "WaitingForClusterInfrastructure",
   WaitingForBootstrapData: "WaitingForBootstrapData",
   WaitingForPoolMachine: "WaitingForPoolMachine",
+  /** Provisioned, but the host stopped answering (HostHealthy False). */
+  HostNotResponding: "HostNotResponding",
+  /** Provisioned, but another host key answers at the address (HostHealthy False). */
+  HostKeyMismatch: "HostKeyMismatch",
 } as const;
 
 /** Paused and its reasons. */
@@ -102,6 +112,18 @@ export const BootstrapExecReason = {
   ProbeFailed: "ProbeFailed",
   /** The host sent more output (or a longer line) than the controller keeps: the session was cut. */
   HostOutputTooLarge: "HostOutputTooLarge",
+  ...SSHReasons,
+} as const;
+
+/**
+ * HostHealthy (provisioned machines, probed over SSH) and its reasons. False only when the host is
+ * gone or replaced; a probe that fails on our own credentials or configuration is Unknown with
+ * the SSH reason (a bad Secret must not get machines remediated).
+ */
+export const HostHealthyReason = {
+  HostResponding: "HostResponding",
+  HostNotResponding: "HostNotResponding",
+  /** (HostKeyMismatch, from SSHReasons: another host answers at the address.) */
   ...SSHReasons,
 } as const;
 
@@ -185,6 +207,7 @@ export const Reason = {
   ...PausedReason,
   ...HostReachableReason,
   ...BootstrapExecReason,
+  ...HostHealthyReason,
   ...PoolMachineClaimedReason,
   ...NodeProviderIDSetReason,
   ...CleanupReason,

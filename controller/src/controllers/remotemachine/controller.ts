@@ -3,7 +3,7 @@
  *
  *   get (our own newer write over the cache; spec defaults) -> finalizer (phases/finalizer.ts)
  *   -> scope -> paused: [paused]
- *             | normal: [owner, provisioned, pool, clusterInfra, bootstrapData, provisionJob,
+ *             | normal: [owner, provisioned, health, pool, clusterInfra, bootstrapData, provisionJob,
  *                        provision, node]
  *             | delete: [stopTasks, cleanup, settlePool, removeFinalizer]
  *   -> status (status.ts, pure) -> one write decision (runtime/statuswriter.ts)
@@ -21,6 +21,7 @@ import { type Deps, logOf, Memory } from "./deps.js";
 import { bootstrapData, clusterInfra } from "./phases/bootstrapdata.js";
 import { cleanup, removeFinalizer, settle, stopTasks } from "./phases/delete.js";
 import { ensureFinalizer } from "./phases/finalizer.js";
+import { health } from "./phases/health.js";
 import { node } from "./phases/node.js";
 import { lookUpOwner, owner, paused, pausedOf, provisioned } from "./phases/owner.js";
 import { pool } from "./phases/pool.js";
@@ -63,6 +64,7 @@ export function remoteMachineReconciler(ctx: Ctx, o: RemoteMachineOptions = {}):
       return seen && withSpecDefaults(seen);
     },
     gone: (key) => {
+      ctx.health?.forget(key);
       ctx.tasks.cancel(key);
       mem.forget(key);
       writer.forget(key);
@@ -86,6 +88,7 @@ export function remoteMachineReconciler(ctx: Ctx, o: RemoteMachineOptions = {}):
     normal: [
       owner(d),
       provisioned(d),
+      health(d),
       pool(d),
       clusterInfra(d),
       bootstrapData(d),

@@ -28,6 +28,12 @@ describe("statusUrgent", () => {
     urgent: boolean;
   }[] = [
     { name: "an object's first status", before: undefined, after: waiting, urgent: true },
+    {
+      name: "a provisioned host going down (HostHealthy flips)",
+      before: st([c("HostHealthy", "True")]),
+      after: st([c("HostHealthy", "False")]),
+      urgent: true,
+    },
     { name: "anything while deleting", before: waiting, after: waiting, deleting: true, urgent: true },
     { name: "nothing changed", before: waiting, after: waiting, urgent: false },
     {
@@ -99,6 +105,24 @@ describe("finalStatus", () => {
       name: "provisioned: Ready True, whatever blocked before",
       status: { initialization: { provisioned: true }, ready: true },
       blocker: { reason: "WaitingForNode", message: "x" },
+      want: { status: "True", reason: "Provisioned", ready: true },
+    },
+    {
+      name: "provisioned, its host confirmed down (HostHealthy False): Ready False with that reason, still provisioned",
+      status: {
+        initialization: { provisioned: true },
+        ready: true,
+        conditions: [{ type: "HostHealthy", status: "False", reason: "HostNotResponding", message: "no answer" }],
+      },
+      want: { status: "False", reason: "HostNotResponding", message: "provisioned, but no answer", ready: true },
+    },
+    {
+      name: "provisioned, its host not checkable (HostHealthy Unknown): Ready stays True",
+      status: {
+        initialization: { provisioned: true },
+        ready: true,
+        conditions: [{ type: "HostHealthy", status: "Unknown", reason: "AuthenticationFailed" }],
+      },
       want: { status: "True", reason: "Provisioned", ready: true },
     },
     {

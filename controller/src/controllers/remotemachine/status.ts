@@ -37,6 +37,8 @@ export function statusUrgent(
     // A connection problem (or its end) is news for whoever is waiting; the first successful
     // connection is not (it would make every bootstrap's start an urgent write).
     (flipped(ConditionType.HostReachable) && (hostFalse(before) || hostFalse(after))) ||
+    // A provisioned host going away or coming back (rare, and what remediation waits for).
+    flipped(ConditionType.HostHealthy) ||
     before.initialization?.provisioned !== after.initialization?.provisioned ||
     (after.bootstrap?.phase === "Failed" && before.bootstrap?.phase !== "Failed")
   );
@@ -58,7 +60,17 @@ export function finalStatus(
     o.set.add(ConditionType.Ready);
     setCondition(conditions, { type: ConditionType.Ready, status: st, reason, message }, o.now, o.generation);
   };
-  if (status.initialization?.provisioned === true) ready("True", Reason.Provisioned);
+  const health = get(conditions, ConditionType.HostHealthy);
+  // Provisioned but its host confirmed down (phases/health.ts): Ready False with the health
+  // reason, which Cluster API mirrors into the Machine's InfrastructureReady for a
+  // MachineHealthCheck; `initialization.provisioned` stays true.
+  if (status.initialization?.provisioned === true && health?.status === ConditionStatus.False)
+    ready(
+      "False",
+      health.reason ?? Reason.HostNotResponding,
+      `provisioned, but ${health.message ?? "the host does not answer"}`,
+    );
+  else if (status.initialization?.provisioned === true) ready("True", Reason.Provisioned);
   else if (o.blocker) ready("False", o.blocker.reason, o.blocker.message);
   else if (!conditions.some((c) => c.type === ConditionType.Ready)) ready("False", Reason.NotProvisioned);
   if (o.generation !== undefined)

@@ -26,6 +26,7 @@ export const stopTasks = (d: Deps): Phase<Scope> => ({
     const m = owned ? d.ctx.inf.machines.get(s.rm.metadata.namespace ?? "", owned.name) : undefined;
     s.machine = m && !ownerMismatch({ kind: "RemoteMachine", metadata: s.rm.metadata }, m, owned) ? m : undefined;
     d.ctx.tasks.dropWarm(s.key);
+    d.ctx.health?.forget(s.key);
     if (d.ctx.tasks.get(s.key)?.kind === "bootstrap") d.ctx.tasks.cancel(s.key);
     s.blocker = { reason: Reason.Deleting, message: "cleaning up" };
     return undefined;

@@ -33,6 +33,7 @@ export const pausedOf = (s: Scope) => !s.rm.metadata.deletionTimestamp && !!s.fo
 export const paused = (d: Deps): Phase<Scope> => ({
   name: "paused",
   run: (s) => {
+    d.ctx.health?.forget(s.key);
     condition(d, s, ConditionType.Paused, "True", Reason.Paused, PAUSED, "Normal");
     return block(s, Reason.Paused, PAUSED);
   },

@@ -139,6 +139,8 @@ async function finished(d: Deps, s: Scope, task: Task, inputs: string): Promise<
       );
     }
     condition(d, s, ConditionType.HostReachable, "True", Reason.Connected);
+    // The host answered a moment ago; health probes take over from here (phases/health.ts).
+    if (d.ctx.health?.enabled) condition(d, s, ConditionType.HostHealthy, "True", Reason.HostResponding);
     await succeed(d, s, task.hostname, task.finishedAt, task.steps);
     // In the same pass (and so the same status write): the Node, if it has registered already.
     s.checkNode = true;
