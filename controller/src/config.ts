@@ -51,7 +51,7 @@ const FLAGS = {
   },
   "max-parallel-ssh-probe": {
     env: "CAPI_REMOTE_MAX_PARALLEL_SSH_PROBE",
-    help: "probes (pool machine facts) running at once, apart from bootstraps and cleanups (default 50)",
+    help: "probes (pool machine facts, health checks) running at once, apart from bootstraps and cleanups (default 50)",
   },
   "ssh-namespace-share": {
     env: "CAPI_REMOTE_SSH_NAMESPACE_SHARE",
@@ -118,7 +118,7 @@ const FLAGS = {
   },
   "health-check-parallel": {
     env: "CAPI_REMOTE_HEALTH_CHECK_PARALLEL",
-    help: "health checks running at once (default 10)",
+    help: "health checks running at once, in the probe lane of the SSH slots (default 10)",
   },
   "require-pinned-host-keys": {
     env: "CAPI_REMOTE_REQUIRE_PINNED_HOST_KEYS",

@@ -41,7 +41,7 @@ import {
 } from "./controllers/remotemachine/watches.js";
 import { templateReconciler } from "./controllers/template/controller.js";
 import { addTemplateIndexes, poolToTemplates } from "./controllers/template/watches.js";
-import { HealthProber, sshProbe } from "./health/prober.js";
+import { probeLaneProber } from "./health/prober.js";
 import { isConflict, KubeApi, R } from "./kube/api.js";
 import { PoolClaims } from "./pool/claims.js";
 import type { Ctx, Named, Secret } from "./reconcile/context.js";
@@ -192,9 +192,7 @@ export async function run(cfg: Config): Promise<void> {
   const nodes = new NodeWatcher(log, (clusterKey, node) => {
     for (const k of nodeToRemoteMachines(inf, clusterKey, node)) queue.add(k);
   });
-  // Health checks of provisioned machines share the dialer (and its open-connection gauge).
-  // The thin point where a scheduler shared with bootstraps and cleanups would plug in: `acquire`.
-  const health = new HealthProber(sshProbe(dialer), (k) => queue.add(k), cfg.healthCheck);
+  const health = probeLaneProber(dialer, tasks.slots, (k) => queue.add(k), cfg.healthCheck);
   const ctx: Ctx = {
     api,
     kc,

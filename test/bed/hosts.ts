@@ -411,8 +411,22 @@ async function teardown(
   await rm(join(SLOT_DIR, String(slot)), { recursive: true, force: true });
 }
 
-/** Destroys the host: processes, namespaces, link and files. */
+/**
+ * Called for every host destroyHost tears down, before its address goes back to the free slots:
+ * the test bed registers one that deletes the host's Nodes (see index.ts), so a later host at the
+ * same address never meets a stale Node carrying the same provider ID.
+ */
+const destroyHooks = new Set<(host: TestHost) => Promise<void>>();
+
+/** Registers a hook run by destroyHost; returns its removal. */
+export function onHostDestroyed(hook: (host: TestHost) => Promise<void>): () => void {
+  destroyHooks.add(hook);
+  return () => destroyHooks.delete(hook);
+}
+
+/** Destroys the host: its Nodes (through the hooks), processes, namespaces, link and files. */
 export async function destroyHost(host: TestHost): Promise<void> {
+  await Promise.all([...destroyHooks].map((h) => h(host)));
   await teardown(
     { dir: host.dir, netns: `crh-${host.slot}`, veth: host.veth, holderPid: host.holderPid, address: host.address },
     host.slot,

@@ -9,8 +9,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseProviderID } from "@capi-remote/shared";
 import { type CapiInfo, startCapi, stopCapi } from "./capi.js";
 import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "./controlplane.js";
+import { onHostDestroyed, type TestHost } from "./hosts.js";
 import { apply, type Clients, clientsFor, parseYamlObjects, waitEstablished } from "./kube.js";
 import { ensureKubeadmBinaries, type KubeadmClusterInfo, startKubeadmCluster, stopKubeadmCluster } from "./kubeadm.js";
 import { alive } from "./util.js";
@@ -122,7 +124,30 @@ export async function attachTestBed(): Promise<TestBed | undefined> {
 
 /** The shared bed when the test command started one; else a new one this process owns. */
 export async function getTestBed(opts: { capi?: boolean } = {}): Promise<TestBed> {
-  return (await attachTestBed()) ?? (await startTestBed(opts));
+  const bed = (await attachTestBed()) ?? (await startTestBed(opts));
+  const forget = onHostDestroyed((host) => deleteNodesOf(bed.clients, host));
+  const stop = bed.stop;
+  return {
+    ...bed,
+    stop: async () => {
+      forget();
+      await stop();
+    },
+  };
+}
+
+/**
+ * Deletes the Nodes that carry a provider ID of a destroyed test host's address: the address goes
+ * to the next host made, and a stale Node with the same provider ID would give two Nodes one
+ * machine. (Not by name: test files running at the same time may name hosts alike.) Best effort:
+ * a bed already stopped has none.
+ */
+async function deleteNodesOf(clients: Clients, host: TestHost): Promise<void> {
+  const list = await clients.core.listNode().catch(() => undefined);
+  const mine = (list?.items ?? []).filter(
+    (n) => n.spec?.providerID !== undefined && parseProviderID(n.spec.providerID)?.address === host.address,
+  );
+  await Promise.all(mine.map((n) => clients.core.deleteNode({ name: n.metadata?.name ?? "" }).catch(() => undefined)));
 }
 
 /** True when this process may create network namespaces and mounts (test hosts need it). */

@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { formatProviderID } from "@capi-remote/shared";
 import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { createHost, destroyHost, setLink, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
@@ -218,6 +219,17 @@ describe("health after provisioning", { skip: canMakeHosts() ? false : "test hos
       { timeoutMs: 180_000, intervalMs: 500 },
     );
     assert.equal(after2.length, 2);
+  });
+
+  it("the harness deletes the Nodes of a host it destroys (its address is reused by the next host)", async () => {
+    const h = await createHost("health-gone", []);
+    const name = `gone-${t.ns}`;
+    await t.bed.clients.core.createNode({
+      body: { metadata: { name }, spec: { providerID: formatProviderID(h.address, 22) } },
+    });
+    await destroyHost(h);
+    const left = await t.bed.clients.core.readNode({ name }).catch(() => undefined);
+    assert.equal(left, undefined, "the Node with the destroyed host's provider ID is gone");
   });
 
   it("a machine whose link comes back recovers: HostHealthy and Ready True again, with a Normal Event", async () => {

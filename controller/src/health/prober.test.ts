@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SSHTarget } from "../ssh/executor.js";
-import { HealthProber, type Probe } from "./prober.js";
+import { FairSlots, slotLimits } from "../ssh/slots.js";
+import { HealthProber, type Probe, probeLaneProber } from "./prober.js";
 
 const target = (host: string): SSHTarget =>
   ({
@@ -123,6 +124,25 @@ describe("HealthProber", () => {
     await sleep(20);
     assert.equal(p.verdict("ns/a"), undefined);
     assert.deepEqual(notes, []);
+    p.stop();
+  });
+
+  it("as the controller runs it, waits for a slot of the probe lane (a full lane holds probes back)", async () => {
+    const slots = new FairSlots(slotLimits({ bootstrap: 1, cleanup: 1, probe: 1, namespaceShare: 1 }));
+    const held = await slots.acquire("probe", "other");
+    let dialed = 0;
+    const dialer = {
+      dial: async () => {
+        dialed++;
+        throw new Error("unreachable");
+      },
+    };
+    const p = probeLaneProber(dialer, slots, () => {}, { intervalMs: 10, timeoutMs: 100, maxParallel: 5, tickMs: 5 });
+    p.watch("ns/a", target("a"));
+    await sleep(100);
+    assert.equal(dialed, 0, "no probe while the lane's only slot is held");
+    held();
+    await until("a probe once the slot is free", () => dialed > 0);
     p.stop();
   });
 });

@@ -7,6 +7,7 @@
 import { Reason } from "@capi-remote/shared";
 import { sshFailure } from "../host/protocol.js";
 import type { Dialer, SSHTarget } from "../ssh/executor.js";
+import { type FairSlots, namespaceOfKey } from "../ssh/slots.js";
 import { firstDelayMs, type HealthState, nextDelayMs, observe, type ProbeOutcome, type Verdict } from "./policy.js";
 
 export interface HealthOptions {
@@ -166,4 +167,21 @@ export class HealthProber {
       this.running--;
     }
   }
+}
+
+/**
+ * The prober as the controller runs it: SSH probes that wait in the probe lane of the fair SSH
+ * slots (shared with pool facts; a namespace holds at most its share of the lane), at most
+ * `opts.maxParallel` of them at once.
+ */
+export function probeLaneProber(
+  dialer: Dialer,
+  slots: Pick<FairSlots, "acquire">,
+  notify: (key: string) => void,
+  opts: Omit<HealthOptions, "acquire">,
+): HealthProber {
+  return new HealthProber(sshProbe(dialer), notify, {
+    ...opts,
+    acquire: (key, signal) => slots.acquire("probe", namespaceOfKey(key), signal),
+  });
 }

@@ -404,6 +404,43 @@ runcmd:
     }
   });
 
+  it("a write_files path that blocks (a FIFO, as a hung mount would) is ended at the step's limit and named", () => {
+    // The FIFO is made where the file goes: opening it for writing waits for a reader forever.
+    const root = mkdtempSync(join(tmpdir(), "runner-fifo-"));
+    execFileSync("mkfifo", [join(root, "fifo")]);
+    const t0 = Date.now();
+    const r = runLocally(
+      `#cloud-config
+write_files:
+- path: ${root}/fifo
+  content: hello
+- path: ${root}/binary
+  encoding: b64
+  content: AAEC
+  permissions: "0600"
+runcmd: ["touch $ROOT/never"]
+`,
+      { limit: 2 },
+    );
+    const took = Date.now() - t0;
+    assert.equal(r.exit, "exit 124 1", "step 1 (the FIFO) timed out");
+    assert.ok(took >= 2_000 && took < 15_000, `ended by the 2 s step limit, took ${took} ms`);
+    assert.match(r.read("output.log") ?? "", /step 1 ran over its 2 s and was stopped/);
+    assert.equal(existsSync(join(r.root, "never")), false, "nothing after it ran");
+    assert.equal(existsSync(join(root, "binary")), false);
+    // Each kind of file write (text through printf, binary through base64 with chmod) still works.
+    const ok = runLocally(`#cloud-config
+write_files:
+- {path: $ROOT/a/text, content: "hi\\n"}
+- {path: $ROOT/a/bin, encoding: b64, content: AAEC, permissions: "0600", append: true}
+runcmd: ["touch $SENTINEL"]
+`);
+    assert.equal(ok.exit, "exit 0 0");
+    assert.equal(readFileSync(join(ok.root, "a/text"), "utf8"), "hi\n");
+    assert.deepEqual([...readFileSync(join(ok.root, "a/bin"))], [0, 1, 2]);
+    assert.equal(statSync(join(ok.root, "a/bin")).mode & 0o777, 0o600);
+  });
+
   it("a step that ignores TERM is killed 10 s later", () => {
     const t0 = Date.now();
     const r = runLocally(`#cloud-config\nruncmd: ["trap '' TERM; sleep 60; echo no >> $ROOT/late"]\n`, { limit: 1 });

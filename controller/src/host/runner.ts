@@ -71,12 +71,8 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
       const write = (umask: string, target: string, append: boolean) => {
         const to = `${append ? ">>" : ">"} ${target}`;
         return text !== undefined
-          ? [`umask ${umask}; printf '%s' ${shq(text)} ${to} || fail $? ${i}`]
-          : [
-              `umask ${umask}; base64 -d ${to} <<'${eof}' || fail $? ${i}`,
-              step.contentB64.replace(/(.{76})/g, "$1\n"),
-              eof,
-            ];
+          ? [`umask ${umask}; printf '%s' ${shq(text)} ${to} || exit $?`]
+          : [`umask ${umask}; base64 -d ${to} <<'${eof}' || exit $?`, step.contentB64.replace(/(.{76})/g, "$1\n"), eof];
       };
       const viaUmask = !step.append && Number.isFinite(mode) && (mode & 0o7111) === 0;
       const umask = viaUmask ? (0o777 & ~mode).toString(8).padStart(3, "0") : "077";
@@ -84,15 +80,19 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
       // A name of this run's own: a leftover of a run cut short never lends its mode to this one.
       const tmp = shq(`${step.path}.capi-remote-${eof.slice(-12)}`);
       const fix = (f: string) => [
-        ...(viaUmask ? [] : [`chmod ${step.permissions} ${f} || fail $? ${i}`]),
-        ...(rootOwned ? [] : [`chown ${shq(step.owner)} ${f} || fail $? ${i}`]),
+        ...(viaUmask ? [] : [`chmod ${step.permissions} ${f} || exit $?`]),
+        ...(rootOwned ? [] : [`chown ${shq(step.owner)} ${f} || exit $?`]),
       ];
+      // In a subshell of the runner that says which step it is (cr_step), as commands run: a
+      // path that blocks (a FIFO, a hung mount) is then ended by the watchdog at the step's time
+      // limit instead of holding the run until the whole bootstrap's. A fork, no new program.
       return [
         ...head,
+        `( cr_step ${i}; unset -f cr_step`,
         // Parent directories as cloud-init makes them (umask 022); the content is written under
         // the file's own umask (077 when its mode needs chmod: it may hold secrets) and gets its
         // permissions before it takes the file's name.
-        `[ -d ${dir} ] || mkdir -p ${dir} || fail $? ${i}`,
+        `[ -d ${dir} ] || mkdir -p ${dir} || exit $?`,
         ...(step.append
           ? [...write("077", p, true), "umask 022", ...fix(p)]
           : viaUmask && rootOwned
@@ -105,9 +105,10 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
                 `umask ${umask}; set -C; if { true > ${p}; } 2>/dev/null; then cr_f=${p}; else cr_f=${tmp}; fi; set +C`,
                 ...write(umask, '"$cr_f"', false),
                 "umask 022",
-                `[ "$cr_f" = ${p} ] || mv -f ${tmp} ${p} || fail $? ${i}`,
+                `[ "$cr_f" = ${p} ] || mv -f ${tmp} ${p} || exit $?`,
               ]
-            : [...write(umask, tmp, false), "umask 022", ...fix(tmp), `mv -f ${tmp} ${p} || fail $? ${i}`]),
+            : [...write(umask, tmp, false), "umask 022", ...fix(tmp), `mv -f ${tmp} ${p} || exit $?`]),
+        `) || fail $? ${i}`,
       ];
     }
   }
