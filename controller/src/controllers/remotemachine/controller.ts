@@ -63,12 +63,7 @@ export function remoteMachineReconciler(ctx: Ctx, o: RemoteMachineOptions = {}):
       const seen = mem.written.get(`${ns}/${name}`, ctx.inf.remoteMachines.get(ns, name));
       return seen && withSpecDefaults(seen);
     },
-    gone: (key) => {
-      ctx.health?.forget(key);
-      ctx.tasks.cancel(key);
-      mem.forget(key);
-      writer.forget(key);
-    },
+    gone: (key) => forgetObject(ctx, mem, writer, key),
     deleting: (rm) => !!rm.metadata.deletionTimestamp,
     ensureFinalizer: (rm) => ensureFinalizer(d, rm),
     newScope: (rm, key) => {
@@ -123,6 +118,14 @@ export function remoteMachineReconciler(ctx: Ctx, o: RemoteMachineOptions = {}):
       throw e;
     }
   };
+}
+
+/** The object is gone: its tasks, health probes and everything remembered of it go too. */
+function forgetObject(ctx: Ctx, mem: Memory, writer: StatusWriter, key: string): void {
+  ctx.health?.forget(key);
+  ctx.tasks.cancel(key);
+  mem.forget(key);
+  writer.forget(key);
 }
 
 /** Writes the status now or defers it (returns in how many ms to come back). */

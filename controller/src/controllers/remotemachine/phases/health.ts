@@ -13,8 +13,8 @@ import type { Scope } from "../scope.js";
 
 export const health = (d: Deps): Phase<Scope> => ({
   name: "health",
+  when: (s) => !!s.rebuilt,
   run: (s) => {
-    if (!s.rebuilt) return undefined;
     const h = d.ctx.health;
     if (!h?.enabled || s.rm.spec.provisionJob) {
       h?.forget(s.key);
