@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
@@ -439,6 +439,7 @@ runcmd: ["touch $SENTINEL"]
     assert.equal(readFileSync(join(ok.root, "a/text"), "utf8"), "hi\n");
     assert.deepEqual([...readFileSync(join(ok.root, "a/bin"))], [0, 1, 2]);
     assert.equal(statSync(join(ok.root, "a/bin")).mode & 0o777, 0o600);
+    for (const dir of [root, r.root, ok.root]) rmSync(dir, { recursive: true, force: true });
   });
 
   it("a step that ignores TERM is killed 10 s later", () => {
