@@ -1,8 +1,9 @@
 /**
  * Screenshots of the real host's pages: the markup Freelens's renderer produced under jsdom (kept
  * by the jest suites with `keep(name)`), rendered in Chromium with Freelens 1.9.0's own CSS (its
- * published renderer.css and fonts, the UI components' CSS from the prepared tree) and the
- * lens-dark theme's colours as Freelens applies them (CSS variables on the root element).
+ * published renderer.css and fonts, the UI components' CSS and its CSS modules compiled from the
+ * prepared tree) and the lens-dark theme's colours as Freelens applies them (CSS variables on the
+ * root element).
  * Approximate: jsdom drops inline styles whose values use var(), and Electron's window is absent.
  */
 import { execFile } from "node:child_process";
@@ -55,6 +56,28 @@ function themeVariables(tree: string): string {
   return [...colours.matchAll(/^\s*([A-Za-z0-9]+): "([^"]+)",?$/gm)].map(([, k, v]) => `--${k}: ${v};`).join(" ");
 }
 
+/**
+ * Freelens's CSS modules (55 .module.scss files: the main layout, sidebar, ...), compiled with the
+ * tree's own sass and kept in the tree. Under jest their class names are the plain names
+ * (identity-obj-proxy), and the published renderer.css has them hashed, so without these the
+ * frame's grid layout is missing from the screenshots.
+ */
+async function moduleCss(tree: string): Promise<string> {
+  const file = join(tree, ".capi-remote-modules.css");
+  if (existsSync(file)) return file;
+  const sassDir = readdirSync(join(tree, "node_modules/.pnpm")).find((d) => /^sass@\d/.test(d));
+  if (!sassDir) throw new Error("no sass in Freelens's tree");
+  const script = `
+    const sass = require(${JSON.stringify(join(tree, "node_modules/.pnpm", sassDir, "node_modules/sass"))});
+    const { execFileSync } = require("node:child_process");
+    const files = execFileSync("find", ["src", "-name", "*.module.scss"]).toString().trim().split("\\n").sort();
+    const css = files.map((f) => sass.compile(f, { loadPaths: ["src", "node_modules"], quietDeps: true, logger: sass.Logger.silent }).css);
+    require("node:fs").writeFileSync(${JSON.stringify(`${file}.tmp`)}, css.join("\\n"));`;
+  await run(join(cache(), "freelens-tools/node/bin/node"), ["-e", script], { cwd: join(tree, "packages/core") });
+  renameSync(`${file}.tmp`, file);
+  return file;
+}
+
 /** The UI components' own CSS files in the prepared tree. */
 function componentCss(tree: string): string[] {
   const base = join(tree, "packages/ui-components");
@@ -72,7 +95,7 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
   if (names.length === 0) return [];
   mkdirSync(out, { recursive: true });
   const css = await freelensCss();
-  const links = [join(css, "renderer.css"), ...componentCss(tree)]
+  const links = [join(css, "renderer.css"), ...componentCss(tree), await moduleCss(tree)]
     .map((f) => `<link rel="stylesheet" href="file://${f}">`)
     .join("\n");
   const vars = themeVariables(tree);
@@ -88,7 +111,14 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
       writeFileSync(
         file,
         `<!doctype html><html style="${vars}"><head><meta charset="utf-8">${links}` +
-          `<style>html, body { height: 100%; margin: 0; background: var(--mainBackground); }</style></head>${body}</html>`,
+          `<style>html, body { height: 100%; margin: 0; background: var(--mainBackground); }` +
+          // A closed drawer stays in jsdom's DOM as "leave" (its animation never ends there).
+          ` .Animate.leave { display: none !important; }` +
+          // The window's own height (the app root's ancestors have none outside Electron).
+          ` .mainLayout { height: 100vh !important; }` +
+          // The frame's contents are folded away (max-height 0) by a rule the cluster frame lifts
+          // when it is shown; jsdom's DOM has no frame around them.
+          ` .mainLayout > .contents { max-height: none !important; }</style></head>${body}</html>`,
       );
       await page.goto(`file://${file}`);
       await page.evaluate(() => document.fonts.ready);

@@ -98,8 +98,11 @@ it("shows the pool with its counts on the Pools page", async () => {
   const page = await openPage("capi-pools", "page-pools");
   await until(() => {
     const row = page.querySelector('[data-key$="/lens"]');
-    expect(text(row)).toMatch(/lens/);
-    expect(text(row)).toMatch(/lens-tmpl/);
+    // Its cells: pool, namespace, total 3, available 2 (pm-stale is claimed), in use, cordoned
+    // and quarantined 0, the template using it.
+    const cells = [...(row?.children ?? [])].map((c) => text(c).trim()).filter(Boolean);
+    expect(cells.join(" ")).toBe(`lens ${ns} 3 2 0 0 0 lens-tmpl`);
+    expect(text(page)).not.toMatch(/Loading/);
   }, "pool row");
   keep("page-pools");
 });
@@ -127,10 +130,16 @@ it("shows the cluster tree, Machines and Remote machines", async () => {
   );
   keep("page-clusters");
   const machines = await openPage("capi-machines", "page-machines");
-  await until(() => expect(text(machines)).toMatch(/m-one/), "machines");
+  await until(() => {
+    expect(text(machines)).toMatch(/m-one/);
+    expect(text(machines)).not.toMatch(/Loading/);
+  }, "machines");
   keep("page-machines");
   const rms = await openPage("capi-remote-machines", "page-remote-machines");
-  await until(() => expect(text(rms)).toMatch(/m-one/), "remote machines");
+  await until(() => {
+    expect(text(rms)).toMatch(/m-one/);
+    expect(text(rms)).not.toMatch(/Loading/);
+  }, "remote machines");
   keep("page-remote-machines");
 });
 
