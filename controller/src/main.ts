@@ -3,7 +3,6 @@
  * elects a leader and shuts down cleanly on SIGTERM.
  */
 
-import { hostname } from "node:os";
 import {
   type Cluster,
   claimantName,
@@ -16,6 +15,7 @@ import {
   type RemoteMachineTemplate,
 } from "@capi-remote/shared";
 import { KubeConfig } from "@kubernetes/client-node";
+import { makeCaches } from "./caches.js";
 import { SecretWordIndex } from "./cloudinit/redact.js";
 import { type Config, parseConfig, usage } from "./config.js";
 import { pooledMachineReconciler } from "./controllers/pooledmachine/controller.js";
@@ -50,14 +50,13 @@ import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
 import { EventRecorder } from "./runtime/events.js";
-import { serveHealth, serveMetrics } from "./runtime/http.js";
+import { serveHealth } from "./runtime/http.js";
 import { Informer, keyOf, slim } from "./runtime/informer.js";
 import { LeaderElector } from "./runtime/leader.js";
 import { makeLogger } from "./runtime/log.js";
 import { makeMetrics } from "./runtime/metrics.js";
 import { WorkQueue, Yielding } from "./runtime/queue.js";
-import { metricsAuthorizer } from "./security/metricsauth.js";
-import { metricsCertificate, watchCertDir } from "./security/metricscert.js";
+import { startMetricsEndpoint } from "./security/metricsendpoint.js";
 import { projectSecret } from "./security/secretcache.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 import { slotLimits } from "./ssh/slots.js";
@@ -83,26 +82,11 @@ export async function run(cfg: Config): Promise<void> {
   const onRecovered = () => {
     for (const q of queues) q.retryFailedNow();
   };
-  const ns = cfg.namespace ? { namespace: cfg.namespace, onRecovered } : { onRecovered };
-
-  const inf = {
-    remoteMachines: new Informer<RM>(api, R.remoteMachines, log, ns),
-    machines: new Informer<Machine & Named>(api, R.machines, log, ns),
-    clusters: new Informer<Cluster & Named>(api, R.clusters, log, ns),
-    secrets: new Informer<Secret>(api, R.secrets, log, { ...ns, project: (s) => projectSecret(s, slim) }),
-    jobs: new Informer<Job>(api, R.jobs, log, { ...ns, labelSelector: JOB_LABEL }),
-    pooledRemoteMachines: new Informer<PRM>(api, R.pooledRemoteMachines, log, ns),
-    remoteMachineTemplates: new Informer<RemoteMachineTemplate & Named>(api, R.remoteMachineTemplates, log, ns),
-  };
+  const { inf, remoteClusters } = makeCaches(api, log, words, {
+    ...(cfg.namespace ? { namespace: cfg.namespace } : {}),
+    onRecovered,
+  });
   const pools = new PoolClaims(api, inf.pooledRemoteMachines, log);
-  // First of the Secret handlers: a Secret's words are known before anything reads the Secret.
-  const learn = (s: Secret) =>
-    words.set(
-      keyOf(s),
-      Object.values(s.data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8")),
-    );
-  inf.secrets.on({ onAdd: learn, onUpdate: learn, onDelete: (s) => words.delete(keyOf(s)) });
-  const remoteClusters = new Informer<RemoteCluster & Named>(api, R.remoteClusters, log, ns);
   const events = new EventRecorder(api, "capi-remote-controller", log, words.redact);
 
   let reconcileRemoteMachine: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
@@ -341,31 +325,11 @@ export async function run(cfg: Config): Promise<void> {
     healthy: () => true,
     ready: () => synced || (leader !== undefined && !leader.isLeader),
   });
-  const metricsCert =
-    cfg.metricsAddress && cfg.metricsSecure ? await metricsCertificate(cfg.metricsCertDir, [hostname()]) : undefined;
-  const metricsEndpoint = cfg.metricsAddress
-    ? await serveMetrics({
-        address: cfg.metricsAddress,
-        registry: metrics.registry,
-        ...(cfg.metricsAuth === "kube" ? { authorize: metricsAuthorizer(api) } : {}),
-        ...(metricsCert ? { tls: metricsCert } : {}),
-      })
-    : undefined;
-  const stopCertWatch =
-    metricsEndpoint && metricsCert && cfg.metricsCertDir
-      ? watchCertDir(
-          cfg.metricsCertDir,
-          (c) => {
-            metricsEndpoint.setTls(c);
-            log.info("metrics certificate reloaded", { from: c.source });
-          },
-          (e) => log.warn("could not reload the metrics certificate; the current one stays", { err: e }),
-        )
-      : undefined;
+  const metricsEndpoint = await startMetricsEndpoint(cfg, api, metrics.registry, log);
   log.info("serving health and metrics", {
     health: cfg.healthAddress,
     metrics: cfg.metricsAddress || "off",
-    tls: metricsCert?.source ?? "none",
+    tls: metricsEndpoint.tls,
     metricsAuth: cfg.metricsAuth,
   });
 
@@ -382,8 +346,7 @@ export async function run(cfg: Config): Promise<void> {
     nodes.stop();
     await leader?.release();
     server.close();
-    stopCertWatch?.();
-    metricsEndpoint?.server.close();
+    metricsEndpoint.close();
     process.exit(code);
   };
   process.on("SIGTERM", () => void shutdown(0));
