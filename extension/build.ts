@@ -1,7 +1,8 @@
 /**
  * Builds the extension bundle with esbuild: one CommonJS file whose default export is the
  * extension class, with the modules the host provides mapped to its globals (Lens and Freelens
- * inject `LensExtensions`, `React`, `ReactDOM`, `Mobx`, `MobxReact`). `--pack` also writes a
+ * inject `LensExtensions`, `React`, `ReactDOM`, `Mobx`, `MobxReact`), and capi-remote's install
+ * manifests (deploy/install.yaml) as data. `--pack` also writes a
  * clean package (no dependencies, no "type": "module") and runs `npm pack` on it.
  */
 import { execFileSync } from "node:child_process";
@@ -9,6 +10,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { parseAllDocuments } from "yaml";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8")) as { version: string; description: string };
@@ -38,6 +40,25 @@ const hostGlobals: Plugin = {
   },
 };
 
+/**
+ * `capi-remote:install-manifests`: deploy/install.yaml, parsed here at build time, so the bundle
+ * carries the objects as JSON and needs no YAML parser (the extension offers to install
+ * capi-remote where it is missing).
+ */
+export const INSTALL_YAML = join(here, "..", "deploy", "install.yaml");
+const installManifests: Plugin = {
+  name: "install-manifests",
+  setup(b) {
+    b.onResolve({ filter: /^capi-remote:install-manifests$/ }, (args) => ({ path: args.path, namespace: "manifests" }));
+    b.onLoad({ filter: /.*/, namespace: "manifests" }, () => {
+      const docs = parseAllDocuments(readFileSync(INSTALL_YAML, "utf8"))
+        .map((d) => d.toJSON() as unknown)
+        .filter((d) => d !== null && typeof d === "object");
+      return { contents: JSON.stringify(docs), loader: "json", watchFiles: [INSTALL_YAML] };
+    });
+  },
+};
+
 export async function bundle(outdir = join(here, "dist"), minify = true): Promise<string> {
   mkdirSync(outdir, { recursive: true });
   const outfile = join(outdir, "renderer.js");
@@ -54,7 +75,7 @@ export async function bundle(outdir = join(here, "dist"), minify = true): Promis
     minify,
     sourcemap: false,
     legalComments: "none",
-    plugins: [hostGlobals],
+    plugins: [hostGlobals, installManifests],
     define: { "process.env.NODE_ENV": '"production"' },
     logLevel: "warning",
   });

@@ -3,6 +3,7 @@
  * what actions mean in model/, everything host-specific in adapter/lens.ts.
  */
 import * as React from "react";
+import { lensKit } from "./adapter/kit.js";
 import {
   HostIcon,
   HostMenuEntry,
@@ -14,8 +15,9 @@ import {
 } from "./adapter/lens.js";
 import { poolMachineStatusText, remoteMachineStatusText, type StatusText } from "./model/rows.js";
 import type { Obj } from "./model/types.js";
+import { MachinesPage, RemoteMachinesPage } from "./views/lists.js";
 import { ClusterMenu, MachineDeploymentMenu, type MenuProps, PoolMachineMenu } from "./views/menus.js";
-import { ClustersPage, MachinesPage, PoolsPage, RemoteMachinesPage } from "./views/pages.js";
+import { ClustersPage, PoolsPage } from "./views/pages.js";
 import { MachineRemoteDetails, PoolMachineDetails, RemoteMachineDetails } from "./views/panels.js";
 
 const INFRA_VERSIONS = ["infrastructure.cluster.x-k8s.io/v1beta1", "infrastructure.cluster.x-k8s.io/v1beta2"];
@@ -27,7 +29,7 @@ const plain = (o: unknown): Obj =>
     ? (o as { toPlainObject(): Obj }).toPlainObject()
     : (o as Obj);
 
-const props = () => ({ source: lensSource(), ui: lensUi });
+const props = () => ({ source: lensSource(), ui: lensUi, kit: lensKit });
 
 const MenuIcon = (p: { material: string }) => <HostIcon material={p.material} />;
 

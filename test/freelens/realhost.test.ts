@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,7 +16,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { PoolAnnotations } from "../../shared/src/contract.js";
 import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "../bed/controlplane.js";
 import { REPO_ROOT } from "../bed/index.js";
-import { apply, clientsFor, waitEstablished } from "../bed/kube.js";
+import { apply, clientsFor, parseYamlObjects, waitEstablished } from "../bed/kube.js";
 import { INFRA, makeCluster, objects } from "../e2e/harness.js";
 import { useBed } from "../integration/helpers.js";
 import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
@@ -28,6 +28,8 @@ const FILES = process.env.CAPI_REALHOST_FILES?.split(",") ?? [
   "missing.jest.tsx",
   "rbac.jest.tsx",
   "rbac-all.jest.tsx",
+  "lists.jest.tsx",
+  "install.jest.tsx",
 ];
 
 const run = promisify(execFile);
@@ -42,19 +44,27 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
   const shots = join(scratch, "shots");
   mkdirSync(shots);
   let bare: ControlPlaneInfo | undefined;
+  /** Another bare API server, which install.jest.tsx installs capi-remote into. */
+  let installInto: ControlPlaneInfo | undefined;
 
   before(async () => {
     // A second, bare API server of our own for the missing-CRD state: the shared bed's CRDs must
     // stay for other suites.
     const bareDir = join(scratch, "bare");
     mkdirSync(bareDir);
-    const [prepared, , , cp] = await Promise.all([
+    const installDir = join(scratch, "install");
+    mkdirSync(installDir);
+    const [prepared, , , cp, icp] = await Promise.all([
       prepareFreelens(),
       packExtension(),
       fixtures(),
       startControlPlane(bareDir).then(async (cp) => {
         bare = cp;
         await anotherProvidersCrd(cp);
+        return cp;
+      }),
+      startControlPlane(installDir).then((cp) => {
+        installInto = cp;
         return cp;
       }),
     ]);
@@ -71,11 +81,13 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       CAPI_REALHOST_NS: t.ns,
       CAPI_REALHOST_EXT: extDir,
       CAPI_REALHOST_SHOTS: shots,
+      ...(await installEnv(icp)),
     });
     console.log(`# jest in Freelens's tree: ${FILES.length} files in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   });
   after(async () => {
     if (bare) await stopControlPlane(bare);
+    if (installInto) await stopControlPlane(installInto);
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -164,6 +176,51 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
     return res.status.token;
   }
 
+  /**
+   * What install.jest.tsx needs: a user of the install's API server who may read everything and
+   * change nothing (a ServiceAccount bound to a read-only ClusterRole), its admin, and the objects
+   * of deploy/install.yaml the install must apply.
+   */
+  async function installEnv(cp: ControlPlaneInfo): Promise<Record<string, string>> {
+    const c = clientsFor(cp.kubeconfig);
+    await apply(c, [
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "lens-users" } },
+      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "reader", namespace: "lens-users" } },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name: "lens-reader" },
+        rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["get", "list", "watch"] }],
+      } as KubernetesObject,
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: "lens-reader" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "lens-reader" },
+        subjects: [{ kind: "ServiceAccount", name: "reader", namespace: "lens-users" }],
+      } as KubernetesObject,
+    ]);
+    const res = (await c.core.createNamespacedServiceAccountToken({
+      namespace: "lens-users",
+      name: "reader",
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { audiences: ["https://kubernetes.default.svc"], expirationSeconds: 3600 },
+      },
+    })) as { status?: { token?: string } };
+    assert.ok(res.status?.token, "TokenRequest returned no token");
+    const manifests = parseYamlObjects(readFileSync(join(REPO_ROOT, "deploy/install.yaml"), "utf8"));
+    const target = (token: string) => JSON.stringify({ server: cp.server, token, caPEM: cp.caPEM });
+    return {
+      CAPI_REALHOST_INSTALL: target(res.status.token),
+      CAPI_REALHOST_INSTALL_ADMIN: target(cp.token),
+      CAPI_REALHOST_INSTALL_OBJECTS: JSON.stringify(
+        manifests.map((m) => `${m.kind} ${m.metadata?.namespace ? `${m.metadata.namespace}/` : ""}${m.metadata?.name}`),
+      ),
+    };
+  }
+
   async function packExtension() {
     const t0 = Date.now();
     const { stdout } = await run("npm", ["run", "pack", "-w", "extension"], { cwd: REPO_ROOT });
@@ -248,6 +305,12 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
   it("the same user with all namespaces selected: the page says the cluster-wide list is forbidden and what to do", () =>
     fileResults("rbac-all.jest.tsx"));
 
+  it("Machines, Remote machines and pool-machine lists on Lens's list layout, with row menus", () =>
+    fileResults("lists.jest.tsx"));
+
+  it("installs capi-remote from the extension: refused for a reader (nothing applied), done once granted", () =>
+    fileResults("install.jest.tsx"));
+
   it("screenshots of every page, panel and dialog, with Freelens's CSS, in test-results/screenshots", async () => {
     const expected = [
       "sidebar",
@@ -268,15 +331,20 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       "rbac-remote-machines-forbidden",
       "rbac-cordon-refused",
       "rbac-all-namespaces-forbidden",
+      "install-offer",
+      "install-refused",
+      "install-done",
     ].filter((n) =>
       FILES.includes(
         n.startsWith("missing")
           ? "missing.jest.tsx"
-          : n.startsWith("rbac-all")
-            ? "rbac-all.jest.tsx"
-            : n.startsWith("rbac")
-              ? "rbac.jest.tsx"
-              : "main.jest.tsx",
+          : n.startsWith("install")
+            ? "install.jest.tsx"
+            : n.startsWith("rbac-all")
+              ? "rbac-all.jest.tsx"
+              : n.startsWith("rbac")
+                ? "rbac.jest.tsx"
+                : "main.jest.tsx",
       ),
     );
     const out = join(REPO_ROOT, "test-results", "screenshots");

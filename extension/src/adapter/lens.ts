@@ -4,9 +4,12 @@
  * cluster frame), exposes them to the views as a `DataSource`, and maps UI actions to the host's
  * notifications, confirm dialog and navigation. A port to another host replaces this module.
  */
+
+import MANIFESTS from "capi-remote:install-manifests";
 import { Renderer } from "@k8slens/extensions";
-import { observable, runInAction } from "mobx";
+import { comparer, observable, reaction, runInAction } from "mobx";
 import * as React from "react";
+import type { InstallClient } from "../model/install.js";
 import {
   apiBaseOf,
   type DataSource,
@@ -28,6 +31,8 @@ interface Entry {
   store: HostStore;
   api: HostApi;
   state: KindState;
+  /** Lists again in the namespaces the filter selects. */
+  reload(): Promise<void>;
 }
 
 /** A KubeObject class for one kind (the host's generic KubeObject with our kind and apiBase). */
@@ -39,6 +44,33 @@ function objectClass(key: KindKey) {
     static override apiBase = apiBaseOf(info);
   };
 }
+
+type ErrorLike = {
+  status?: number;
+  code?: number;
+  statusCode?: number;
+  reason?: string;
+  message?: unknown;
+  cause?: unknown;
+  /** The API server's answer inside the host's JsonApiErrorParsed (a Status, or the bare text). */
+  error?: unknown;
+};
+
+/** An error and the errors it wraps, outermost first (bounded: causes can be cyclic). */
+function chain(err: unknown): ErrorLike[] {
+  const out: ErrorLike[] = [];
+  for (let e = err, depth = 0; e && depth < 5; depth++) {
+    const x = (typeof e === "object" ? e : { message: String(e) }) as ErrorLike;
+    out.push(x);
+    if (x.error && typeof x.error === "object") out.push(x.error as ErrorLike);
+    e = x.cause;
+  }
+  return out;
+}
+
+/** What an error says: its message, else the host's text of it (JsonApiErrorParsed has only toString). */
+const said = (x: ErrorLike) =>
+  typeof x.message === "string" ? x.message : typeof x.error === "string" ? x.error : String(x);
 
 /**
  * Whether a load failure means the kind is not served (its CRD is absent). Real hosts wrap the
@@ -72,19 +104,22 @@ export function isNotServed(err: unknown): boolean {
 
 /** The innermost message of a wrapped error ("Failed to load ..." says little by itself). */
 export function errorText(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const m = (e as { message?: unknown }).message;
-    parts.push(typeof m === "string" ? m : String(e));
-  }
-  return parts.join(": ");
+  return chain(err)
+    .map(said)
+    .filter((m, i, all) => m && all.indexOf(m) === i)
+    .join(": ");
 }
 
 class LensSource implements DataSource {
   private readonly entries = new Map<KindKey, Entry>();
   private readonly eventNamespaces = new Set<string>();
 
-  private entry(kind: KindKey): Entry {
+  /**
+   * A kind's store, made on first use. It loads and watches the namespaces selected in the
+   * host's namespace filter and follows every change of it, so each page (lists or not) shows
+   * what the filter selects.
+   */
+  entry(kind: KindKey): Entry {
     const existing = this.entries.get(kind);
     if (existing) return existing;
     const objectConstructor = objectClass(kind);
@@ -94,22 +129,39 @@ class LensSource implements DataSource {
     const store = new (class extends Base {})(api);
     K8sApi.apiManager.registerStore(store);
     const state = observable({ loaded: false, missing: false } as KindState);
-    const e: Entry = { store, api, state };
-    this.entries.set(kind, e);
-    void store
-      .loadAll({
-        onLoadFailure: (err: unknown) =>
-          runInAction(() => {
-            if (isNotServed(err)) state.missing = true;
-            else state.error = errorText(err);
-          }),
-      })
-      .then(() => {
+    let stop: (() => void) | undefined;
+    let generation = 0;
+    const onLoadFailure = (err: unknown) =>
+      runInAction(() => {
+        if (isNotServed(err)) state.missing = true;
+        else state.error = errorText(err);
+      });
+    const load = (namespaces: string[]): Promise<void> => {
+      stop?.();
+      stop = undefined;
+      const mine = ++generation;
+      runInAction(() => {
+        state.missing = false;
+        delete state.error;
+      });
+      return store.loadAll({ namespaces, merge: false, onLoadFailure }).then(() => {
+        if (mine !== generation) return;
         runInAction(() => {
           state.loaded = true;
         });
-        store.subscribe();
+        if (!state.missing) stop = store.subscribe({ onLoadFailure });
       });
+    };
+    const e: Entry = { store, api, state, reload: () => load([...store.context.contextNamespaces]) };
+    this.entries.set(kind, e);
+    reaction(
+      () => [...store.context.contextNamespaces],
+      (ns) => void load(ns),
+      {
+        fireImmediately: true,
+        equals: comparer.structural,
+      },
+    );
     return e;
   }
 
@@ -120,8 +172,9 @@ class LensSource implements DataSource {
    */
   private readonly plain = new WeakMap<HostObject, Obj>();
 
+  /** The objects in the namespaces the host's filter selects. */
   items(kind: KindKey): Obj[] {
-    return this.entry(kind).store.items.map((o) => {
+    return this.entry(kind).store.contextItems.map((o) => {
       let p = this.plain.get(o);
       if (!p) {
         p = o.toPlainObject() as unknown as Obj;
@@ -133,6 +186,15 @@ class LensSource implements DataSource {
 
   state(kind: KindKey): KindState {
     return this.entry(kind).state;
+  }
+
+  reload(kind: KindKey): Promise<void> {
+    return this.entry(kind).reload();
+  }
+
+  get installer() {
+    const client = installClient(this.entry("pooledRemoteMachines").api);
+    return client ? { manifests: MANIFESTS as Obj[], client } : undefined;
   }
 
   async patch(kind: KindKey, obj: Obj, patch: unknown, type: "merge" | "json"): Promise<void> {
@@ -173,6 +235,45 @@ class LensSource implements DataSource {
   }
 }
 
+interface JsonRequests {
+  patch(path: string, params: { data: unknown }, init: { headers: Record<string, string> }): Promise<unknown>;
+  post(path: string, params: { data: unknown }): Promise<unknown>;
+}
+
+/**
+ * Server-side apply and access reviews through the same JSON API the stores list with: the
+ * host's proxy for this cluster, with the person's own credentials.
+ *
+ * `KubeJsonApi.forCluster` would be the documented way, but in both hosts it is a Proxy over a
+ * plain object (`asLegacyGlobalForExtensionApi`), which cannot be called. A KubeApi's `request`
+ * is that JSON API, already bound to this cluster: protected in the hosts' declarations, hence
+ * the cast; its methods are declared by @k8slens/json-api, which Lens 6.5 never published, so
+ * the part the install uses is declared here (Freelens declares the same methods).
+ */
+function installClient(api: HostApi): InstallClient | undefined {
+  const json = (api as unknown as { request?: Partial<JsonRequests> }).request;
+  // Hosts without it (the test stand-in) offer no install.
+  if (typeof json?.patch !== "function" || typeof json.post !== "function") return undefined;
+  const { patch, post } = json as JsonRequests;
+  return {
+    apply: async (path, manifest) => {
+      // JSON is YAML: the apply body is the object as JSON.
+      await patch.call(json, path, { data: manifest }, { headers: { "content-type": "application/apply-patch+yaml" } });
+    },
+    canI: async (right) => {
+      const review = await post.call(json, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        data: {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SelfSubjectAccessReview",
+          metadata: { name: "" },
+          spec: { resourceAttributes: right },
+        },
+      });
+      return (review as { status?: { allowed?: boolean } }).status?.allowed;
+    },
+  };
+}
+
 const uiActions: UiActions = {
   ok: (m) => Renderer.Component.Notifications.ok(m),
   error: (m) => Renderer.Component.Notifications.error(m),
@@ -206,6 +307,12 @@ export function lensSource(): DataSource {
 }
 
 export const lensUi: UiActions = uiActions;
+
+/** The host store of a kind (for the list layout, which renders the store's own objects). */
+export function hostStore(kind: KindKey): HostStore {
+  source ??= new LensSource();
+  return source.entry(kind).store;
+}
 
 /**
  * A menu item as Lens's own are: an icon with a tooltip (all the drawer toolbar shows) and a

@@ -26,6 +26,7 @@ function fake(
       patches.push({ kind, name: obj.metadata.name, patch, type });
     },
     remove: async () => {},
+    reload: async () => {},
     eventsOf: () => [],
   };
   const ui: UiActions = {

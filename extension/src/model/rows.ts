@@ -72,6 +72,8 @@ export interface RemoteMachineRow {
   reason: string;
   message: string;
   level: number;
+  /** The same warning Lens 6 shows as the object's status text (Freelens 1.8+ shows none). */
+  warning?: StatusText;
 }
 
 export function bootstrapProgress(rm: Obj): string {
@@ -109,6 +111,7 @@ export function remoteMachineRows(rms: Obj[]): RemoteMachineRow[] {
         reason: ready?.reason ?? "",
         message: ready?.message ?? "",
         level: provisioned ? 0 : badness(ready),
+        ...withWarning(remoteMachineStatusText(rm)),
       };
     })
     .sort((a, b) => b.level - a.level || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
@@ -135,6 +138,8 @@ export interface PoolMachineRow {
   reason: string;
   message: string;
   level: number;
+  /** The same warning Lens 6 shows as the object's status text (Freelens 1.8+ shows none). */
+  warning?: StatusText;
 }
 
 /** Memory as people read it: "15.6 GiB" from "16318480Ki". */
@@ -209,6 +214,14 @@ export function poolMachineRows(prms: Obj[], rms: Obj[], machines: Obj[]): PoolM
         reason: q ? q.reason : orphan ? ClaimedReason.ClaimantNotFound : factsProblem ? (facts?.reason ?? "") : "",
         message: warn || factsProblem,
         level,
+        // What the controller reported, else what the views see themselves (a claim whose
+        // RemoteMachine is gone, before the controller has said so).
+        ...withWarning(
+          poolMachineStatusText(p) ??
+            (warn || factsProblem
+              ? { level: level >= 3 ? "critical" : "warning", text: (warn || factsProblem).slice(0, 300) }
+              : undefined),
+        ),
       };
     })
     .sort((a, b) => a.pool.localeCompare(b.pool) || a.name.localeCompare(b.name));
@@ -258,6 +271,8 @@ export interface StatusText {
   level: "info" | "warning" | "critical";
   text: string;
 }
+
+const withWarning = (w: StatusText | undefined) => (w ? { warning: w } : {});
 
 export function remoteMachineStatusText(rm: Obj): StatusText | undefined {
   const ready = conditionOf(rm, ConditionType.Ready);

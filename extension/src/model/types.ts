@@ -4,6 +4,8 @@
  * read from a real API server.
  */
 
+import type { InstallClient } from "./install.js";
+
 export interface Meta {
   name: string;
   namespace?: string;
@@ -105,6 +107,13 @@ export interface KindState {
 
 /** Where the views get objects and send changes; the Lens adapter and tests implement it. */
 export interface DataSource {
+  /**
+   * capi-remote's install manifests this build carries, and a client that applies them as the
+   * person using the host (absent where the host cannot).
+   */
+  installer?: { manifests: Obj[]; client: InstallClient } | undefined;
+  /** Lists a kind again (after an install made it served); resolves once the list is in. */
+  reload(kind: KindKey): Promise<void>;
   items(kind: KindKey): Obj[];
   state(kind: KindKey): KindState;
   /** Merge or JSON patch of the main resource (never status). */

@@ -8,10 +8,14 @@ import * as React from "react";
 import { FixedSizeList } from "react-window";
 import type { NormalCondition } from "../model/conditions.js";
 import { age, type DataSource, KIND_INFO, type KindKey, type UiActions } from "../model/types.js";
+import { InstallOffer, InstallReport } from "./install.js";
+import type { Kit } from "./kit.js";
 
 export interface ViewProps {
   source: DataSource;
   ui: UiActions;
+  /** The host's components (lists, drawer items, badges, namespace filter). */
+  kit: Kit;
 }
 
 const LEVEL_COLOURS = [
@@ -39,7 +43,10 @@ export function Dot(props: { level: number; title?: string }) {
   );
 }
 
-/** Looks like a link; a button, so it is reachable by keyboard. */
+/**
+ * Looks like a link; a button, so it is reachable by keyboard. In a list row the click stays
+ * with the link (the row's own click opens the row's object).
+ */
 export const linkStyle: React.CSSProperties = {
   background: "none",
   border: "none",
@@ -57,7 +64,10 @@ export function LinkButton(props: { onClick(): void; children: React.ReactNode; 
       className={props.className ?? "capi-link"}
       data-target={props.data}
       style={linkStyle}
-      onClick={props.onClick}
+      onClick={(e) => {
+        e.stopPropagation();
+        props.onClick();
+      }}
     >
       {props.children}
     </button>
@@ -89,12 +99,36 @@ export function missingKinds(source: DataSource, kinds: KindKey[]): KindKey[] {
   return kinds.filter((k) => source.state(k).missing);
 }
 
-/** An observer: it reads the stores' state, which changes after the first render. */
+/**
+ * What a page shows before or instead of its objects: what to install (and the offer to install
+ * capi-remote), load errors, "loading" and "none yet"; and the report of an install, which stays
+ * after the install made the kinds served. An observer: the stores' state changes after the first
+ * render.
+ */
 export const EmptyState = observer(function EmptyState(props: {
   source: DataSource;
+  ui: UiActions;
   kinds: KindKey[];
   what: string;
   empty: boolean;
+  /** Above a host list, which shows loading and "no items" itself. */
+  list?: boolean;
+}) {
+  return (
+    <>
+      <InstallReport />
+      <EmptyNote {...props} />
+    </>
+  );
+});
+
+const EmptyNote = observer(function EmptyNote(props: {
+  source: DataSource;
+  ui: UiActions;
+  kinds: KindKey[];
+  what: string;
+  empty: boolean;
+  list?: boolean;
 }) {
   const missing = missingKinds(props.source, props.kinds);
   if (missing.length) {
@@ -106,9 +140,10 @@ export const EmptyState = observer(function EmptyState(props: {
           This page needs {missing.map((k) => KIND_INFO[k].kind).join(", ")}.{" "}
           {products.includes("Cluster API") ? "Install Cluster API (clusterctl init). " : ""}
           {products.includes("capi-remote")
-            ? "Install capi-remote: clusterctl init --infrastructure remote, or kubectl apply --server-side -f deploy/install.yaml from the capi-remote repository."
+            ? "Install capi-remote: clusterctl init --infrastructure remote, or kubectl apply --server-side -f deploy/install.yaml from the capi-remote repository, or here:"
             : ""}
         </p>
+        {products.includes("capi-remote") ? <InstallOffer source={props.source} ui={props.ui} /> : null}
       </div>
     );
   }
@@ -133,6 +168,7 @@ export const EmptyState = observer(function EmptyState(props: {
       </div>
     );
   }
+  if (props.list) return null;
   if (!props.kinds.every((k) => props.source.state(k).loaded))
     return <div className="capi-loading">Loading {props.what}...</div>;
   if (props.empty)
@@ -150,6 +186,48 @@ export interface Column<T> {
   cell(row: T): React.ReactNode;
 }
 
+interface RowData<T> {
+  rows: T[];
+  columns: Column<T>[];
+  rowKey(row: T): string;
+}
+
+/**
+ * One row of a VirtualTable. A component of its own (the rows and columns come as react-window's
+ * item data), so an update re-renders the rows in view instead of mounting them anew.
+ */
+function VirtualRow(p: { index: number; style: React.CSSProperties; data: RowData<unknown> }) {
+  const r = p.data.rows[p.index];
+  return (
+    <div
+      className="capi-row"
+      data-key={p.data.rowKey(r)}
+      style={{
+        ...p.style,
+        display: "flex",
+        alignItems: "center",
+        borderBottom: "1px solid var(--borderFaintColor, #333)",
+      }}
+    >
+      {p.data.columns.map((c) => (
+        <div
+          key={c.title}
+          style={{
+            width: c.width,
+            flex: "none",
+            overflow: "hidden",
+            textOverflow: "ellipsis",
+            whiteSpace: "nowrap",
+            paddingRight: 8,
+          }}
+        >
+          {c.cell(r)}
+        </div>
+      ))}
+    </div>
+  );
+}
+
 /**
  * A table that renders only the rows in view, so a page with thousands of objects renders and
  * updates in milliseconds.
@@ -162,37 +240,6 @@ export function VirtualTable<T>(props: {
   testId?: string;
 }) {
   const width = props.columns.reduce((a, c) => a + c.width, 0);
-  const Row = ({ index, style }: { index: number; style: React.CSSProperties }) => {
-    const r = props.rows[index] as T;
-    return (
-      <div
-        className="capi-row"
-        data-key={props.rowKey(r)}
-        style={{
-          ...style,
-          display: "flex",
-          alignItems: "center",
-          borderBottom: "1px solid var(--borderFaintColor, #333)",
-        }}
-      >
-        {props.columns.map((c) => (
-          <div
-            key={c.title}
-            style={{
-              width: c.width,
-              flex: "none",
-              overflow: "hidden",
-              textOverflow: "ellipsis",
-              whiteSpace: "nowrap",
-              paddingRight: 8,
-            }}
-          >
-            {c.cell(r)}
-          </div>
-        ))}
-      </div>
-    );
-  };
   return (
     <div className="capi-table" data-testid={props.testId} data-rows={props.rows.length}>
       <div
@@ -211,8 +258,9 @@ export function VirtualTable<T>(props: {
         itemSize={28}
         width={width + 16}
         itemKey={(i: number) => props.rowKey(props.rows[i] as T)}
+        itemData={props as RowData<unknown>}
       >
-        {Row}
+        {VirtualRow}
       </FixedSizeList>
     </div>
   );
@@ -248,11 +296,20 @@ export function Conditions(props: { conditions: NormalCondition[] }) {
   );
 }
 
-export function Field(props: { name: string; children: React.ReactNode }) {
+/**
+ * The head of a page that is not a list of one kind, laid out as Lens's list header: item count,
+ * search box and the host's namespace filter (which the pages follow).
+ */
+export function PageHead(props: { kit: Kit; q: string; setQ(q: string): void; placeholder: string; count: number }) {
   return (
-    <div className="capi-field" style={{ display: "flex", padding: "4px 0" }}>
-      <div style={{ width: 160, flex: "none", color: "var(--textColorSecondary, #999)" }}>{props.name}</div>
-      <div style={{ flex: 1, wordBreak: "break-all" }}>{props.children}</div>
+    <div className="capi-head header flex gaps align-center" style={{ display: "flex", gap: 12, marginBottom: 8 }}>
+      <span className="capi-count info" data-testid="item-count">
+        {props.count} {props.count === 1 ? "item" : "items"}
+      </span>
+      <Filter value={props.q} onChange={props.setQ} placeholder={props.placeholder} />
+      <div style={{ minWidth: 240 }}>
+        <props.kit.NamespaceFilter />
+      </div>
     </div>
   );
 }
@@ -264,7 +321,7 @@ export function Filter(props: { value: string; onChange(v: string): void; placeh
       value={props.value}
       placeholder={props.placeholder}
       onChange={(e) => props.onChange(e.target.value)}
-      style={{ marginBottom: 8, width: 320, padding: 4 }}
+      style={{ width: 320, padding: 4 }}
     />
   );
 }

@@ -10,69 +10,85 @@ import { conditionsOf } from "../model/conditions.js";
 import { fresh, machineOf } from "../model/intents.js";
 import { bootstrapProgress, hostKeyState, humanMemory, phaseOf } from "../model/rows.js";
 import type { DataSource, KindKey, Obj } from "../model/types.js";
-import { Conditions, Field, Link, Since, type ViewProps } from "./common.js";
+import { Conditions, Link, Since, type ViewProps } from "./common.js";
+import type { Kit, Tone } from "./kit.js";
 
 const find = (source: DataSource, kind: KindKey, ns: string | undefined, name: string | undefined) =>
   name ? source.items(kind).find((x) => x.metadata.namespace === ns && x.metadata.name === name) : undefined;
 
-const Section = (props: { title: string; children: React.ReactNode }) => (
-  <div className="capi-section" style={{ marginTop: 12 }}>
-    <div style={{ fontWeight: "bold", borderBottom: "1px solid var(--borderColor, #555)", marginBottom: 4 }}>
-      {props.title}
-    </div>
+/** A titled part of a panel, as Lens's own detail panels are laid out. */
+const Section = (props: { kit: Kit; title: string; children: React.ReactNode }) => (
+  <div className="capi-section">
+    <props.kit.Title>{props.title}</props.kit.Title>
     {props.children}
   </div>
 );
 
+const PHASE_TONES: Record<string, Tone> = {
+  Available: "ok",
+  InUse: "ok",
+  Failed: "error",
+  Quarantined: "error",
+  Cordoned: "warning",
+};
+
 export const RemoteMachineDetails = observer(function RemoteMachineDetails(props: ViewProps & { object: Obj }) {
   const rm = fresh(props.source, "remoteMachines", props.object);
+  const { Item, Badge } = props.kit;
+  const provisioned = rm.status?.initialization?.provisioned ?? rm.status?.ready ?? false;
   const ns = rm.metadata.namespace;
   const machine = machineOf(props.source, rm);
   const s = rm.spec ?? {};
   const poolMachine = rm.metadata.annotations?.[RemoteAnnotations.PoolMachine];
   return (
     <div className="capi-panel" data-testid="panel-remote-machine">
-      <Section title="SSH target">
-        <Field name="Address">
+      <Section kit={props.kit} title="SSH target">
+        <Item name="Address">
           {s.address ? `${s.user ?? "root"}@${s.address}:${s.port ?? 22}` : "not yet (waiting for a pool machine)"}
-        </Field>
-        <Field name="Sudo">{s.useSudo ? "sudo -n" : "no"}</Field>
-        <Field name="Bastion">
+        </Item>
+        <Item name="Sudo">{s.useSudo ? "sudo -n" : "no"}</Item>
+        <Item name="Bastion">
           {s.bastion ? `${s.bastion.user ?? "root"}@${s.bastion.address}:${s.bastion.port ?? 22}` : "none"}
-        </Field>
-        <Field name="Host key">{hostKeyState(rm) || "not seen yet"}</Field>
-        <Field name="Provider ID">{s.providerID ?? ""}</Field>
+        </Item>
+        <Item name="Host key">{hostKeyState(rm) || "not seen yet"}</Item>
+        <Item name="Provider ID">{s.providerID ?? ""}</Item>
       </Section>
-      <Section title="Pool">
-        <Field name="Pool">{s.pool ?? "not from a pool"}</Field>
+      <Section kit={props.kit} title="Pool">
+        <Item name="Pool">{s.pool ?? "not from a pool"}</Item>
         {poolMachine ? (
-          <Field name="Pool machine">
+          <Item name="Pool machine">
             <Link ui={props.ui} kind="PooledRemoteMachine" namespace={ns} name={poolMachine} />
-          </Field>
+          </Item>
         ) : null}
       </Section>
-      <Section title="Bootstrap">
-        <Field name="Progress">{bootstrapProgress(rm) || "not started"}</Field>
-        <Field name="Started">
+      <Section kit={props.kit} title="Bootstrap">
+        <Item name="Progress">
+          <Badge
+            label={bootstrapProgress(rm) || "not started"}
+            tone={provisioned ? "ok" : rm.status?.bootstrap?.phase === "Failed" ? "error" : "info"}
+            testId="bootstrap-progress"
+          />
+        </Item>
+        <Item name="Started">
           <Since ts={rm.status?.bootstrap?.startedAt} />
-        </Field>
+        </Item>
       </Section>
-      <Section title="Related">
-        <Field name="Machine">
+      <Section kit={props.kit} title="Related">
+        <Item name="Machine">
           {machine ? <Link ui={props.ui} kind="Machine" namespace={ns} name={machine.metadata.name} /> : "none"}
-        </Field>
-        <Field name="Cluster">
+        </Item>
+        <Item name="Cluster">
           {machine ? <Link ui={props.ui} kind="Cluster" namespace={ns} name={machine.spec?.clusterName} /> : ""}
-        </Field>
-        <Field name="Node">
+        </Item>
+        <Item name="Node">
           {machine?.status?.nodeRef?.name ? (
             <Link ui={props.ui} kind="Node" name={machine.status.nodeRef.name} />
           ) : (
             "not yet"
           )}
-        </Field>
+        </Item>
       </Section>
-      <Section title="Conditions">
+      <Section kit={props.kit} title="Conditions">
         <Conditions conditions={conditionsOf(rm)} />
       </Section>
     </div>
@@ -81,6 +97,7 @@ export const RemoteMachineDetails = observer(function RemoteMachineDetails(props
 
 export const PoolMachineDetails = observer(function PoolMachineDetails(props: ViewProps & { object: Obj }) {
   const p = fresh(props.source, "pooledRemoteMachines", props.object);
+  const { Item, Badge } = props.kit;
   const ns = p.metadata.namespace;
   const rms = new Map(
     props.source.items("remoteMachines").map((r) => [`${r.metadata.namespace}/${r.metadata.name}`, r]),
@@ -90,43 +107,44 @@ export const PoolMachineDetails = observer(function PoolMachineDetails(props: Vi
   const machine = claimant ? machineOf(props.source, claimant) : undefined;
   const f = p.status?.facts ?? {};
   const events = props.source.eventsOf(p).slice(0, 10);
+  const phase = phaseOf(p, rms);
   return (
     <div className="capi-panel" data-testid="panel-pool-machine">
-      <Section title="Pool machine">
-        <Field name="Phase">
-          <span data-testid="pool-phase">{phaseOf(p, rms)}</span>
-          {p.spec?.cordoned ? " (cordoned)" : ""}
-        </Field>
-        <Field name="Pool">{p.spec?.pool}</Field>
-        <Field name="Address">{`${p.spec?.machine?.user ?? "root"}@${p.spec?.machine?.address}:${p.spec?.machine?.port ?? 22}`}</Field>
-        <Field name="Host key">{hostKeyState(p) || "not seen yet"}</Field>
+      <Section kit={props.kit} title="Pool machine">
+        <Item name="Phase">
+          <Badge label={phase} tone={PHASE_TONES[phase] ?? "info"} testId="pool-phase" />
+          {p.spec?.cordoned && phase !== "Cordoned" ? <Badge label="cordoned" tone="warning" /> : null}
+        </Item>
+        <Item name="Pool">{p.spec?.pool}</Item>
+        <Item name="Address">{`${p.spec?.machine?.user ?? "root"}@${p.spec?.machine?.address}:${p.spec?.machine?.port ?? 22}`}</Item>
+        <Item name="Host key">{hostKeyState(p) || "not seen yet"}</Item>
       </Section>
-      <Section title="Claim">
-        <Field name="RemoteMachine">
+      <Section kit={props.kit} title="Claim">
+        <Item name="RemoteMachine">
           {who ? <Link ui={props.ui} kind="RemoteMachine" namespace={ns} name={who} /> : "none"}
-        </Field>
+        </Item>
         {who && !claimant ? (
-          <Field name="Note">the RemoteMachine no longer exists: release this machine to return it</Field>
+          <Item name="Note">the RemoteMachine no longer exists: release this machine to return it</Item>
         ) : null}
-        <Field name="Machine">
+        <Item name="Machine">
           {machine ? <Link ui={props.ui} kind="Machine" namespace={ns} name={machine.metadata.name} /> : ""}
-        </Field>
-        <Field name="Cluster">
+        </Item>
+        <Item name="Cluster">
           {machine ? <Link ui={props.ui} kind="Cluster" namespace={ns} name={machine.spec?.clusterName} /> : ""}
-        </Field>
+        </Item>
       </Section>
-      <Section title="Facts">
-        <Field name="Hostname">{f.hostname ?? ""}</Field>
-        <Field name="OS">{f.osImage ?? f.operatingSystem ?? ""}</Field>
-        <Field name="Kernel">{f.kernelVersion ?? ""}</Field>
-        <Field name="Architecture">{f.architecture ?? ""}</Field>
-        <Field name="CPUs">{f.cpus ?? ""}</Field>
-        <Field name="Memory">{humanMemory(f.memory)}</Field>
+      <Section kit={props.kit} title="Facts">
+        <Item name="Hostname">{f.hostname ?? ""}</Item>
+        <Item name="OS">{f.osImage ?? f.operatingSystem ?? ""}</Item>
+        <Item name="Kernel">{f.kernelVersion ?? ""}</Item>
+        <Item name="Architecture">{f.architecture ?? ""}</Item>
+        <Item name="CPUs">{f.cpus ?? ""}</Item>
+        <Item name="Memory">{humanMemory(f.memory)}</Item>
       </Section>
-      <Section title="Conditions">
+      <Section kit={props.kit} title="Conditions">
         <Conditions conditions={conditionsOf(p)} />
       </Section>
-      <Section title="Recent events">
+      <Section kit={props.kit} title="Recent events">
         {events.length ? (
           events.map((e, i) => (
             <div
@@ -149,16 +167,17 @@ export const PoolMachineDetails = observer(function PoolMachineDetails(props: Vi
 /** The panel on CAPI Machines whose infrastructure is a RemoteMachine. */
 export const MachineRemoteDetails = observer(function MachineRemoteDetails(props: ViewProps & { object: Obj }) {
   const m = props.object;
+  const { Item } = props.kit;
   const ref = m.spec?.infrastructureRef;
   if (ref?.kind !== "RemoteMachine") return null;
   const rm = find(props.source, "remoteMachines", m.metadata.namespace, ref.name);
   if (!rm) return <div data-testid="panel-machine-remote">RemoteMachine {ref.name} not found.</div>;
   return (
     <div data-testid="panel-machine-remote">
-      <Section title="Remote machine">
-        <Field name="RemoteMachine">
+      <Section kit={props.kit} title="Remote machine">
+        <Item name="RemoteMachine">
           <Link ui={props.ui} kind="RemoteMachine" namespace={m.metadata.namespace} name={ref.name} />
-        </Field>
+        </Item>
       </Section>
       <RemoteMachineDetails {...props} object={rm} />
     </div>

@@ -2,7 +2,8 @@
  * A stand-in for the Lens/Freelens renderer host, for a real Chromium: it provides the global
  * `LensExtensions` with the parts of the 6.5 API the extension uses (KubeObject, KubeApi,
  * KubeObjectStore with list + watch, apiManager, Notifications, ConfirmDialog, MenuItem, Icon,
- * Navigation, LensExtension). KubeApi talks HTTP to `/k8s/...`, which the test server proxies to
+ * KubeObjectListLayout, DrawerItem, DrawerTitle, Badge, NamespaceSelectFilter, Navigation,
+ * LensExtension). KubeApi talks HTTP to `/k8s/...`, which the test server proxies to
  * a real API server (or, in benchmarks, answers from memory). It records notifications,
  * confirmations and navigations on `window.__host` for the tests to read.
  *
@@ -10,8 +11,10 @@
  * extension bundle.
  */
 import { observable, runInAction } from "mobx";
+import { observer } from "mobx-react";
 import * as React from "react";
 import * as ReactDOM from "react-dom";
+import { FixedSizeList } from "react-window";
 
 type Json = Record<string, unknown> & {
   metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
@@ -54,8 +57,18 @@ class KubeObject {
   static kind = "";
   static namespaced = true;
   static apiBase = "";
+  declare metadata: Json["metadata"];
   constructor(data: Json) {
     Object.assign(this, data);
+  }
+  getName() {
+    return this.metadata.name;
+  }
+  getNs() {
+    return this.metadata.namespace;
+  }
+  getId() {
+    return this.metadata.uid ?? `${this.metadata.namespace}/${this.metadata.name}`;
   }
   toPlainObject(): Json {
     return JSON.parse(JSON.stringify(this)) as Json;
@@ -109,8 +122,20 @@ class KubeApi {
 class KubeObjectStore {
   readonly items = observable.array<KubeObject>([], { deep: false });
   isLoaded = false;
+  failedLoading = false;
   private rv = "";
   constructor(readonly api: KubeApi) {}
+
+  /** The namespace filter: the page's `?namespace=`, else all namespaces (an empty list). */
+  get context() {
+    const ns = new URLSearchParams(location.search).get("namespace");
+    return { contextNamespaces: ns ? [ns] : [] };
+  }
+
+  /** The stand-in loads only the filter's namespace, so every item is in the context. */
+  get contextItems() {
+    return this.items;
+  }
 
   /**
    * Where to list and watch: the namespace the page was opened for (`?namespace=`), as Lens's
@@ -124,7 +149,14 @@ class KubeObjectStore {
   async loadAll(opts: { onLoadFailure?(e: unknown): void } = {}) {
     const res = await netFetch(this.base);
     if (!res.ok) {
-      opts.onLoadFailure?.(new Error(`${res.status} ${res.status === 404 ? "not found" : res.statusText}`));
+      // As the real hosts do: the API server's answer wrapped in "Failed to load <apiBase>".
+      const cause = Object.assign(new Error(`${res.status} ${res.status === 404 ? "not found" : res.statusText}`), {
+        status: res.status,
+      });
+      opts.onLoadFailure?.(new Error(`Failed to load ${this.api.apiBase}`, { cause }));
+      runInAction(() => {
+        this.failedLoading = true;
+      });
       return undefined;
     }
     const list = (await res.json()) as { metadata: { resourceVersion: string }; items: Json[] };
@@ -219,6 +251,138 @@ const MenuItem = (p: { onClick?(): void; children?: React.ReactNode }) => (
 );
 const Icon = (p: { material?: string }) => <i className="standin-icon">{p.material}</i>;
 
+type Cell = { title?: React.ReactNode; className?: string; id?: string; sortBy?: string } | null | undefined;
+type ListObject = KubeObject & { metadata: { name: string; namespace?: string } };
+
+/**
+ * Lens's KubeObjectListLayout as far as the tests need it: a search box, an item count, a
+ * header whose sortable titles sort on click, virtualised rows (so thousands render fast) and
+ * the failed-to-load message. No row menus, column choices or drawer: the real-host suite
+ * covers those in Freelens's own list layout.
+ */
+const KubeObjectListLayout = observer(function KubeObjectListLayout(p: {
+  store: KubeObjectStore;
+  items?: ListObject[];
+  className?: string;
+  "data-testid"?: string;
+  resourceName?: string;
+  searchFilters?: ((o: ListObject) => unknown)[];
+  sortingCallbacks?: Record<string, (o: ListObject) => string | number>;
+  renderTableHeader?: Cell[];
+  renderTableContents(o: ListObject): React.ReactNode[];
+  failedToLoadMessage?: React.ReactNode;
+}) {
+  const [q, setQ] = React.useState("");
+  const [sort, setSort] = React.useState<{ by: string; desc: boolean } | undefined>();
+  if (p.store.failedLoading) return <div className="NoItems">{p.failedToLoadMessage ?? "Failed to load items"}</div>;
+  let items = [...(p.items ?? (p.store.contextItems as unknown as ListObject[]))];
+  const needle = q.toLowerCase();
+  if (needle)
+    items = items.filter((o) =>
+      (p.searchFilters ?? []).some((f) =>
+        [f(o)].flat().some((v) =>
+          String(v ?? "")
+            .toLowerCase()
+            .includes(needle),
+        ),
+      ),
+    );
+  const by = sort && p.sortingCallbacks?.[sort.by];
+  if (by && sort) {
+    items.sort((a, b) => {
+      const x = by(a);
+      const y = by(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * (sort.desc ? -1 : 1);
+    });
+  }
+  const headers = p.renderTableHeader ?? [];
+  const Row = ({ index, style }: { index: number; style: React.CSSProperties }) => {
+    const o = items[index] as ListObject;
+    return (
+      <div
+        className="TableRow capi-row"
+        data-key={`${o.metadata.namespace ?? ""}/${o.metadata.name}`}
+        style={{ ...style, display: "flex", borderBottom: "1px solid #333" }}
+      >
+        {p.renderTableContents(o).map((c, i) => (
+          <div
+            key={headers[i]?.id ?? i}
+            className="TableCell"
+            style={{ flex: 1, overflow: "hidden", whiteSpace: "nowrap" }}
+          >
+            {c}
+          </div>
+        ))}
+      </div>
+    );
+  };
+  return (
+    <div className={`ItemListLayout ${p.className ?? ""}`} data-testid={p["data-testid"]} data-rows={items.length}>
+      <div className="header">
+        <span className="info">{items.length} items</span>
+        <input
+          className="SearchInput"
+          placeholder={`Search ${p.resourceName ?? ""}...`}
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+        />
+      </div>
+      <div className="Table capi-table">
+        <div className="TableHead" style={{ display: "flex", fontWeight: "bold" }}>
+          {headers.map((h, i) => (
+            <button
+              type="button"
+              key={h?.id ?? i}
+              className={`TableCell ${h?.className ?? ""}`}
+              data-sort={h?.sortBy}
+              style={{ flex: 1 }}
+              onClick={() => h?.sortBy && setSort({ by: h.sortBy, desc: sort?.by === h.sortBy && !sort.desc })}
+            >
+              {h?.title}
+            </button>
+          ))}
+        </div>
+        <FixedSizeList
+          height={Math.min(600, Math.max(32, items.length * 28))}
+          itemCount={items.length}
+          itemSize={28}
+          width={1600}
+          itemKey={(i: number) => `${items[i]?.metadata.namespace}/${items[i]?.metadata.name}`}
+        >
+          {Row}
+        </FixedSizeList>
+      </div>
+    </div>
+  );
+});
+
+const DrawerItem = (p: { name: React.ReactNode; className?: string; children?: React.ReactNode }) => (
+  <div className={`DrawerItem ${p.className ?? ""}`} style={{ display: "flex", padding: "4px 0" }}>
+    <span className="name" style={{ width: 160, flex: "none", color: "#999" }}>
+      {p.name}
+    </span>
+    <span className="value">{p.children}</span>
+  </div>
+);
+const DrawerTitle = (p: { children?: React.ReactNode; className?: string }) => (
+  <div className={`DrawerTitle ${p.className ?? ""}`} style={{ fontWeight: "bold", marginTop: 12 }}>
+    {p.children}
+  </div>
+);
+const Badge = ({ label, className, ...rest }: { label?: React.ReactNode; className?: string; tooltip?: unknown }) => {
+  const { tooltip: _tooltip, ...attrs } = rest;
+  return (
+    <div
+      className={`Badge ${className ?? ""}`}
+      {...attrs}
+      style={{ display: "inline-block", padding: "0 4px", ...((attrs as { style?: React.CSSProperties }).style ?? {}) }}
+    >
+      {label}
+    </div>
+  );
+};
+const NamespaceSelectFilter = () => <div className="NamespaceSelectFilter">namespace filter</div>;
+
 class LensExtension {
   isEnabled = true;
   async onActivate() {}
@@ -238,6 +402,11 @@ const LensExtensions = {
     Component: {
       MenuItem,
       Icon,
+      KubeObjectListLayout,
+      DrawerItem,
+      DrawerTitle,
+      Badge,
+      NamespaceSelectFilter,
       Notifications: {
         ok: (m: string) => recorded.ok.push(String(m)),
         error: (m: string) => recorded.error.push(String(m)),

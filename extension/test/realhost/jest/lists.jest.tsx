@@ -1,0 +1,145 @@
+// @ts-nocheck: compiled by Freelens's own ts-jest inside its source tree
+/**
+ * The Machines, Remote machines and pool-machine lists on Freelens 1.9.0's own list layout
+ * (KubeObjectListLayout over the extension's stores) against the test bed's real API server, over
+ * the objects test/freelens/realhost.test.ts made in CAPI_REALHOST_NS (and a pool of its own): the count, search, sort,
+ * namespace filter, the warning column, the row opening the drawer, and the row menu carrying the
+ * same menu items as the drawer toolbar (a Cordon from it reaches the API server).
+ */
+jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
+jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+
+import { act, fireEvent } from "@testing-library/react";
+import { adminRequest, apiGetJson, body, click, eventually, type Host, startHost, text, until } from "./harness";
+
+const CAPI = `/apis/cluster.x-k8s.io/v1beta2/namespaces/${process.env.CAPI_REALHOST_NS ?? ""}`;
+
+const ns = process.env.CAPI_REALHOST_NS ?? "";
+const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
+let host: Host;
+const $ = (sel: string, root: ParentNode = body()) => root.querySelector(sel);
+const $$ = (sel: string, root: ParentNode = body()) => [...root.querySelectorAll(sel)];
+
+/**
+ * A pool of this file's own (the other files change pool "lens"'s machines, and jest may run them
+ * in any order): a free machine and one claimed by a RemoteMachine that does not exist.
+ */
+const POOL = "lists";
+const poolMachine = (name: string, address: string, claimedBy?: string) => ({
+  apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+  kind: "PooledRemoteMachine",
+  metadata: {
+    name,
+    namespace: ns,
+    ...(claimedBy ? { annotations: { "remote.infrastructure.cluster.x-k8s.io/claimed-by": claimedBy } } : {}),
+  },
+  spec: { pool: POOL, machine: { address, sshKeyRef: { name: "ssh-key" } } },
+});
+
+beforeAll(async () => {
+  for (const o of [poolMachine("pl-free", "198.18.10.1"), poolMachine("pl-stale", "198.18.10.2", "vanished")])
+    await adminRequest("POST", `${INFRA}/pooledremotemachines`, o);
+  host = await startHost([ns]);
+}, 120_000);
+
+const list = async (pageId: string, testId: string) => {
+  await host.extension.navigate(pageId);
+  return until(() => {
+    const el = $(`.KubeObjectListLayout[data-testid="${testId}"]`);
+    if (!el) throw new Error(`no list ${testId}: ${text($("main")).slice(0, 300)}`);
+    return el;
+  }, `list ${testId}`);
+};
+
+const rowOf = (root: Element, name: string) => $(`[data-key="${ns}/${name}"]`, root)?.closest(".TableRow") ?? null;
+
+it("lists Machines on Lens's list layout: count, search box, namespace filter, sortable columns, no repeated title", async () => {
+  const l = await list("capi-machines", "machines-table");
+  await until(() => expect(rowOf(l, "m-one")).toBeTruthy(), "m-one row");
+  // As many as the API server holds (Cluster API may have made and removed md1's Machines).
+  await eventually(async () => {
+    const n = (await apiGetJson(`${CAPI}/machines`)).body.items.length;
+    expect(text($(".header .info-panel", l))).toBe(n === 1 ? "1 item" : `${n} items`);
+    expect($$(".TableRow [data-key]", l).length).toBe(n);
+  }, "item count");
+  expect($('.header input[placeholder="Search machines..."]', l)).toBeTruthy();
+  expect($("#kube-object-list-layout-namespace-select-input", l)).toBeTruthy();
+  // A sortable title ends in its sort icon's name.
+  const heads = $$(".TableHead .TableCell", l).map((c) => text(c).replace(/arrow_drop_(down|up)$/, ""));
+  expect(heads).toEqual(expect.arrayContaining(["Name", "Namespace", "Cluster", "Phase", "Node"]));
+  expect($$(".TableHead .TableCell.sorting", l).length).toBeGreaterThanOrEqual(5);
+  expect(text(rowOf(l, "m-one"))).toMatch(/c1/);
+  // Lens's tab bar names the page; the page has no heading of its own.
+  expect($$('[data-testid="page-machines"] h2').length).toBe(0);
+});
+
+it("opens the drawer from a row, and the Remote machines list shows its rows", async () => {
+  const l = await list("capi-remote-machines", "remote-machines-table");
+  const row = await until(
+    () =>
+      rowOf(l, "m-one") ??
+      (() => {
+        throw new Error("no row");
+      })(),
+    "row",
+  );
+  await click(row);
+  await until(() => expect(text($(".Drawer .drawer-title"))).toMatch(/RemoteMachine: m-one/), "drawer");
+  expect($$(".TableHead .TableCell", l).map((c) => text(c).replace(/arrow_drop_(down|up)$/, ""))).toContain("Warning");
+});
+
+it("searches a pool's machines and shows a stale claim's warning in the list", async () => {
+  await host.extension.navigate("capi-pools");
+  // The pools table re-renders its rows on every watch event: find and click in one go.
+  const l = await until(() => {
+    const list = $('.KubeObjectListLayout[data-testid="pool-machines-table"]');
+    if (list) return list;
+    const link = $(`.capi-pool-link[data-target="${ns}/${POOL}"]`);
+    if (link) fireEvent.click(link);
+    throw new Error(link ? "clicked the pool, no list yet" : "no pool link");
+  }, "pool list");
+  // The count is the pool's, not the store's (which holds pool "lens" too).
+  await until(() => expect(text($(".header .info-panel", l))).toBe("2 items"), "2 machines");
+  await until(
+    () => expect(text($('[data-testid="capi-warning"]', rowOf(l, "pl-stale")))).toMatch(/vanished no longer exists/),
+    "warning",
+  );
+  expect($('[data-testid="capi-warning"]', rowOf(l, "pl-free"))).toBeNull();
+  const search = $('.header input[placeholder="Search pool machines..."]', l);
+  expect(search).toBeTruthy();
+  await act(async () => {
+    fireEvent.change(search, { target: { value: "198.18.10.2" } });
+  });
+  await until(() => {
+    expect(rowOf(l, "pl-stale")).toBeTruthy();
+    expect(rowOf(l, "pl-free")).toBeNull();
+  }, "search by address");
+  await act(async () => {
+    fireEvent.change(search, { target: { value: "" } });
+  });
+});
+
+it("cordons from a row's menu: the same menu item as the drawer toolbar, through the API server", async () => {
+  const l = $('.KubeObjectListLayout[data-testid="pool-machines-table"]');
+  const row = await until(
+    () =>
+      rowOf(l, "pl-free") ??
+      (() => {
+        throw new Error("no pl-free row");
+      })(),
+    "pl-free",
+  );
+  const trigger = $('[data-testid^="icon-for-menu-actions-for-kube-object-menu-for-"]', row);
+  expect(trigger).toBeTruthy();
+  await click(trigger);
+  const item = await until(() => {
+    const el = $$('.Menu.MenuActions:not(.toolbar) [data-action="cordon"]').at(-1);
+    if (!el) throw new Error(`no cordon item; menus: ${$$(".Menu").map(text).join(" | ")}`);
+    return el;
+  }, "row menu");
+  await click(item.closest(".MenuItem"));
+  await eventually(async () => {
+    const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pl-free`);
+    expect(pm.body.spec.cordoned).toBe(true);
+  }, "pl-free cordoned in the API server");
+});
