@@ -15,12 +15,16 @@ const CAPI_REMOTE_KINDS = (Object.keys(KIND_INFO) as KindKey[]).filter((k) => KI
 /** The last install of this window (one cluster frame shows one cluster). */
 const run = observable.box<InstallProgress | undefined>(undefined, { deep: false });
 
-/** Lists capi-remote's kinds again until they are served (new definitions take a moment). */
+/**
+ * Lists capi-remote's kinds again until they are served: new definitions take a moment, and the
+ * API server answers "storage is (re)initializing" for a while after they are established.
+ */
 async function untilServed(source: DataSource, timeoutMs = 30_000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     await Promise.all(CAPI_REMOTE_KINDS.map((k) => source.reload(k)));
-    if (!CAPI_REMOTE_KINDS.some((k) => source.state(k).missing) || Date.now() > end) return;
+    const waiting = CAPI_REMOTE_KINDS.some((k) => source.state(k).missing || source.state(k).error);
+    if (!waiting || Date.now() > end) return;
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
