@@ -118,7 +118,10 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
           ` .mainLayout { height: 100vh !important; }` +
           // The frame's contents are folded away (max-height 0) by a rule the cluster frame lifts
           // when it is shown; jsdom's DOM has no frame around them.
-          ` .mainLayout > .contents { max-height: none !important; }</style></head>${body}</html>`,
+          ` .mainLayout > .contents { max-height: none !important; }` +
+          // A virtual list's outer height comes from a stubbed AutoSizer (420,000 px in jsdom's
+          // markup), too tall for a full-page shot; its rows' own container has the real height.
+          ` .VirtualList .list { height: auto !important; }</style></head>${body}</html>`,
       );
       await page.goto(`file://${file}`);
       await page.evaluate(() => document.fonts.ready);
