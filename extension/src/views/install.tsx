@@ -44,7 +44,12 @@ export async function installCapiRemote(source: DataSource, ui: UiActions): Prom
   if (last.phase === "done") {
     ui.ok(`capi-remote installed: ${last.applied.length} objects applied`);
     await untilServed(source);
-  } else ui.error(`capi-remote was not installed: ${last.failed?.error ?? `refused ${last.refused?.join(", ")}`}`);
+  } else
+    ui.error(
+      last.phase === "refused"
+        ? `capi-remote was not installed: the cluster refused ${last.refused?.length} of the rights it needs (listed on the page); nothing was applied`
+        : `capi-remote was not installed: ${last.failed?.object}: ${last.failed?.error}`,
+    );
   return last;
 }
 
@@ -89,6 +94,9 @@ export const InstallReport = observer(function InstallReport() {
         <b>{what}</b>
       </p>
       {p.refused ? <List title="Refused" items={p.refused} testId="install-refused" /> : null}
+      {p.phase === "refused" ? (
+        <p>Ask a cluster admin to install capi-remote, or to grant you these rights and install again.</p>
+      ) : null}
       {p.phase === "failed" && p.failed?.forbidden ? (
         <p>Your user may not create this object: ask a cluster admin to install capi-remote, or for these rights.</p>
       ) : null}
