@@ -10,7 +10,20 @@ jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.moc
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 
 import { act, fireEvent } from "@testing-library/react";
-import { adminRequest, apiGetJson, body, click, eventually, type Host, startHost, text, until } from "./harness";
+import * as Mobx from "mobx";
+import selectedNamespacesStorageInjectable from "../features/namespace-filtering/renderer/storage.injectable";
+import {
+  adminRequest,
+  apiGetJson,
+  body,
+  click,
+  eventually,
+  type Host,
+  requests,
+  startHost,
+  text,
+  until,
+} from "./harness";
 
 const CAPI = `/apis/cluster.x-k8s.io/v1beta2/namespaces/${process.env.CAPI_REALHOST_NS ?? ""}`;
 
@@ -142,4 +155,36 @@ it("cordons from a row's menu: the same menu item as the drawer toolbar, through
     const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pl-free`);
     expect(pm.body.spec.cordoned).toBe(true);
   }, "pl-free cordoned in the API server");
+});
+
+it("follows the namespace filter: another namespace lists that one only, and back", async () => {
+  await list("capi-machines", "machines-table");
+  const rows = () => $$('.KubeObjectListLayout[data-testid="machines-table"] .TableRow [data-key]');
+  await until(() => expect(rows().length).toBeGreaterThan(0), "machines shown");
+  host.builder.namespaces.add("default");
+  const storage = host.windowDi.inject(selectedNamespacesStorageInjectable);
+  const before = requests.length;
+  Mobx.runInAction(() => storage.set(["default"]));
+  await until(() => {
+    expect(rows()).toEqual([]);
+    // Listed again, in the namespace now selected.
+    expect(
+      requests
+        .slice(before)
+        .some((r) => /^get \/apis\/cluster\.x-k8s\.io\/v1beta2\/namespaces\/default\/machines/i.test(r)),
+    ).toBe(true);
+  }, "only namespace default");
+  // The Pools page, not a list of one kind, follows the same filter.
+  await host.extension.navigate("capi-pools");
+  await until(
+    () => expect($(`.capi-pool-link[data-target="${ns}/lens"]`)).toBeNull(),
+    "no pools of the test namespace",
+  );
+  Mobx.runInAction(() => storage.set([ns]));
+  await until(
+    () => expect($(`.capi-pool-link[data-target="${ns}/lens"]`)).toBeTruthy(),
+    "the test namespace's pool again",
+  );
+  await list("capi-machines", "machines-table");
+  await until(() => expect(rows().map((r) => r.getAttribute("data-key"))).toContain(`${ns}/m-one`), "m-one again");
 });
