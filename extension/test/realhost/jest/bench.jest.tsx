@@ -95,7 +95,11 @@ it("measures first render and updates of the Pools and Machines pages", async ()
     await until(() => expect(pageText(c.testId)).toMatch(c.ready), `${c.name} loaded`, 120_000);
   }
   await host.extension.navigate("capi-remote-machines");
-  await until(() => expect(pageText("page-remote-machines")).toMatch(/Remote machines/), "remote machines");
+  // A page with no objects to go to between renders (it has no title of its own: Lens's tab bar names it).
+  await until(
+    () => expect(body().querySelector('[data-testid="page-remote-machines"]')).toBeTruthy(),
+    "remote machines",
+  );
 
   for (const c of CASES) {
     const renders: number[] = [];
