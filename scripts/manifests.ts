@@ -47,7 +47,7 @@ interface Rule {
 
 /**
  * Least privilege: exactly what the controller's code calls (controller/src/kube/api.ts `R`,
- * the informers in main.ts, the reconcilers). Nodes of workload clusters are reached with the
+ * the informers in setup.ts, the reconcilers). Nodes of workload clusters are reached with the
  * cluster's own kubeconfig Secret, not with this identity.
  */
 export const CLUSTER_RULES: Rule[] = [

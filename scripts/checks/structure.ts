@@ -32,7 +32,6 @@ const EXEMPT: Record<string, string> = {
   // The kubeconfig gate is one ordered list of refusals, each with its message; cut in two it
   // would hide which check comes first (security review C1).
   "controller/src/kube/kubeconfig.ts#checkWorkloadKubeconfig": "one ordered list of refusals (C1)",
-  "controller/src/main.ts#run": "wiring; shrinks to config, manager, register, run (issue 15 stage 5)",
   "controller/src/reconcile/tasks.ts": HOST,
   "controller/src/reconcile/tasks.ts#startBootstrap": HOST,
   "controller/src/reconcile/tasks.ts#startBootstrap>anonymous": HOST,

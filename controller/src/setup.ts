@@ -1,0 +1,117 @@
+/**
+ * The composition root: the manager, the caches and services the controllers share (pool
+ * claims, the SSH task manager, the workload clusters' Node watcher), and the four controllers
+ * registered on it. Each controller's own watches are in controllers/<kind>/register.ts.
+ */
+import type {
+  Cluster,
+  Machine,
+  PooledRemoteMachine,
+  RemoteCluster,
+  RemoteMachine,
+  RemoteMachineTemplate,
+} from "@capi-remote/shared";
+import type { Config } from "./config.js";
+import { POOL_MACHINE_CONTROLLER, registerPoolMachine } from "./controllers/pooledmachine/register.js";
+import { REMOTE_CLUSTER_CONTROLLER, registerRemoteCluster } from "./controllers/remotecluster/register.js";
+import { nodeToQueue, REMOTE_MACHINE_CONTROLLER, registerRemoteMachine } from "./controllers/remotemachine/register.js";
+import { registerTemplate, TEMPLATE_CONTROLLER } from "./controllers/template/register.js";
+import { probeLaneProber } from "./health/prober.js";
+import { R } from "./kube/api.js";
+import { PoolClaims } from "./pool/claims.js";
+import type { Ctx, Named, Secret } from "./reconcile/context.js";
+import { NodeWatcher } from "./reconcile/nodes.js";
+import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
+import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
+import { TaskManager } from "./reconcile/tasks.js";
+import { slim } from "./runtime/informer.js";
+import { Manager } from "./runtime/manager.js";
+import type { WorkQueue } from "./runtime/queue.js";
+import { projectSecret } from "./security/secretcache.js";
+import { Ssh2Dialer } from "./ssh/executor.js";
+import { slotLimits } from "./ssh/slots.js";
+
+/** The manager with every controller registered; `run()` starts it. */
+export function setUp(cfg: Config): Manager {
+  setRequirePinnedHostKeys(cfg.requirePinnedHostKeys);
+  const m = new Manager(cfg);
+  const inf = {
+    remoteMachines: m.informer<RemoteMachine & Named>(R.remoteMachines),
+    machines: m.informer<Machine & Named>(R.machines),
+    clusters: m.informer<Cluster & Named>(R.clusters),
+    // Its first handler learns each Secret's words, before anything reads the Secret.
+    // Held as the fields we read: a Helm release or a token is kept without its data.
+    secrets: m.informer<Secret>(R.secrets, { learnSecrets: true, project: (s) => projectSecret(s, slim) }),
+    jobs: m.informer<Job>(R.jobs, { labelSelector: JOB_LABEL }),
+    pooledRemoteMachines: m.informer<PooledRemoteMachine & Named>(R.pooledRemoteMachines),
+    remoteMachineTemplates: m.informer<RemoteMachineTemplate & Named>(R.remoteMachineTemplates),
+  };
+  const remoteClusters = m.informer<RemoteCluster & Named>(R.remoteClusters);
+  const queue = m.queue(REMOTE_MACHINE_CONTROLLER, cfg.concurrency);
+  const prmQueue = m.queue(POOL_MACHINE_CONTROLLER, cfg.concurrency);
+  const templateQueue = m.queue(TEMPLATE_CONTROLLER, 2);
+  const rcQueue = m.queue(REMOTE_CLUSTER_CONTROLLER, 2);
+  const dialer = new Ssh2Dialer((n) => m.metrics.sshSessions.set(n));
+  const tasks = taskManager(m, cfg, dialer, queue, prmQueue);
+  const nodes = new NodeWatcher(m.log, (clusterKey, node) => onNode(clusterKey, node));
+  // Health probes of provisioned machines wait in the task manager's probe lane.
+  const health = probeLaneProber(dialer, tasks.slots, (k) => queue.add(k), cfg.healthCheck);
+  const ctx: Ctx = {
+    api: m.api,
+    kc: m.kc,
+    log: m.log,
+    events: m.events,
+    metrics: m.metrics,
+    tasks,
+    health,
+    nodes,
+    queue,
+    pools: new PoolClaims(m.api, inf.pooledRemoteMachines, m.log),
+    poolFacts: cfg.poolFacts,
+    provisionJobAllow: new Set(cfg.provisionJobAllow),
+    inf,
+    now: () => new Date(),
+  };
+  const onNode = nodeToQueue(ctx);
+  registerRemoteMachine(m, ctx);
+  registerPoolMachine(m, ctx, prmQueue);
+  registerTemplate(m, ctx, templateQueue);
+  registerRemoteCluster(m, ctx, remoteClusters, rcQueue);
+  m.onStop(() => health.stop());
+  m.onStop(() => tasks.shutdown());
+  m.onStop(() => nodes.stop());
+  return m;
+}
+
+/** SSH work, with its notifications routed to the queue of the controller that started it. */
+function taskManager(m: Manager, cfg: Config, dialer: Ssh2Dialer, queue: WorkQueue, prmQueue: WorkQueue): TaskManager {
+  return new TaskManager(
+    dialer,
+    // Pool machine tasks are keyed "prm:<what>:<ns>/<name>"; the rest are RemoteMachine keys.
+    (k) => (k.startsWith("prm:") ? prmQueue.add(k.slice(k.indexOf(":", 4) + 1)) : queue.add(k)),
+    slotLimits({
+      bootstrap: cfg.maxParallelSSH,
+      cleanup: cfg.maxParallelSSHCleanup,
+      probe: cfg.maxParallelSSHProbe,
+      namespaceShare: cfg.sshNamespaceShare,
+    }),
+    (_k, t) => m.words.redact(t),
+    (t) => {
+      if (t.kind !== "bootstrap" || t.ok === undefined) return;
+      const outcome = t.ok ? "succeeded" : (t.failure?.reason ?? "failed");
+      if (t.ok || t.failure?.terminal) {
+        m.metrics.bootstraps.inc({ outcome });
+        m.metrics.bootstrapDuration.observe(
+          { outcome },
+          ((t.finishedAt?.getTime() ?? Date.now()) - t.startedAt.getTime()) / 1000,
+        );
+      }
+    },
+    {
+      max: cfg.maxWarmSSH,
+      perNamespace: Math.ceil(cfg.maxWarmSSH * cfg.sshNamespaceShare),
+      idleMs: 10 * 60_000,
+      trace: (key, msg, fields) => m.log.debug(msg, { remoteMachine: key, ...fields }),
+    },
+  );
+}
