@@ -1,0 +1,363 @@
+/**
+ * The RemoteMachine reconciler in milliseconds: the real controller, phases, task manager and
+ * status-write policy over an in-memory API (merge and JSON patches, resourceVersions, 409 and
+ * 422 as the API server answers them) and a scripted SSH host (ssh/scripted.ts). What it proves
+ * here is the order of decisions; the end-to-end suites prove the same against real parts.
+ */
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { REMOTE_MACHINE_FINALIZER, RemoteAnnotations } from "@capi-remote/shared";
+import { stateDirFor } from "../../host/protocol.js";
+import { ApiError, R, type Resource } from "../../kube/api.js";
+import { TaskManager } from "../../reconcile/tasks.js";
+import { StatusWriter } from "../../runtime/statuswriter.js";
+import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
+import { remoteMachineReconciler } from "./controller.js";
+import { addRemoteMachineIndexes } from "./watches.js";
+
+type Obj = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: Record<string, unknown> & { name: string; namespace?: string; resourceVersion?: string };
+  [k: string]: unknown;
+};
+
+const NS = "ns";
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+/** RFC 7386 merge patch. */
+function merge(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = merge(out[k], v);
+  }
+  return out;
+}
+
+/** RFC 6902 add / remove / replace / test on objects and arrays. */
+function jsonPatch(doc: Obj, ops: { op: string; path: string; value?: unknown }[]): Obj {
+  const root = structuredClone(doc) as unknown;
+  for (const o of ops) {
+    const parts = o.path
+      .split("/")
+      .slice(1)
+      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = parts.pop() as string;
+    let parent = root;
+    for (const p of parts) parent = (parent as Record<string, unknown>)[p];
+    if (Array.isArray(parent)) {
+      const i = last === "-" ? parent.length : Number(last);
+      if (o.op === "test") {
+        if (JSON.stringify(parent[i]) !== JSON.stringify(o.value)) throw new ApiError(422, `test failed at ${o.path}`);
+      } else if (o.op === "remove") {
+        if (i >= parent.length) throw new ApiError(422, `nothing at ${o.path}`);
+        parent.splice(i, 1);
+      } else parent.splice(i, o.op === "replace" ? 1 : 0, o.value);
+      continue;
+    }
+    const obj = parent as Record<string, unknown>;
+    if (o.op === "test") {
+      if (JSON.stringify(obj[last]) !== JSON.stringify(o.value)) throw new ApiError(422, `test failed at ${o.path}`);
+    } else if (o.op === "remove") {
+      if (!(last in obj)) throw new ApiError(422, `nothing at ${o.path}`);
+      delete obj[last];
+    } else obj[last] = o.value;
+  }
+  return root as Obj;
+}
+
+/** An in-memory API server and the caches over it (the cache shows each write at once). */
+class FakeApi {
+  readonly stores = new Map<Resource, Map<string, Obj>>();
+  readonly writes: string[] = [];
+  private rv = 100;
+
+  store(r: Resource): Map<string, Obj> {
+    const s = this.stores.get(r) ?? new Map<string, Obj>();
+    this.stores.set(r, s);
+    return s;
+  }
+
+  put(r: Resource, o: Obj): Obj {
+    const next = { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.rv) } };
+    this.store(r).set(`${next.metadata.namespace ?? ""}/${next.metadata.name}`, next);
+    return next;
+  }
+
+  async get<T>(r: Resource, ns: string | undefined, name: string): Promise<T> {
+    const o = this.store(r).get(`${ns ?? ""}/${name}`);
+    if (!o) throw new ApiError(404, `${name} not found`);
+    return structuredClone(o) as T;
+  }
+
+  async create<T>(r: Resource, ns: string | undefined, o: Obj): Promise<T> {
+    if (this.store(r).has(`${ns ?? ""}/${o.metadata.name}`)) throw new ApiError(409, "exists");
+    this.writes.push(`create ${r.plural}`);
+    return this.put(r, o) as T;
+  }
+
+  async patch<T>(
+    r: Resource,
+    ns: string | undefined,
+    name: string,
+    body: unknown,
+    type: "merge" | "json" = "merge",
+    sub?: string,
+  ): Promise<T> {
+    const cur = await this.get<Obj>(r, ns, name);
+    let next: Obj;
+    if (type === "json") next = jsonPatch(cur, body as { op: string; path: string; value?: unknown }[]);
+    else {
+      const want = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+      if (want && want !== cur.metadata.resourceVersion) throw new ApiError(409, "the object has been modified");
+      const { metadata, ...rest } = body as { metadata?: Record<string, unknown> };
+      const { resourceVersion: _rv, ...meta } = metadata ?? {};
+      next = merge(
+        cur,
+        sub === "status" ? { status: (rest as { status?: unknown }).status } : { ...rest, metadata: meta },
+      ) as Obj;
+    }
+    this.writes.push(`${type} ${r.plural}${sub ? `/${sub}` : ""}`);
+    return this.put(r, next) as T;
+  }
+
+  /** What an Informer offers the reconciler, read from the store. */
+  informer(r: Resource) {
+    const indexes = new Map<string, (o: Obj) => readonly string[]>();
+    const inf = {
+      get: (ns: string | undefined, name: string) => this.store(r).get(`${ns ?? ""}/${name}`),
+      list: () => [...this.store(r).values()],
+      addIndex(name: string, fn: (o: Obj) => readonly string[]) {
+        indexes.set(name, fn);
+        return inf;
+      },
+      byIndex: (name: string, value: string) =>
+        [...this.store(r).values()].filter((o) => indexes.get(name)?.(o).includes(value)),
+    };
+    return inf;
+  }
+}
+
+/** One run's progress as a real host's start-and-follow prints it. */
+const RUN_LINES = ["started", "progress 1 1 runcmd[0]", "exit 0 0"];
+
+function harness(rules: Rule[]) {
+  const api = new FakeApi();
+  const dialer = new ScriptedDialer(rules);
+  const notified: string[] = [];
+  const tasks = new TaskManager(
+    dialer,
+    (k) => notified.push(k),
+    10,
+    (_k, t) => t,
+    undefined,
+    {
+      max: 0,
+      idleMs: 1000,
+    },
+  );
+  const inf = {
+    remoteMachines: api.informer(R.remoteMachines),
+    machines: api.informer(R.machines),
+    clusters: api.informer(R.clusters),
+    secrets: api.informer(R.secrets),
+    jobs: api.informer(R.jobs),
+    pooledRemoteMachines: api.informer(R.pooledRemoteMachines),
+    remoteMachineTemplates: api.informer(R.remoteMachineTemplates),
+  };
+  addRemoteMachineIndexes(inf as never);
+  const events: string[] = [];
+  const log = { debug() {}, info() {}, warn() {}, error() {}, with: () => log };
+  const queue = { add() {}, addRateLimited: () => 1000, forget() {}, depth: 0 };
+  const ctx = {
+    api,
+    log,
+    events: { emit: async (_o: unknown, _t: string, reason: string) => void events.push(reason) },
+    tasks,
+    nodes: { nodesOf: () => undefined, forget() {} },
+    queue,
+    pools: {},
+    poolFacts: false,
+    inf,
+    now: () => new Date(),
+  };
+  // Every write at once (no coalescing): the test reads each decision's status.
+  const writer = new StatusWriter(() => {}, { intervalMs: 0 });
+  const reconcileOnce = remoteMachineReconciler(ctx as never, { writer, connectingHoldMs: 0 });
+  /** A pass; a conflict (the cache moved under our own newer write) is retried, as the queue does. */
+  const reconcile = async (key: string) => {
+    try {
+      return await reconcileOnce(key);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409)) throw e;
+      conflicts++;
+      return await reconcileOnce(key);
+    }
+  };
+  let conflicts = 0;
+  const rm = () =>
+    api.store(R.remoteMachines).get(`${NS}/rm`) as Obj & {
+      spec: { providerID?: string };
+      status?: { initialization?: { provisioned?: boolean }; conditions?: { type: string; reason: string }[] };
+    };
+  /** Waits (bounded) until `done` holds, letting the task's I/O and timers run. */
+  const until = async (what: string, done: () => boolean) => {
+    for (let i = 0; i < 5000 && !done(); i++) await new Promise((r) => setTimeout(r, 1));
+    assert.ok(done(), `waited for ${what}`);
+  };
+  const h = { api, dialer, tasks, events, reconcile, rm, until, notified, conflicts: () => conflicts };
+  harnesses.push(h);
+  return h;
+}
+
+function objects(api: FakeApi, rmExtra: Record<string, unknown> = {}) {
+  api.put(R.clusters, {
+    metadata: { name: "c", namespace: NS },
+    spec: {},
+    status: { initialization: { infrastructureProvisioned: true } },
+  });
+  api.put(R.secrets, { metadata: { name: "key", namespace: NS }, data: { value: b64("PRIVATE KEY") } });
+  api.put(R.secrets, {
+    metadata: { name: "data", namespace: NS },
+    data: { value: b64("#cloud-config\nruncmd: [echo hi]\n"), format: b64("cloud-config") },
+  });
+  api.put(R.machines, {
+    metadata: { name: "m", namespace: NS, uid: "m-uid" },
+    spec: {
+      clusterName: "c",
+      bootstrap: { dataSecretName: "data" },
+      infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "RemoteMachine", name: "rm" },
+    },
+  });
+  api.put(R.remoteMachines, {
+    apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+    kind: "RemoteMachine",
+    metadata: {
+      name: "rm",
+      namespace: NS,
+      uid: "rm-uid",
+      generation: 1,
+      ownerReferences: [{ apiVersion: "cluster.x-k8s.io/v1beta2", kind: "Machine", name: "m", uid: "m-uid" }],
+      ...rmExtra,
+    },
+    spec: { address: "10.0.0.1", sshKeyRef: { name: "key" } },
+  });
+}
+
+const isProbe = (c: string) => c.startsWith("hostname; ");
+const isStartAndFollow = (c: string) => c.includes("started") && c.includes("progress") && !isProbe(c);
+const ready = (o: { status?: { conditions?: { type: string; reason: string }[] } }) =>
+  o.status?.conditions?.find((c) => c.type === "Ready")?.reason;
+
+const harnesses: { tasks: TaskManager }[] = [];
+afterEach(async () => {
+  // Tasks a failed assertion left running end here, so no timer keeps the process alive.
+  for (const h of harnesses.splice(0)) await h.tasks.shutdown(1000);
+});
+
+describe("RemoteMachine reconciler (fake API, scripted host)", () => {
+  it("provisions in phase order: start record with the finalizer before the run, then provider ID and status", async () => {
+    let recordedBeforeRun: boolean | undefined;
+    const h = harness([
+      { match: isProbe, reply: { lines: ["node-1", "none"] } },
+      {
+        match: isStartAndFollow,
+        reply: () => {
+          // Answered only after the task's stdin ends, which waits for the start record.
+          const o = h.rm();
+          recordedBeforeRun =
+            !!(o.metadata.annotations as Record<string, string> | undefined)?.[RemoteAnnotations.BootstrapStarted] &&
+            (o.metadata.finalizers as string[] | undefined)?.includes(REMOTE_MACHINE_FINALIZER) === true;
+          return { lines: RUN_LINES };
+        },
+      },
+    ]);
+    objects(h.api);
+    await h.reconcile(`${NS}/rm`);
+    assert.equal(ready(h.rm()), "BootstrapRunning", "the first pass starts the bootstrap and says so");
+    await h.until("the bootstrap to end", () => h.tasks.get(`${NS}/rm`)?.running === false);
+    assert.equal(recordedBeforeRun, true, "the run began only after its start record (with the finalizer)");
+    await h.reconcile(`${NS}/rm`);
+    const o = h.rm();
+    assert.equal(o.spec.providerID, "remote-machine://10.0.0.1:22");
+    assert.equal(o.status?.initialization?.provisioned, true);
+    assert.equal(ready(o), "Provisioned");
+    assert.equal(
+      o.status?.conditions?.find((c) => c.type === "NodeProviderIDSet")?.reason,
+      "WaitingForNode",
+      "the node phase ran in the same pass",
+    );
+    assert.deepEqual(
+      h.dialer.commands.map((c) => (isProbe(c) ? "probe" : isStartAndFollow(c) ? "start" : c)),
+      ["probe", "start"],
+      "one probe, one start, nothing else on the host",
+    );
+    assert.deepEqual(h.events, ["BootstrapSucceeded"]);
+    // Writes on the object besides status: the start record (one JSON patch carrying the
+    // finalizer) and the provider ID.
+    assert.deepEqual(
+      h.api.writes.filter((w) => !w.includes("status")),
+      ["json remotemachines", "merge remotemachines"],
+    );
+  });
+
+  it("a pass that stops early leaves the later phases out: no Machine yet, nothing dialled", async () => {
+    const h = harness([]);
+    objects(h.api);
+    h.api.store(R.machines).clear();
+    await h.reconcile(`${NS}/rm`);
+    assert.equal(ready(h.rm()), "WaitingForMachineOwner");
+    assert.equal(h.dialer.dials, 0);
+    assert.equal(h.rm().metadata.finalizers, undefined);
+  });
+
+  it("deleted while its bootstrap runs: the run is stopped, cleanup runs on the host, then the finalizer goes", async () => {
+    let releaseRun = () => {};
+    const runHeld = new Promise<void>((r) => {
+      releaseRun = r;
+    });
+    const cleanupRan: string[] = [];
+    const h = harness([
+      { match: isProbe, reply: { lines: ["node-1", "none"] } },
+      { match: isStartAndFollow, reply: { lines: RUN_LINES, until: runHeld } },
+      // The cleanup stops the run by its record first (kill-run), then runs its commands.
+      {
+        match: (c) => c.includes("alive"),
+        reply: () => {
+          cleanupRan.push("kill-run");
+          return { lines: ["killed 1"] };
+        },
+      },
+      {
+        match: () => true,
+        reply: (c) => {
+          cleanupRan.push(c.includes(`rm -rf '\\''${stateDirFor(NS, "rm")}'`) ? "rm state" : "command");
+          return { code: 0 };
+        },
+      },
+    ]);
+    objects(h.api);
+    await h.reconcile(`${NS}/rm`);
+    await h.until(
+      "the start record",
+      () => !!(h.rm().metadata.annotations as Record<string, string> | undefined)?.[RemoteAnnotations.BootstrapStarted],
+    );
+    assert.equal(h.tasks.get(`${NS}/rm`)?.running, true);
+    const cur = h.rm();
+    h.api.put(R.remoteMachines, { ...cur, metadata: { ...cur.metadata, deletionTimestamp: new Date().toISOString() } });
+    await h.reconcile(`${NS}/rm`);
+    assert.equal(ready(h.rm()), "Deleting");
+    assert.equal(h.tasks.get(`${NS}/rm`)?.kind, "cleanup", "the bootstrap task was cancelled; the cleanup runs");
+    await h.until("the cleanup to end", () => h.tasks.get(`${NS}/rm`)?.running === false);
+    await h.reconcile(`${NS}/rm`);
+    assert.deepEqual(h.rm().metadata.finalizers ?? [], [], "our finalizer is removed after the cleanup");
+    assert.equal(cleanupRan[0], "kill-run", "the run is stopped before any cleanup command");
+    assert.equal(cleanupRan.at(-1), "rm state", "capi-remote's state on the machine goes last");
+    assert.ok(cleanupRan.includes("command"), "the cleanup commands ran");
+    assert.ok(h.events.includes("CleanupSucceeded"));
+    releaseRun();
+  });
+});
