@@ -1,7 +1,7 @@
 /**
  * The composition root: the manager, the caches and services the controllers share (pool
- * claims, the SSH task manager, the workload clusters' Node watcher), and the four controllers
- * registered on it. Each controller's own watches are in controllers/<kind>/register.ts.
+ * claims, the SSH task manager, the health prober, the workload clusters' Node watcher), and the
+ * four controllers registered on it. Each controller's own watches are in its register.ts.
  */
 import type {
   Cluster,
