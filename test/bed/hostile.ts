@@ -21,7 +21,9 @@ export type HostileMode =
   /** Sends `lines` pre-ident lines of `lineBytes` bytes each (RFC 4253 allows lines before the ident). */
   | { kind: "banner"; lines: number; lineBytes: number }
   /** A normal SSH server that accepts any key and runs nothing: records what it was asked. */
-  | { kind: "record" };
+  | { kind: "record" }
+  /** A black hole: accepts TCP and never sends a byte (a dial waits its whole connect timeout). */
+  | { kind: "silent" };
 
 export interface HostileServer {
   host: string;
@@ -35,6 +37,8 @@ export interface HostileServer {
   stdinBytes: number;
   /** Connections it accepted. */
   connections: number;
+  /** Connections open now (silent, trickle, banner). */
+  open: number;
   close(): Promise<void>;
 }
 
@@ -51,18 +55,25 @@ export async function startHostile(mode: HostileMode, host = "127.0.0.1"): Promi
     sent: 0,
     stdinBytes: 0,
     connections: 0,
+    open: 0,
     close: async () => {},
   };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const clients = new Set<{ end(): void }>();
   let server: NetServer | SshServer;
-  if (mode.kind === "trickle" || mode.kind === "banner") {
+  if (mode.kind === "trickle" || mode.kind === "banner" || mode.kind === "silent") {
     server = createServer((sock) => {
       info.connections++;
+      info.open++;
       sockets.add(sock);
       sock.on("error", () => {});
-      sock.on("close", () => sockets.delete(sock));
+      sock.on("close", () => {
+        sockets.delete(sock);
+        info.open--;
+      });
+      // Reads (and drops) what the client says, so its close is seen; says nothing.
+      if (mode.kind === "silent") return void sock.resume();
       if (mode.kind === "trickle") {
         const ident = Buffer.from("SSH-2.0-OpenSSH_9.9\r\n");
         let i = 0;

@@ -5,7 +5,7 @@
  * (it holds join tokens).
  */
 import { parseDocument } from "yaml";
-import { BOOTSTRAP_LIMITS, checkCount, checkDataSize, DecodeBudget, LimitError } from "./limits.js";
+import { BOOTSTRAP_LIMITS, checkCount, checkDataSize, checkYamlTokens, DecodeBudget, LimitError } from "./limits.js";
 
 export type StepKind = "command" | "file" | "script";
 
@@ -274,6 +274,12 @@ function planWithin(value: string, format: string | undefined, opts: PlanOptions
     return { steps: [{ kind: "script", name: "user-data script", body: text }], ignoredKeys: [] };
   if (!/^#cloud-config\b/.test(text) && text.trim() !== "") {
     throw invalid("bootstrap data is neither #cloud-config nor a #! script");
+  }
+  try {
+    checkYamlTokens(text);
+  } catch (e) {
+    if (e instanceof LimitError) throw invalid(e.message);
+    throw e;
   }
   let doc: unknown;
   try {

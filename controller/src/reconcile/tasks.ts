@@ -4,7 +4,8 @@
  * is told (through `notify`) whenever either changes.
  */
 import { Reason } from "@capi-remote/shared";
-import { BootstrapDataError, type Plan, planBootstrap, shq } from "../cloudinit/plan.js";
+import { BootstrapDataError, type Plan, shq } from "../cloudinit/plan.js";
+import { PlanBusy, planPool } from "../cloudinit/planpool.js";
 import {
   asRoot,
   cleanupFailure,
@@ -33,6 +34,7 @@ import { renderRunner, runInput, startAndFollowCommand, watchCommand } from "../
 import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
+import { SCRUB_STEP, scrubCommands } from "../ssh/scrub.js";
 import { FairSlots, type Lane, namespaceOfKey, type SlotLimits, slotLimits } from "../ssh/slots.js";
 
 export type { TaskFailure } from "../host/protocol.js";
@@ -395,10 +397,36 @@ export class TaskManager {
   /** Starts (or re-attaches to) the bootstrap of a machine. */
   startBootstrap(key: string, input: BootstrapInput): TaskState {
     const warm = this.takeWarm(key, input.target, targetFingerprint(input));
+    // Data that has never started is checked while the connection opens (planned in a worker
+    // with a stand-in hostname; the plan that runs is made with the machine's own, below): data
+    // over a limit is refused without waiting for the host. A started run is followed whatever
+    // its data says now.
+    const refusal = input.startStamp
+      ? Promise.resolve(undefined)
+      : planPool()
+          .plan(input.data.value, input.data.format, {
+            commandsAsScript: input.commandsAsScript,
+            hostname: "localhost",
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => (e instanceof BootstrapDataError ? e : undefined),
+          );
     return this.launch(key, "bootstrap", async (t) => {
       const since = () => Date.now() - t.startedAt.getTime();
       const timing: Record<string, number> = { slot: since() };
-      const conn = warm?.conn ?? (await this.dialer.dial(input.target, t.abort.signal));
+      const dialing = warm?.conn ? Promise.resolve(warm.conn) : this.dialer.dial(input.target, t.abort.signal);
+      const refused = await Promise.race([refusal, dialing.then(() => undefined)]);
+      if (refused) {
+        dialing.then(
+          (c) => c.close(),
+          () => {},
+        );
+        t.failure = { reason: refused.reason, message: refused.message, terminal: true };
+        t.ok = false;
+        return;
+      }
+      const conn = await dialing;
       // The deadline counts from the recorded start when there is one: a controller restart or a
       // lost status does not grant the run a new `bootstrapSeconds`.
       const began = Date.parse(input.startStamp ?? "");
@@ -451,13 +479,24 @@ export class TaskManager {
         if (state.onHost !== "none") await input.attach(firstUse);
         if (state.onHost === "none") {
           try {
-            plan = planBootstrap(input.data.value, input.data.format, {
+            // In a worker thread, bounded in time and memory (cloudinit/planpool.ts).
+            plan = await planPool().plan(input.data.value, input.data.format, {
               commandsAsScript: input.commandsAsScript,
               hostname: t.hostname,
             });
           } catch (e) {
             if (e instanceof BootstrapDataError) {
               t.failure = { reason: e.reason, message: e.message, terminal: true };
+              t.ok = false;
+              return;
+            }
+            if (e instanceof PlanBusy) {
+              // Not a verdict on the data: retried like any transient failure.
+              t.failure = {
+                reason: Reason.BootstrapFailed,
+                message: `not started: the controller's bootstrap data planner is busy (${e.message}); retried`,
+                terminal: false,
+              };
               t.ok = false;
               return;
             }
@@ -682,7 +721,18 @@ export class TaskManager {
    */
   startCleanup(
     key: string,
-    input: { target: SSHTarget; useSudo: boolean; commands: string[]; stateDir: string; commandTimeoutMs: number },
+    input: {
+      target: SSHTarget;
+      useSudo: boolean;
+      commands: string[];
+      stateDir: string;
+      commandTimeoutMs: number;
+      /**
+       * A pool machine's holder's bootstrap data: the files its write_files created are removed
+       * after the cleanup commands (ssh/scrub.ts), so the next holder does not get them.
+       */
+      scrub?: { value: string; format?: string };
+    },
   ): TaskState {
     return this.launch(key, "cleanup", async (t) => {
       const conn = await this.dialer.dial(input.target, t.abort.signal);
@@ -711,13 +761,22 @@ export class TaskManager {
             .catch((e: unknown) => ({ code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) }));
           if (r.code !== 0) undone.push(cmd);
         }
+        if (input.scrub) {
+          for (const cmd of await scrubCommands(input.scrub)) {
+            const r = await conn.exec(asRoot(cmd, input.useSudo, input.target.user), {
+              timeoutMs: input.commandTimeoutMs,
+              signal: t.abort.signal,
+            });
+            if (r.code !== 0 && !undone.includes(SCRUB_STEP)) undone.push(SCRUB_STEP);
+          }
+        }
         await conn.exec(asRoot(`rm -rf ${shq(input.stateDir)}`, input.useSudo, input.target.user), {
           timeoutMs: 30_000,
         });
         t.leftUndone = undone;
         t.ok = undone.length === 0;
         if (!t.ok) {
-          t.failure = cleanupFailure(undone.length, input.commands.length);
+          t.failure = cleanupFailure(undone.length, input.commands.length + (input.scrub ? 1 : 0));
         }
       } finally {
         conn.close();

@@ -84,6 +84,13 @@ function commandsOf(d: Deps, s: Scope): string[] {
   });
 }
 
+/** The holder's bootstrap data, when its Secret is still there (ssh/scrub.ts). */
+function scrubOf(d: Deps, s: Scope): { scrub?: { value: string; format?: string } } {
+  const dataSecret = secretOf(d, s.rm.metadata.namespace ?? "", s.machine?.spec.bootstrap?.dataSecretName);
+  const value = secretValue(dataSecret, "value");
+  return value === undefined ? {} : { scrub: { value, format: secretValue(dataSecret, "format") } };
+}
+
 function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | undefined {
   const { rm } = s;
   const held = rm.spec.pool ? d.ctx.pools.heldBy(rm) : undefined;
@@ -110,6 +117,8 @@ function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | unde
     commands,
     stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
     commandTimeoutMs: (rm.spec.timeouts?.commandSeconds ?? 300) * 1000,
+    // A pool machine goes to another holder: the files this one's data wrote go first.
+    ...(rm.spec.pool ? scrubOf(d, s) : {}),
   });
   const message = `running ${commands.length} cleanup commands`;
   condition(d, s, ConditionType.CleanupSucceeded, "False", Reason.CleanupRunning, message, "Normal");

@@ -10,7 +10,8 @@ import {
   Reason,
   RemoteAnnotations,
 } from "@capi-remote/shared";
-import { BootstrapDataError, type Plan, planBootstrap } from "../../../cloudinit/plan.js";
+import { BootstrapDataError, type Plan } from "../../../cloudinit/plan.js";
+import { planPool } from "../../../cloudinit/planpool.js";
 import { stateDirFor } from "../../../host/protocol.js";
 import { ApiError, R } from "../../../kube/api.js";
 import {
@@ -68,7 +69,8 @@ async function createJob(d: Deps, s: Scope, name: string): Promise<PhaseResult> 
   const { rm } = s;
   let plan: Plan;
   try {
-    plan = planBootstrap(s.data?.value ?? "", s.data?.format, {
+    // In a worker thread, bounded in time and memory (cloudinit/planpool.ts).
+    plan = await planPool().plan(s.data?.value ?? "", s.data?.format, {
       commandsAsScript: rm.spec.commandsAsScript ?? false,
       hostname: s.machine?.metadata.name ?? "",
     });

@@ -1,0 +1,136 @@
+/**
+ * The plan pool with real worker threads: plans equal the in-thread planner's, the hostile
+ * 20,000-entry document is refused within 5 s without holding the event loop (figure printed next
+ * to the same parse on the event loop, measured in this run), and the time, heap and queue limits
+ * each give their answer.
+ */
+import assert from "node:assert/strict";
+import { cpus, loadavg } from "node:os";
+import { after, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
+import { BootstrapDataError, planBootstrap } from "./plan.js";
+import { PlanBusy, PlanPool } from "./planpool.js";
+
+function manyFiles(n: number): string {
+  const lines = ["#cloud-config", "write_files:"];
+  for (let i = 0; i < n; i++) lines.push(`- {path: /f${i}, content: HostileSuite}`);
+  return lines.join("\n");
+}
+
+/**
+ * Runs `fn` and reports its wall time and the event loop's worst delay meanwhile: the longest gap
+ * between ticks of a 5 ms interval that runs from before `fn` until after it.
+ */
+async function measured<T>(fn: () => Promise<T> | T): Promise<{ ms: number; maxDelayMs: number; result: T | Error }> {
+  let last = performance.now();
+  let worst = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 5);
+    last = now;
+  }, 5);
+  await new Promise((r) => setTimeout(r, 20));
+  worst = 0;
+  const t0 = performance.now();
+  let result: T | Error;
+  try {
+    result = await fn();
+  } catch (e) {
+    result = e as Error;
+  }
+  const ms = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 20));
+  clearInterval(tick);
+  return { ms, maxDelayMs: worst, result };
+}
+
+describe("PlanPool (worker threads)", () => {
+  const pools: PlanPool[] = [];
+  const pool = (o: Partial<ConstructorParameters<typeof PlanPool>[0]> = {}) => {
+    const p = new PlanPool({ workers: 2, queue: 16, timeoutMs: 3000, heapMiB: 64, ...o });
+    pools.push(p);
+    return p;
+  };
+  after(async () => {
+    for (const p of pools) await p.close();
+  });
+
+  it("gives the same plan as the planner itself, and the same typed refusals", async () => {
+    const p = pool();
+    const data = `#cloud-config\nwrite_files:\n- {path: /etc/x, content: aGk=, encoding: b64}\nruncmd:\n- echo {{ ds.meta_data.local_hostname }}\n- [kubeadm, join]\n`;
+    const text = `## template: jinja\n${data}`;
+    assert.deepEqual(
+      await p.plan(text, undefined, { hostname: "h1" }),
+      planBootstrap(text, undefined, { hostname: "h1" }),
+    );
+    await assert.rejects(p.plan("#cloud-config\nruncmd: [a]\nruncmd: [b]\n", undefined, {}), (e: unknown) => {
+      assert.ok(e instanceof BootstrapDataError);
+      assert.equal(e.reason, "InvalidBootstrapData");
+      return true;
+    });
+    await assert.rejects(p.plan("x", "ignition", {}), (e: unknown) => e instanceof BootstrapDataError);
+  });
+
+  it("L9: 20,000 write_files in 1 MiB are refused within 5 s; the event loop is not held (figure)", async () => {
+    const text = manyFiles(20_000);
+    assert.ok(text.length <= 1024 * 1024);
+    const p = pool();
+    // Its worker started, as the controller's pool starts one ahead of the first plan.
+    await p.plan("#cloud-config\nruncmd: [a]\n", undefined, {});
+    const rss0 = process.memoryUsage().rss;
+    const off = await measured(() => p.plan(text, undefined, {}));
+    const rssPeak = process.memoryUsage().rss;
+    const on = await measured(() => planBootstrap(text, undefined, {}));
+    console.log(
+      `L9 figure: ${(text.length / 1024).toFixed(0)} KiB, 20,000 write_files: refused in ${off.ms.toFixed(0)} ms in a worker (${off.result instanceof Error ? off.result.message.slice(0, 60) : "planned?"}), the event loop's worst delay meanwhile ${off.maxDelayMs.toFixed(0)} ms (RSS ${(rss0 / 1048576).toFixed(0)} -> ${(rssPeak / 1048576).toFixed(0)} MiB); the same plan on the event loop (baseline, this run): ${on.ms.toFixed(0)} ms, worst delay ${on.maxDelayMs.toFixed(0)} ms; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`,
+    );
+    assert.ok(off.result instanceof BootstrapDataError, String(off.result));
+    assert.match(
+      off.result.message,
+      /more than 200000 YAML tokens|write_files has 20000 entries; at most 1024 are allowed|more than 64 MiB|more than 3 s/,
+    );
+    assert.ok(on.result instanceof BootstrapDataError);
+    assert.ok(off.ms < 5000, `${off.ms} ms`);
+    // The event loop stays responsive while the worker parses (it blocked for the whole parse before).
+    assert.ok(off.maxDelayMs < Math.max(200, on.maxDelayMs / 2), `worst delay ${off.maxDelayMs} ms`);
+  });
+
+  it("a plan over the time limit is a terminal refusal naming the limit; the pool goes on", async () => {
+    const p = pool({ timeoutMs: 5, workers: 1 });
+    // Under the token limit: the whole document is built before its count is checked.
+    await assert.rejects(p.plan(manyFiles(10_000), undefined, {}), (e: unknown) => {
+      assert.ok(e instanceof BootstrapDataError);
+      assert.match(e.message, /took more than 0\.005 s, the limit/);
+      return true;
+    });
+    const ok = pool({ workers: 1 });
+    assert.equal((await ok.plan("#cloud-config\nruncmd: [a]\n", undefined, {})).steps.length, 1);
+  });
+
+  it("a plan over the heap limit is a terminal refusal naming the limit", async () => {
+    const p = pool({ heapMiB: 8, timeoutMs: 60_000, workers: 1 });
+    await assert.rejects(p.plan(manyFiles(10_000), undefined, {}), (e: unknown) => {
+      assert.ok(e instanceof BootstrapDataError);
+      assert.match(e.message, /needs more than 8 MiB of memory, the limit/);
+      return true;
+    });
+    // A new worker takes the next plan.
+    assert.equal((await p.plan("#cloud-config\nruncmd: [a]\n", undefined, {})).steps.length, 1);
+  });
+
+  it("the largest data the limits admit (16 MiB decoded) plans within the default heap", async () => {
+    const gz = gzipSync(Buffer.alloc(16 * 1048576 - 1, "x")).toString("base64");
+    const text = `#cloud-config\nwrite_files:\n- {path: /big, encoding: gz+b64, content: ${gz}}\n`;
+    const plan = await pool().plan(text, undefined, {});
+    assert.equal(plan.steps.length, 1);
+  });
+
+  it("a full queue says busy (transient), not a verdict on the data", async () => {
+    const p = pool({ workers: 1, queue: 1 });
+    const big = manyFiles(20_000);
+    const first = p.plan(big, undefined, {});
+    const second = p.plan(big, undefined, {});
+    await assert.rejects(p.plan(big, undefined, {}), PlanBusy);
+    await Promise.allSettled([first, second]);
+  });
+});
