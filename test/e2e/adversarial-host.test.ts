@@ -8,6 +8,7 @@
  * figure (the controller process's peak RSS, times).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { after, before, describe, it } from "node:test";
@@ -256,6 +257,23 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
       const present = async () =>
         (await hostExec(pool, `for f in ${files.join(" ")}; do [ -e "$f" ] && echo "$f"; done; true`)).trim();
       assert.equal((await present()).split("\n").length, 3, "the holder's files were not written");
+      // Everything the machine wrote: its tmpfs /run and /tmp, and the upper layers of its
+      // overlays (/etc, /root, /var, /home, /opt, /usr/local, /srv: test/bed/hosts.ts).
+      const canaryFiles = async () =>
+        [
+          (await hostExec(pool, `grep -rl ${CANARY} /run /tmp 2>/dev/null; true`)).trim(),
+          execFileSync("sh", ["-c", `grep -rl ${CANARY} ${pool.dir}/_*/up 2>/dev/null; true`])
+            .toString()
+            .trim(),
+        ]
+          .join("\n")
+          .split(/\s+/)
+          .filter(Boolean)
+          .join(" ");
+      // The search sees the holder's files while they are there (and the run's own copies, L4).
+      const before = await canaryFiles();
+      assert.match(before, /kubeadm-join-config\.yaml/);
+      assert.match(before, /holder-file/);
       const t1 = Date.now();
       await o.deleteMachine("holder");
       await waitFor(
@@ -268,12 +286,19 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
       );
       const releasedMs = Date.now() - t1;
       const left = await present();
-      const canaryOnDisk = (
-        await hostExec(pool, `grep -rl ${CANARY} /root /run /etc /var/lib/capi-remote /tmp 2>/dev/null; true`)
-      ).trim();
+      // Everything the machine wrote: its tmpfs /run and /tmp, and the upper layers of its
+      // overlays (/etc, /root, /var, /home, /opt, /usr/local, /srv: test/bed/hosts.ts).
+      const canaryOnDisk = [
+        (await hostExec(pool, `grep -rl ${CANARY} /run /tmp 2>/dev/null; true`)).trim(),
+        execFileSync("sh", ["-c", `grep -rl ${CANARY} ${pool.dir}/_*/up 2>/dev/null; true`])
+          .toString()
+          .trim(),
+      ]
+        .filter(Boolean)
+        .join(" ");
       const daemon = (await hostExec(pool, "pgrep -x sleep >/dev/null && echo running || echo gone")).trim();
       console.log(
-        `M14 figure: provisioned in ${provisionedMs} ms, released ${releasedMs} ms after its Machine's deletion; after the release, the holder's write_files left: ${left || "none"}; files on the machine holding its data: ${canaryOnDisk || "none"}; capi-remote's state directory: ${await stateDirOn(pool, "holder")}; a daemon the holder started in the background: ${daemon}`,
+        `M14 figure: before the release, files holding the holder's token: ${before.split(" ").length} (${before.replaceAll(pool.dir, "<up>")}); provisioned in ${provisionedMs} ms, released ${releasedMs} ms after its Machine's deletion; after the release, the holder's write_files left: ${left || "none"}; files on the machine holding its data: ${canaryOnDisk || "none"}; capi-remote's state directory: ${await stateDirOn(pool, "holder")}; a daemon the holder started in the background: ${daemon}`,
       );
       assert.equal(left, "");
       assert.equal(canaryOnDisk, "");
