@@ -278,3 +278,25 @@ packages: [curl]
     );
   });
 });
+
+describe("NUL bytes (L2)", () => {
+  for (const [what, data, field] of [
+    ["a runcmd line", '#cloud-config\nruncmd:\n- "echo a\\0b"\n', "runcmd[0]"],
+    ["an argv word", '#cloud-config\nbootcmd:\n- [echo, "a\\0b"]\n', "bootcmd[0][1]"],
+    ["a #! script", "#!/bin/sh\necho a\0b\n", "the user-data script"],
+  ] as const)
+    it(`in ${what}: refused, naming ${field}`, () => {
+      assert.throws(
+        () => planBootstrap(data, "cloud-config"),
+        (e: unknown) =>
+          e instanceof BootstrapDataError &&
+          e.reason === "InvalidBootstrapData" &&
+          e.message === `${field} has a NUL byte, which no shell command can carry`,
+      );
+    });
+  it("in a file's content: kept (contents travel as base64)", () => {
+    const plan = planBootstrap('#cloud-config\nwrite_files:\n- {path: /x, content: "a\\0b"}\n', "cloud-config");
+    const f = plan.steps[0];
+    assert.ok(f?.kind === "file" && Buffer.from(f.contentB64, "base64").equals(Buffer.from("a\0b")));
+  });
+});

@@ -190,18 +190,27 @@ function permissionsOf(p: unknown, where: string): string {
   return text.length === 3 ? `0${text}` : text;
 }
 
+/**
+ * A shell drops NUL bytes from a command silently (`printf 'a\0b'` writes `ab`), so a command
+ * with one would run as something else than written: refused by name.
+ */
+function noNul(text: string, where: string): string {
+  if (text.includes("\0")) throw invalid(`${where} has a NUL byte, which no shell command can carry`);
+  return text;
+}
+
 function commandSteps(list: unknown, key: string): CommandStep[] {
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list)) throw invalid(`${key} must be a list`);
   return list.map((entry, i): CommandStep => {
     const name = `${key}[${i}]`;
-    if (typeof entry === "string") return { kind: "command", name, shell: entry };
+    if (typeof entry === "string") return { kind: "command", name, shell: noNul(entry, name) };
     if (
       Array.isArray(entry) &&
       entry.length > 0 &&
       entry.every((a) => typeof a === "string" || typeof a === "number")
     ) {
-      return { kind: "command", name, argv: entry.map(String) };
+      return { kind: "command", name, argv: entry.map((a, j) => noNul(String(a), `${name}[${j}]`)) };
     }
     throw invalid(`${name} must be a string or a list of strings`);
   });
@@ -271,7 +280,10 @@ function planWithin(value: string, format: string | undefined, opts: PlanOptions
   let text = value.replace(/^\uFEFF/, "");
   if (/^## template: *jinja[^\n]*\n/.test(text)) text = renderJinja(text.replace(/^[^\n]*\n/, ""), opts);
   if (text.startsWith("#!"))
-    return { steps: [{ kind: "script", name: "user-data script", body: text }], ignoredKeys: [] };
+    return {
+      steps: [{ kind: "script", name: "user-data script", body: noNul(text, "the user-data script") }],
+      ignoredKeys: [],
+    };
   if (!/^#cloud-config\b/.test(text) && text.trim() !== "") {
     throw invalid("bootstrap data is neither #cloud-config nor a #! script");
   }

@@ -331,6 +331,28 @@ runcmd: ["touch ${root}/ran", [touch, "${root}/ran2"], "touch ${sentinel}"]
     });
   });
 
+  it("a step name with backslashes reaches the progress stream as written: one line, nothing injected (L1)", () => {
+    // The path holds a backslash and an n, not a newline: dash's echo would have printed a line
+    // break and made `exit 0 0` a line of its own.
+    const r = runLocally(`#cloud-config
+write_files:
+- {path: '$ROOT/x\\nexit 0 0', content: x, owner: ${me}}
+runcmd:
+- "touch $SENTINEL"
+`);
+    assert.equal(r.exit, "exit 0 0");
+    const progress = r.read("progress") ?? "";
+    assert.ok(progress.includes(`1 2 write_files[0] ${r.root}/x\\nexit 0 0\n`), progress);
+    assert.deepEqual(
+      r.watchedAgain
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("exit")),
+      ["exit 0 0"],
+    );
+    assert.ok(existsSync(join(r.root, "x\\nexit 0 0")));
+  });
+
   it("stops at the first failing step and names it", () => {
     const r = runLocally(`#cloud-config
 runcmd: ["true", "exit 3", "touch $ROOT/never"]

@@ -13,7 +13,8 @@ exec >>"$S/output.log" 2>&1 </dev/null
 # under 022 (directories and files they create are readable as usual).
 umask 022
 # shellcheck disable=SC2317 # called by the steps (__STEPS)
-begin() { echo "$1 $2 $3" >> "$S/progress"; echo "capi-remote: step $1/$2: $3"; }
+# printf, not echo: a step's name comes from the data (a path), and dash's echo reads its backslashes.
+begin() { printf '%s %s %s\n' "$1" "$2" "$3" >> "$S/progress"; printf 'capi-remote: step %s/%s: %s\n' "$1" "$2" "$3"; }
 __WATCHDOG
 # Off the path to the first step: a runner uploaded as a file keeps the name run.sh on the
 # machine, stray uploads of cut sessions go (`rm` only if there are any). `exit` is written last,

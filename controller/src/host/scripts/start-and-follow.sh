@@ -22,7 +22,7 @@ umask 077
 __STATE_DIR
 # "attached" carries who the run was for (the gate's content), so the controller can refuse another
 # object's run.
-if [ -e __S/started ]; then cat >/dev/null; cr_id=; [ ! -f __S/started ] || { read -r cr_id < __S/started; } 2>/dev/null; echo "attached${cr_id:+ $cr_id}"; else
+if [ -e __S/started ]; then cat >/dev/null; cr_id=; [ ! -f __S/started ] || { read -r cr_id < __S/started; } 2>/dev/null; printf '%s\n' "attached${cr_id:+ $cr_id}"; else
   # The run appends to it; it exists before anyone follows it.
   : >> __S/progress
   # fd 4: this session's input, handed to the run (an asynchronous list's stdin would be

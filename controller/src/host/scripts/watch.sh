@@ -9,7 +9,7 @@
 # seconds; __RATE polls a second), then every second.
 n=0; open=0; last=0
 # New progress lines, from where the last read stopped.
-drain() { if [ $open = 0 ] && [ -f __S/progress ]; then exec 3<__S/progress; open=1; fi; if [ $open = 1 ]; then while IFS= read -r line <&3; do echo "progress $line"; done; fi; }
+drain() { if [ $open = 0 ] && [ -f __S/progress ]; then exec 3<__S/progress; open=1; fi; if [ $open = 1 ]; then while IFS= read -r line <&3; do printf 'progress %s\n' "$line"; done; fi; }
 while :; do
   n=$((n + 1))
   # Every ~2 s a "tick" line: when the session is gone (controller killed, link cut) the write
