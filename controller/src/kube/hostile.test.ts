@@ -161,6 +161,31 @@ describe("the Informer against a hostile server", () => {
     }
   });
 
+  it("bookmarks (a resourceVersion and no name) move the watch on and never end it", async () => {
+    let watches = 0;
+    let lists = 0;
+    const url = await serve((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      if (!req.url?.includes("watch=true")) {
+        lists++;
+        res.end(JSON.stringify({ metadata: { resourceVersion: "1" }, items: [] }));
+        return;
+      }
+      watches++;
+      const bookmark = (rv: number) =>
+        `${JSON.stringify({ type: "BOOKMARK", object: { kind: "Node", metadata: { resourceVersion: String(rv) } } })}\n`;
+      res.write(bookmark(5));
+      setTimeout(() => res.write(bookmark(9)), 300);
+    });
+    const inf = new Informer<Node>(client(url, LIMITS), R.nodes, quiet);
+    inf.start();
+    await new Promise((r) => setTimeout(r, 1_500));
+    inf.stop();
+    assert.equal(lists, 1, "listed once");
+    assert.equal(watches, 1, "one watch, still open");
+    assert.equal(inf.restarts, 0);
+  });
+
   it("a watch whose connection drops mid-stream settles, and the informer watches again", async () => {
     let watches = 0;
     const url = await emptyListThen((res) => {

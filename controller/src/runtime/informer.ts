@@ -244,14 +244,18 @@ export class Informer<T extends KObject> {
           finish(Object.assign(new Error(`watch error ${obj?.code ?? ""}`), { code: obj?.code }));
           return;
         }
+        // A bookmark carries only a resourceVersion (no name): where to resume from.
+        const rv = obj?.metadata?.resourceVersion;
+        if (phase === "BOOKMARK") {
+          if (typeof rv === "string" && rv) this.resourceVersion = rv;
+          return;
+        }
         if (!obj?.metadata?.name) {
           abort.abort();
           finish(new Error(`watch of ${this.resource.plural}: an event without an object`));
           return;
         }
-        const rv = obj.metadata.resourceVersion;
         if (rv) this.resourceVersion = rv;
-        if (phase === "BOOKMARK") return;
         const kept = this.keep(obj);
         const k = keyOf(kept);
         const prev = this.store.get(k);
