@@ -4,11 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import ssh2 from "ssh2";
-import { type HostileServer, rssSampler, startHostile } from "../../../test/bed/hostile.js";
+import { ed25519KeyPair, type HostileServer, rssSampler, startHostile } from "../../../test/bed/hostile.js";
 import { LineSplitter, OUTPUT_LIMITS, SSHError, Ssh2Dialer, Tail } from "./executor.js";
 
-const clientKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+const clientKey = ed25519KeyPair().private;
 const servers: HostileServer[] = [];
 after(async () => {
   for (const s of servers) await s.close();

@@ -147,11 +147,16 @@ describe("globMatch", () => {
       const t0 = process.hrtime.bigint();
       const r = pinnedKeysFor(entries.join("\n").slice(0, 16_384 * 64), host, 22);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      const one0 = process.hrtime.bigint();
-      pinnedKeysFor(entry, host, 22);
-      const oneMs = Number(process.hrtime.bigint() - one0) / 1e6;
+      // The matcher's own cost: the fastest of 5 runs, so a garbage collection or another
+      // process taking the CPU (CI runs suites side by side) is not counted; the median is printed too.
+      const runs = Array.from({ length: 5 }, () => {
+        const one0 = process.hrtime.bigint();
+        pinnedKeysFor(entry, host, 22);
+        return Number(process.hrtime.bigint() - one0) / 1e6;
+      }).sort((a, b) => a - b);
+      const oneMs = runs[0] as number;
       console.log(
-        `H1 figure: ${what}: one entry ${oneMs.toFixed(2)} ms, 64 entries ${ms.toFixed(2)} ms (${entry.length} chars each)`,
+        `H1 figure: ${what}: one entry ${oneMs.toFixed(2)} ms (median of 5: ${(runs[2] as number).toFixed(2)} ms), 64 entries ${ms.toFixed(2)} ms (${entry.length} chars each)`,
       );
       assert.deepEqual(r, []);
       assert.ok(oneMs < 10, `${what}: ${oneMs} ms`);
