@@ -515,6 +515,19 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
     );
     assert.equal(r.exit, "exit 1 1");
     assert.equal(readFileSync(join(r.root, "s"), "utf8"), "one\n");
+    // The script (it may hold a join token) is gone once its step ended, failed or not (L4).
+    assert.deepEqual(
+      readdirSync(join(r.root, "state")).filter((f) => f.startsWith("step-")),
+      [],
+    );
+    const ok = runLocally('#cloud-config\nruncmd: ["echo TOKEN-L4 > /dev/null", "touch $SENTINEL"]\n', {
+      commandsAsScript: true,
+    });
+    assert.equal(ok.exit, "exit 0 0");
+    assert.deepEqual(
+      readdirSync(join(ok.root, "state")).filter((f) => f.startsWith("step-")),
+      [],
+    );
   });
 
   it("a truncated upload (the session cut mid-transfer) never runs and takes no gate", () => {

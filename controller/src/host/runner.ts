@@ -55,7 +55,9 @@ function stepLines(step: Step, i: number, n: number, opts: RunnerOptions, eof: s
         `umask 022; chmod 0700 ${path}`,
         // A "#!" line picks the interpreter (the kernel reads it); without one, sh runs it.
         `cr_l=; { IFS= read -r cr_l || :; } < ${path}`,
-        `case "$cr_l" in '#!'*) ( cr_step ${i}; unset -f cr_step; exec ${path} ) ;; *) ( cr_step ${i}; unset -f cr_step; exec sh ${path} ) ;; esac || fail $? ${i}`,
+        `case "$cr_l" in '#!'*) ( cr_step ${i}; unset -f cr_step; exec ${path} ) ;; *) ( cr_step ${i}; unset -f cr_step; exec sh ${path} ) ;; esac; cr_rc=$?`,
+        // The script may hold secrets (a join token): it does not outlive its step (L4).
+        `rm -f ${path}; [ "$cr_rc" = 0 ] || fail "$cr_rc" ${i}`,
       ];
     }
     case "file": {
