@@ -104,7 +104,7 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       pm("pm-c", "pc", { port: 0, user: "" }),
     ]);
     // Pool RemoteMachines as k0smotron fills them in from the pool machine (labels too).
-    const poolRm = (name: string, host: string) => ({
+    const poolRm = (host: string) => ({
       pool: "workers",
       address: h(host),
       port: 22,
@@ -113,8 +113,8 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       cleanUpCommands: cleanup,
       providerID: provider(host),
     });
-    await makeMachine(t.bed, t.ns, "k-pool-a", "c1", poolRm("k-pool-a", "pa"), testBootstrap(t.bed));
-    await makeMachine(t.bed, t.ns, "k-del", "c1", poolRm("k-del", "pb"), testBootstrap(t.bed));
+    await makeMachine(t.bed, t.ns, "k-pool-a", "c1", poolRm("pa"), testBootstrap(t.bed));
+    await makeMachine(t.bed, t.ns, "k-del", "c1", poolRm("pb"), testBootstrap(t.bed));
     for (const name of ["k-v1", "k-v2", "k-pool-a", "k-del"])
       await o.patchInfra("remotemachines", name, {
         metadata: { finalizers: [K0S_FINALIZER], labels: { "example.com/rack": "r1" } },

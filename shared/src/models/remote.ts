@@ -21,7 +21,6 @@ import {
   type KubeObject,
   List,
   Obj,
-  Opaque,
   Optional,
   type Static,
   Str,
