@@ -14,7 +14,17 @@ import { createHost, destroyHost, readHostFile, type TestHost } from "../bed/hos
 import { canMakeHosts } from "../bed/index.js";
 import { waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
-import { type Any, ControllerProcess, INFRA, makeCluster, objects, testBootstrap } from "./harness.js";
+import {
+  type Any,
+  bootstrapSecret,
+  ControllerProcess,
+  INFRA,
+  makeCluster,
+  makeMachine,
+  objects,
+  poolTemplate,
+  testBootstrap,
+} from "./harness.js";
 
 const STEP_LOG = "/var/log/longstep";
 const SAW = "/var/log/cleanup-saw";
@@ -74,49 +84,22 @@ describe("delete during a bootstrap", { skip: canMakeHosts() ? false : "test hos
     cp = c as TestHost;
     await o.apply([
       sshKeySecret(t.ns, "ssh-key", key),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "long-bootstrap", labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
-        type: "cluster.x-k8s.io/secret",
-        stringData: { value: testBootstrap(t.bed, { extra: LONG_STEP }) },
-      },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "cp-bootstrap", labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
-        type: "cluster.x-k8s.io/secret",
-        stringData: { value: testBootstrap(t.bed) },
-      },
+      bootstrapSecret("long-bootstrap", "c1", testBootstrap(t.bed, { extra: LONG_STEP })),
       poolMachine("pm-scale", "scale", pools.scale),
       poolMachine("pm-mhc", "mhc", pools.mhc),
-      ...["scale", "mhc"].map((pool) => ({
-        apiVersion: `${INFRA}/v1beta2`,
-        kind: "RemoteMachineTemplate",
-        metadata: { name: pool },
-        spec: { template: { spec: { pool } } },
-      })),
+      ...["scale", "mhc"].map((pool) => poolTemplate(pool)),
     ]);
     await makeCluster(t.bed, t.ns, "c1");
     // A control plane machine: Cluster API's health checks wait for an initialized control plane.
-    await o.apply([
-      {
-        apiVersion: `${INFRA}/v1beta2`,
-        kind: "RemoteMachine",
-        metadata: { name: "cp-0" },
-        spec: { address: cp.address, sshKeyRef: { name: "ssh-key" } },
-      },
-      {
-        apiVersion: "cluster.x-k8s.io/v1beta2",
-        kind: "Machine",
-        metadata: { name: "cp-0", labels: { "cluster.x-k8s.io/control-plane": "" } },
-        spec: {
-          clusterName: "c1",
-          bootstrap: { dataSecretName: "cp-bootstrap" },
-          infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name: "cp-0" },
-        },
-      },
-    ]);
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "cp-0",
+      "c1",
+      { address: cp.address, sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed),
+      { controlPlane: true },
+    );
     ctl = new ControllerProcess(t.bed, t.ns, "midrun");
     await ctl.start();
     await o.waitProvisioned("cp-0", 120_000);

@@ -369,6 +369,23 @@ ${opts.sleep ? `  - sleep ${opts.sleep}\n` : ""}${opts.extra ?? ""}${register}  
 `;
 }
 
+/** A bootstrap data Secret as a bootstrap provider writes it, for Machines of `cluster`. */
+export const bootstrapSecret = (name: string, cluster: string, value: string) => ({
+  apiVersion: "v1",
+  kind: "Secret",
+  metadata: { name, labels: { "cluster.x-k8s.io/cluster-name": cluster } },
+  type: "cluster.x-k8s.io/secret",
+  stringData: { value },
+});
+
+/** A RemoteMachineTemplate `name` whose machines are taken from `pool`. */
+export const poolTemplate = (name: string, pool = name) => ({
+  apiVersion: `${INFRA}/v1beta2`,
+  kind: "RemoteMachineTemplate",
+  metadata: { name },
+  spec: { template: { spec: { pool } } },
+});
+
 /** A RemoteMachine, its bootstrap Secret and its Machine. */
 export async function makeMachine(
   bed: TestBed,
@@ -379,14 +396,9 @@ export async function makeMachine(
   bootstrap: string,
   opts: { format?: string; annotations?: Record<string, string>; controlPlane?: boolean } = {},
 ): Promise<void> {
+  const secret = bootstrapSecret(`${name}-bootstrap`, cluster, bootstrap);
   await objects(bed, ns).apply([
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: `${name}-bootstrap`, labels: { "cluster.x-k8s.io/cluster-name": cluster } },
-      type: "cluster.x-k8s.io/secret",
-      stringData: { value: bootstrap, ...(opts.format ? { format: opts.format } : {}) },
-    },
+    { ...secret, stringData: { ...secret.stringData, ...(opts.format ? { format: opts.format } : {}) } },
     {
       apiVersion: `${INFRA}/v1beta2`,
       kind: "RemoteMachine",

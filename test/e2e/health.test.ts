@@ -15,7 +15,17 @@ import { createHost, destroyHost, setLink, type TestHost } from "../bed/hosts.js
 import { canMakeHosts } from "../bed/index.js";
 import { waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
-import { type Any, ControllerProcess, INFRA, makeCluster, objects, testBootstrap } from "./harness.js";
+import {
+  type Any,
+  bootstrapSecret,
+  ControllerProcess,
+  INFRA,
+  makeCluster,
+  makeMachine,
+  objects,
+  poolTemplate,
+  testBootstrap,
+} from "./harness.js";
 
 const INTERVAL_S = 2;
 const TIMEOUT_S = 2;
@@ -60,47 +70,27 @@ describe("health after provisioning", { skip: canMakeHosts() ? false : "test hos
     hosts.push(...made);
     await o.apply([
       sshKeySecret(t.ns, "ssh-key", key),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "md-bootstrap", labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
-        type: "cluster.x-k8s.io/secret",
-        stringData: { value: testBootstrap(t.bed) },
-      },
+      bootstrapSecret("md-bootstrap", "c1", testBootstrap(t.bed)),
       ...hosts.map((h, i) => ({
         apiVersion: `${INFRA}/v1beta2`,
         kind: "PooledRemoteMachine",
         metadata: { name: `pm-${i}` },
         spec: { pool: "workers", machine: { address: h.address, sshKeyRef: { name: "ssh-key" } } },
       })),
-      {
-        apiVersion: `${INFRA}/v1beta2`,
-        kind: "RemoteMachineTemplate",
-        metadata: { name: "workers" },
-        spec: { template: { spec: { pool: "workers" } } },
-      },
+      poolTemplate("workers"),
     ]);
     await makeCluster(t.bed, t.ns, "c1");
     // A control plane machine (not selected by the health check): Cluster API judges workers'
     // health only once the control plane is initialized.
-    await o.apply([
-      {
-        apiVersion: `${INFRA}/v1beta2`,
-        kind: "RemoteMachine",
-        metadata: { name: "cp-0" },
-        spec: { address: cp.address, sshKeyRef: { name: "ssh-key" } },
-      },
-      {
-        apiVersion: "cluster.x-k8s.io/v1beta2",
-        kind: "Machine",
-        metadata: { name: "cp-0", labels: { "cluster.x-k8s.io/control-plane": "" } },
-        spec: {
-          clusterName: "c1",
-          bootstrap: { dataSecretName: "md-bootstrap" },
-          infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name: "cp-0" },
-        },
-      },
-    ]);
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "cp-0",
+      "c1",
+      { address: cp.address, sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed),
+      { controlPlane: true },
+    );
     ctl = new ControllerProcess(t.bed, t.ns, "health", [
       `--health-check-interval=${INTERVAL_S}`,
       `--health-check-timeout=${TIMEOUT_S}`,

@@ -11,7 +11,17 @@ import { countLines, createHost, destroyHost, hostExec, readHostFile, type TestH
 import { canMakeHosts } from "../bed/index.js";
 import { waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
-import { type Any, ControllerProcess, INFRA, makeCluster, objects, testBootstrap } from "./harness.js";
+import {
+  type Any,
+  bootstrapSecret,
+  ControllerProcess,
+  INFRA,
+  makeCluster,
+  makeMachine,
+  objects,
+  poolTemplate,
+  testBootstrap,
+} from "./harness.js";
 
 const RUNS = "/var/log/capi-remote-test-runs";
 const CLEANED = "/var/log/capi-remote-test-cleanups";
@@ -56,12 +66,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     },
   });
 
-  const template = (name: string) => ({
-    apiVersion: `${INFRA}/v1beta2`,
-    kind: "RemoteMachineTemplate",
-    metadata: { name },
-    spec: { template: { spec: { pool: "workers" } } },
-  });
+  const template = (name: string) => poolTemplate(name, "workers");
 
   const deployment = (replicas: number, tmpl: string) => ({
     apiVersion: "cluster.x-k8s.io/v1beta2",
@@ -114,13 +119,7 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     hosts.push(...made);
     await o.apply([
       sshKeySecret(t.ns, "ssh-key", key),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "md-bootstrap", labels: { "cluster.x-k8s.io/cluster-name": "c1" } },
-        type: "cluster.x-k8s.io/secret",
-        stringData: { value: testBootstrap(t.bed) },
-      },
+      bootstrapSecret("md-bootstrap", "c1", testBootstrap(t.bed)),
       ...made.map((h, i) => poolMachine(`pm-${i}`, h)),
       template("workers-v1"),
     ]);
@@ -129,24 +128,15 @@ describe("machine pools", { skip: canMakeHosts() ? false : "test hosts need root
     // plane before it reads Nodes (and so before worker Machines become Available).
     const cpHost = await createHost("pool-cp", [publicKey]);
     cp = cpHost;
-    await o.apply([
-      {
-        apiVersion: `${INFRA}/v1beta2`,
-        kind: "RemoteMachine",
-        metadata: { name: "cp-0" },
-        spec: { address: cpHost.address, sshKeyRef: { name: "ssh-key" } },
-      },
-      {
-        apiVersion: "cluster.x-k8s.io/v1beta2",
-        kind: "Machine",
-        metadata: { name: "cp-0", labels: { "cluster.x-k8s.io/control-plane": "" } },
-        spec: {
-          clusterName: "c1",
-          bootstrap: { dataSecretName: "md-bootstrap" },
-          infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name: "cp-0" },
-        },
-      },
-    ]);
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "cp-0",
+      "c1",
+      { address: cpHost.address, sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed),
+      { controlPlane: true },
+    );
     ctl = new ControllerProcess(t.bed, t.ns, "pools");
     await ctl.start();
   });
