@@ -186,6 +186,17 @@ export function managerObjects(v: Vars, namespaced?: string): Obj[] {
     ...(namespaced ? { namespace: NAMESPACE } : {}),
     labels: labels(),
   });
+  // A Role or ClusterRole and its binding to the controller's ServiceAccount, under one name.
+  const grant = (kind: "Role" | "ClusterRole", metadata: ReturnType<typeof meta>, rules: unknown) => [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: { ...metadata }, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: `${kind}Binding`,
+      metadata: { ...metadata },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: metadata.name },
+      subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
+    },
+  ];
   const selector = { "app.kubernetes.io/name": "capi-remote", "app.kubernetes.io/component": "controller-manager" };
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: meta(NAMESPACE, false) },
@@ -196,68 +207,16 @@ export function managerObjects(v: Vars, namespaced?: string): Obj[] {
       automountServiceAccountToken: true,
     },
     ...(namespaced
-      ? [
-          {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "Role",
-            metadata: { ...meta(CLUSTER_ROLE), namespace: namespaced },
-            rules: CLUSTER_RULES,
-          },
-          {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "RoleBinding",
-            metadata: { ...meta(CLUSTER_ROLE), namespace: namespaced },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CLUSTER_ROLE },
-            subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
-          },
-        ]
-      : [
-          {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "ClusterRole",
-            metadata: meta(CLUSTER_ROLE, false),
-            rules: CLUSTER_RULES,
-          },
-          {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "ClusterRoleBinding",
-            metadata: meta(CLUSTER_ROLE, false),
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CLUSTER_ROLE },
-            subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
-          },
-        ]),
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: meta(METRICS_AUTH_ROLE, false),
-      rules: METRICS_AUTH_RULES,
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: meta(METRICS_AUTH_ROLE, false),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: METRICS_AUTH_ROLE },
-      subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
-    },
+      ? grant("Role", { ...meta(CLUSTER_ROLE), namespace: namespaced }, CLUSTER_RULES)
+      : grant("ClusterRole", meta(CLUSTER_ROLE, false), CLUSTER_RULES)),
+    ...grant("ClusterRole", meta(METRICS_AUTH_ROLE, false), METRICS_AUTH_RULES),
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRole",
       metadata: meta(METRICS_READER_ROLE, false),
       rules: METRICS_READER_RULES,
     },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: meta(LEADER_ROLE),
-      rules: LEADER_RULES,
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: meta(LEADER_ROLE),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: LEADER_ROLE },
-      subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace: NAMESPACE }],
-    },
+    ...grant("Role", meta(LEADER_ROLE), LEADER_RULES),
     {
       apiVersion: "apps/v1",
       kind: "Deployment",
