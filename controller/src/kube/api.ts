@@ -78,6 +78,16 @@ export class ApiError extends Error {
   }
 }
 
+/** The error for a non-2xx answer: the server's Status message and reason when it sent one. */
+function statusError(status: number, body: string, fallback: string): ApiError {
+  try {
+    const st = JSON.parse(body) as { message?: string; reason?: string };
+    return new ApiError(status, st.message || fallback, st.reason);
+  } catch {
+    return new ApiError(status, fallback);
+  }
+}
+
 export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
 export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
 
@@ -159,7 +169,7 @@ export class KubeApi {
     this.server = cluster.server.replace(/\/$/, "");
   }
 
-  private agentFor(opts: RequestOptions, use: "request" | "watch" = "request"): HttpsAgent {
+  private agentFor(opts: RequestOptions, use: "request" | "watch"): HttpsAgent {
     const tls = [opts.ca, opts.cert, opts.key, opts.pfx, opts.passphrase, opts.rejectUnauthorized, opts.servername].map(
       (v) => (v === undefined ? "" : String(v)),
     );
@@ -194,6 +204,14 @@ export class KubeApi {
     return made.agent;
   }
 
+  /** Adds the kubeconfig's credentials and TLS to `opts` and picks the agent; the request function to use. */
+  private async prepare(url: URL, opts: RequestOptions, use: "request" | "watch") {
+    await this.kc.applyToHTTPSOptions(opts);
+    if (url.protocol !== "https:") return httpRequest;
+    opts.agent = this.agentFor(opts, use);
+    return httpsRequest;
+  }
+
   /** Sends a request; resolves with the parsed JSON body, rejects with ApiError. */
   async request<T>(
     method: string,
@@ -223,10 +241,8 @@ export class KubeApi {
     const url = new URL(this.server + path);
     const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
     if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
-    await this.kc.applyToHTTPSOptions(opts);
-    if (url.protocol === "https:") opts.agent = this.agentFor(opts);
+    const send = await this.prepare(url, opts, "request");
     const done = (code: number) => this.hooks.onRequest?.(method.toLowerCase(), resourceOfPath(path), code);
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     const { bodyBytes, requestMs } = this.limits;
     return new Promise<T>((resolve, reject) => {
       const req = send(url, opts, (res) => {
@@ -251,14 +267,7 @@ export class KubeApi {
             }
             return;
           }
-          let message = `${method} ${url.pathname}: HTTP ${status}`;
-          let reason: string | undefined;
-          try {
-            const s = JSON.parse(text) as { message?: string; reason?: string };
-            if (s.message) message = s.message;
-            reason = s.reason;
-          } catch {}
-          reject(new ApiError(status, message, reason));
+          reject(statusError(status, text, `${method} ${url.pathname}: HTTP ${status}`));
         });
         res.on("error", reject);
       });
@@ -293,9 +302,7 @@ export class KubeApi {
     query.set("watch", "true");
     const url = new URL(`${this.server}${path}?${query}`);
     const opts: RequestOptions = { method: "GET", headers: { accept: "application/json" } };
-    await this.kc.applyToHTTPSOptions(opts);
-    if (url.protocol === "https:") opts.agent = this.agentFor(opts, "watch");
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const send = await this.prepare(url, opts, "watch");
     const { eventBytes } = this.limits;
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
@@ -305,16 +312,7 @@ export class KubeApi {
         if (status !== 200) {
           const err = new Tail(64 * 1024);
           res.on("data", (c: Buffer) => err.push(c));
-          res.on("end", () => {
-            let message = `watch ${url.pathname}: HTTP ${status}`;
-            let reason: string | undefined;
-            try {
-              const st = JSON.parse(err.text()) as { message?: string; reason?: string };
-              if (st.message) message = st.message;
-              reason = st.reason;
-            } catch {}
-            reject(new ApiError(status, message, reason));
-          });
+          res.on("end", () => reject(statusError(status, err.text(), `watch ${url.pathname}: HTTP ${status}`)));
           return;
         }
         const lines = new LineSplitter(eventBytes, (line) => {
