@@ -46,6 +46,9 @@ export function slim<T extends object>(o: T): T {
   return o;
 }
 
+/** A watch that ends sooner than this after it began ended "at once" (see loop). */
+const WATCH_AT_ONCE_MS = 1000;
+
 export class Informer<T extends KObject> {
   private readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandlers<T>[] = [];
@@ -133,13 +136,13 @@ export class Informer<T extends KObject> {
         // A server ends a watch at its timeoutSeconds (minutes); one ended within a second (a
         // server that answers and hangs up, on purpose or not) waits like a failure, so that it
         // gets no tight reconnect loop.
-        if (!this.stopped && Date.now() - watchStarted < 1000) throw new Error("the watch ended at once");
+        if (!this.stopped && Date.now() - watchStarted < WATCH_AT_ONCE_MS) throw new Error("the watch ended at once");
         this.failures = 0;
       } catch (e) {
         if (this.stopped) return;
         const gone = (e as { code?: number }).code === 410 || (e as { status?: number }).status === 410;
         // An expired resourceVersion relists at once, unless the watch said so at once.
-        if (gone && Date.now() - watchStarted >= 1000) {
+        if (gone && Date.now() - watchStarted >= WATCH_AT_ONCE_MS) {
           this.resourceVersion = "";
           continue;
         }
@@ -163,9 +166,12 @@ export class Informer<T extends KObject> {
     return this.opts.project ? this.opts.project(o) : slim(o);
   }
 
-  private checkCount(n: number): void {
+  /** The error when holding `n` objects would be more than `maxItems`. */
+  private tooMany(n: number): Error | undefined {
     const max = this.opts.maxItems ?? Number.POSITIVE_INFINITY;
-    if (n > max) throw new Error(`more than ${max} ${this.resource.plural}; the informer holds at most ${max}`);
+    return n > max
+      ? new Error(`more than ${max} ${this.resource.plural}; the informer holds at most ${max}`)
+      : undefined;
   }
 
   private query(extra: Record<string, string>): string {
@@ -186,7 +192,8 @@ export class Informer<T extends KObject> {
       );
       if (!Array.isArray(page.items)) throw new Error(`list of ${this.resource.plural}: no items`);
       for (const it of page.items) items.push(this.keep(it));
-      this.checkCount(items.length);
+      const over = this.tooMany(items.length);
+      if (over) throw over;
       cont = page.metadata.continue ?? "";
       rv = page.metadata.resourceVersion ?? "";
     } while (cont);
@@ -264,9 +271,10 @@ export class Informer<T extends KObject> {
           this.emit("delete", kept);
           return;
         }
-        if (!prev && this.store.size >= (this.opts.maxItems ?? Number.POSITIVE_INFINITY)) {
+        const over = prev ? undefined : this.tooMany(this.store.size + 1);
+        if (over) {
           abort.abort();
-          finish(new Error(`more than ${this.opts.maxItems} ${this.resource.plural}; the informer holds at most that`));
+          finish(over);
           return;
         }
         this.store.set(k, kept);
