@@ -24,7 +24,6 @@ import { NodeWatcher } from "./reconcile/nodes.js";
 import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
 import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
 import { TaskManager } from "./reconcile/tasks.js";
-import { slim } from "./runtime/informer.js";
 import { Manager } from "./runtime/manager.js";
 import type { WorkQueue } from "./runtime/queue.js";
 import { projectSecret } from "./security/secretcache.js";
@@ -41,7 +40,7 @@ export function setUp(cfg: Config): Manager {
     clusters: m.informer<Cluster & Named>(R.clusters),
     // Its first handler learns each Secret's words, before anything reads the Secret.
     // Held as the fields we read: a Helm release or a token is kept without its data.
-    secrets: m.informer<Secret>(R.secrets, { learnSecrets: true, project: (s) => projectSecret(s, slim) }),
+    secrets: m.informer<Secret>(R.secrets, { learnSecrets: true, project: projectSecret }),
     jobs: m.informer<Job>(R.jobs, { labelSelector: JOB_LABEL }),
     pooledRemoteMachines: m.informer<PooledRemoteMachine & Named>(R.pooledRemoteMachines),
     remoteMachineTemplates: m.informer<RemoteMachineTemplate & Named>(R.remoteMachineTemplates),

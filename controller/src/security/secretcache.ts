@@ -10,6 +10,7 @@
  * data, whose own Secret is kept.
  */
 import type { Secret } from "../reconcile/context.js";
+import { slim } from "../runtime/informer.js";
 
 export const DATALESS_SECRET_TYPES: ReadonlySet<string> = new Set([
   "helm.sh/release.v1",
@@ -20,7 +21,7 @@ export const DATALESS_SECRET_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /** A cached Secret: its data dropped when its type is one the controller never reads. */
-export function projectSecret(s: Secret, slim: (o: Secret) => Secret): Secret {
+export function projectSecret(s: Secret): Secret {
   const kept = slim(s);
   if (kept.type !== undefined && DATALESS_SECRET_TYPES.has(kept.type)) {
     delete kept.data;
