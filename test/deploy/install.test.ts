@@ -26,9 +26,10 @@ import { kubeconfigYaml } from "../bed/controlplane.js";
 import { CONTROLLER_NAMESPACE, controllerKubeconfig, serviceAccountToken, shippedRbac } from "../bed/identity.js";
 import { REPO_ROOT, startTestBed, type TestBed } from "../bed/index.js";
 import { apply, ensureNamespace, waitEstablished } from "../bed/kube.js";
+import { getMetrics } from "../bed/metrics.js";
 import { execFileAsync, freePort, stopPid, waitFor } from "../bed/util.js";
 import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "../bed/versions.js";
-import { type Any, getMetrics, INFRA, rest } from "../e2e/harness.js";
+import { type Any, INFRA, rest } from "../e2e/harness.js";
 
 const PROVIDER_LABEL = "cluster.x-k8s.io/provider";
 const DEPLOY = join(REPO_ROOT, "deploy");
@@ -323,7 +324,7 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
       assert.ok(lease.spec.holderIdentity);
       // /metrics by default: over HTTPS with a self-signed certificate of the Pod's name, no
       // token 401, a token without the right 403, the admin's 200; nothing of it on the health port.
-      const metrics = (token?: string) => getMetrics(metricsPort, token);
+      const metrics = (token?: string) => getMetrics(metricsPort, token ? { token } : {});
       const anon = await metrics();
       assert.equal(anon.status, 401);
       assert.equal(anon.subject, hostname());

@@ -5,60 +5,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
 import { controllerKubeconfig } from "../bed/identity.js";
 import type { TestBed } from "../bed/index.js";
 import { REPO_ROOT } from "../bed/index.js";
 import { apply } from "../bed/kube.js";
+import { getMetrics } from "../bed/metrics.js";
 import { freePort, stopPid, waitFor } from "../bed/util.js";
 
 export const INFRA = "infrastructure.cluster.x-k8s.io";
 // biome-ignore lint/suspicious/noExplicitAny: tests read deep into objects of many kinds
 export type Any = Record<string, any>;
-
-/**
- * GET a controller's /metrics over HTTPS. The controller serves it with a self-signed certificate
- * unless given one (its default, as controller-runtime's), so this does not verify it;
- * controller/src/security/metricscert.test.ts verifies a mounted one. `issuer` and `subject`
- * (common names) say what the server presented.
- */
-export function getMetrics(
-  port: number,
-  token?: string,
-): Promise<{ status: number; text: string; issuer: string; subject: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/metrics",
-        rejectUnauthorized: false,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-      },
-      (res) => {
-        const cert = (res.socket as TLSSocket).getPeerCertificate();
-        const cn = (n: { CN?: string | string[] } | undefined) => [n?.CN ?? ""].flat().join(",");
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => {
-          text += d;
-        });
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            text,
-            issuer: cn(cert.issuer),
-            subject: cn(cert.subject),
-          }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 export class ControllerProcess {
   child?: ChildProcess;
@@ -127,7 +84,7 @@ export class ControllerProcess {
 
   /** /metrics, read as the bed's admin (allowed to get /metrics under --metrics-auth=kube). */
   async metricsText(): Promise<string> {
-    const res = await getMetrics(this.metricsPort, this.bed.controlPlane.token);
+    const res = await getMetrics(this.metricsPort, { token: this.bed.controlPlane.token });
     if (res.status !== 200) throw new Error(`/metrics: HTTP ${res.status} ${res.text}`);
     return res.text;
   }

@@ -3,16 +3,15 @@
  * verified against its CA, its renewal picked up without a restart, a mismatched pair refused.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { request } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { TLSSocket } from "node:tls";
 import { Registry } from "prom-client";
+import { makeCA, makeServingCert } from "../../../test/bed/certs.js";
+import { getMetrics } from "../../../test/bed/metrics.js";
 import { serveMetrics } from "../runtime/http.js";
 import { metricsCertificate, readCertDir, selfSignedCert, watchCertDir } from "./metricscert.js";
 
@@ -23,91 +22,21 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
-
-/** A CA and a serving certificate for 127.0.0.1 signed by it, in `d` (tls.crt, tls.key, ca.crt). */
-function issue(d: string, cn: string): string {
-  const ca = join(d, `ca-${cn}`);
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    `/CN=ca-${cn}`,
-    "-keyout",
-    `${ca}.key`,
-    "-out",
-    `${ca}.crt`,
-  );
-  openssl(
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-subj",
-    `/CN=${cn}`,
-    "-keyout",
-    join(d, "new.key"),
-    "-out",
-    join(d, "new.csr"),
-  );
-  writeFileSync(join(d, "ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    join(d, "new.csr"),
-    "-CA",
-    `${ca}.crt`,
-    "-CAkey",
-    `${ca}.key`,
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    join(d, "ext"),
-    "-out",
-    join(d, "new.crt"),
-  );
+/** A CA and a serving certificate for 127.0.0.1 signed by it, as tls.crt and tls.key in `d`; the CA's PEM. */
+async function issue(d: string, cn: string): Promise<string> {
+  const ca = await makeCA(d, `ca-${cn}`);
+  const served = await makeServingCert(d, cn, ca, { ips: ["127.0.0.1"] });
   // As a Secret volume renews: both files replaced at once.
-  renameSync(join(d, "new.key"), join(d, "tls.key"));
-  renameSync(join(d, "new.crt"), join(d, "tls.crt"));
-  return execFileSync("cat", [`${ca}.crt`]).toString();
+  renameSync(served.key, join(d, "tls.key"));
+  renameSync(served.cert, join(d, "tls.crt"));
+  return readFileSync(ca.cert, "utf8");
 }
 
-function get(port: number, ca?: string, token?: string) {
-  return new Promise<{ status: number; cn: string; body: string }>((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/metrics",
-        ...(ca ? { ca } : { rejectUnauthorized: false }),
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        agent: false,
-      },
-      (res) => {
-        const cn = [(res.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ""].flat().join();
-        let body = "";
-        res.on("data", (d: Buffer) => {
-          body += d.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, cn, body }));
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
+/** GET /metrics as `token`, verified against `ca` when given. */
+const get = async (port: number, ca?: string, token?: string) => {
+  const r = await getMetrics(port, { ...(ca ? { ca } : {}), ...(token ? { token } : {}) });
+  return { status: r.status, cn: r.subject, body: r.text };
+};
 
 async function serve(tls?: { cert: string; key: string }) {
   const registry = new Registry();
@@ -135,7 +64,7 @@ describe("/metrics over HTTPS", () => {
 
   it("serves a mounted certificate, verified against its CA, and picks up its renewal without a restart", async () => {
     const d = mkdtempSync(join(dir, "mounted-"));
-    const ca1 = issue(d, "first");
+    const ca1 = await issue(d, "first");
     const m = await serve(await readCertDir(d));
     assert.equal((await get(m.port, ca1, "good")).cn, "first");
     await assert.rejects(
@@ -154,7 +83,7 @@ describe("/metrics over HTTPS", () => {
     );
     try {
       await new Promise((r) => setTimeout(r, 300));
-      const ca2 = issue(d, "second");
+      const ca2 = await issue(d, "second");
       const end = Date.now() + 5_000;
       while (seen.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       const after = await get(m.port, ca2, "good");
@@ -167,7 +96,7 @@ describe("/metrics over HTTPS", () => {
 
   it("refuses a key that is not the certificate's", async () => {
     const d = mkdtempSync(join(dir, "mismatch-"));
-    issue(d, "one");
+    await issue(d, "one");
     const other = await selfSignedCert(["two"]);
     writeFileSync(join(d, "tls.key"), other.key);
     await assert.rejects(readCertDir(d), /is not the key of/);
