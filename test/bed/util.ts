@@ -1,5 +1,5 @@
 /** Small process, port and polling helpers shared by the test bed modules. */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
@@ -26,6 +26,14 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** PIDs of the processes `sleep <arg>` (a test tags its sleeps with a unique argument to find them). */
+export const sleepsOf = (arg: string): string[] =>
+  spawnSync("pgrep", ["-f", `^sleep ${arg}$`])
+    .stdout.toString()
+    .trim()
+    .split("\n")
+    .filter(Boolean);
 
 /** Thrown inside a `waitFor` callback to stop waiting at once (the thing waited for died). */
 export class Fatal extends Error {}

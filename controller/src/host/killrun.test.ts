@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { sleepsOf } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { KILLED, killRunCommand, parseKill } from "./protocol.js";
 import { renderRunner, runInput, startAndFollowCommand } from "./runner.js";
@@ -37,13 +38,6 @@ const kill = (state: string, grace: number) => {
   return parseKill({ code: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() });
 };
 
-const alive = (tag: string) =>
-  spawnSync("pgrep", ["-f", `^sleep ${tag}$`])
-    .stdout.toString()
-    .trim()
-    .split("\n")
-    .filter(Boolean);
-
 describe("kill-run.sh on a real shell", () => {
   it("stops a run whose steps ignore TERM and keep forking: nothing of its session is left", async () => {
     // TERM is ignored by the step and inherited by its children, so only KILL ends them; the
@@ -57,7 +51,7 @@ describe("kill-run.sh on a real shell", () => {
       state = run.state;
       await new Promise((r) => setTimeout(r, 500));
       const k = kill(state, 1);
-      assert.deepEqual(alive(tag), [], "no process of the run is left");
+      assert.deepEqual(sleepsOf(tag), [], "no process of the run is left");
       assert.equal(k.state, "killed");
       assert.ok(k.processes > 5, `it signalled the session's processes (${k.processes})`);
       assert.match(readFileSync(join(state, "exit"), "utf8"), new RegExp(`^${KILLED} `), "the outcome is recorded");

@@ -4,6 +4,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
+import { sleepsOf } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { SENTINEL_STEP } from "./protocol.js";
 import {
@@ -382,12 +383,6 @@ runcmd: ["true", "exit 3", "touch $ROOT/never"]
 
   it("a timed-out step dies with its descendants; what earlier steps left in the background lives on", () => {
     const tag = `${process.pid}${Date.now() % 100000}`;
-    const alive = (secs: string) =>
-      spawnSync("pgrep", ["-f", `^sleep ${secs}$`])
-        .stdout.toString()
-        .trim()
-        .split("\n")
-        .filter(Boolean);
     try {
       const r = runLocally(
         `#cloud-config
@@ -398,9 +393,9 @@ runcmd:
         { limit: 2 },
       );
       assert.equal(r.exit, "exit 124 2");
-      assert.deepEqual(alive(`8${tag}`), [], "the step's grandchild was killed");
+      assert.deepEqual(sleepsOf(`8${tag}`), [], "the step's grandchild was killed");
       assert.equal(existsSync(join(r.root, "late")), false);
-      assert.equal(alive(`7${tag}`).length, 1, "the first step's background process was left alone");
+      assert.equal(sleepsOf(`7${tag}`).length, 1, "the first step's background process was left alone");
     } finally {
       spawnSync("pkill", ["-f", `^sleep [78]${tag}$`]);
     }
@@ -411,18 +406,12 @@ runcmd:
     // dies of the TERM, escapes an unfrozen kill, and a walk slower than the forks never ends. A
     // step forking every 20 ms hits both.
     const tag = `${process.pid}${Date.now() % 100000}`;
-    const alive = () =>
-      spawnSync("pgrep", ["-f", `^sleep 9${tag}$`])
-        .stdout.toString()
-        .trim()
-        .split("\n")
-        .filter(Boolean);
     try {
       // Bounded (500 forks), so a watchdog that never ends the step still lets the test end.
       const loop = `i=0; while [ $i -lt 500 ]; do sleep 9${tag} & sleep 0.02; i=$((i + 1)); done`;
       const r = runLocally(`#cloud-config\nruncmd: ["${loop}"]\n`, { limit: 2 });
       assert.equal(r.exit, "exit 124 1");
-      assert.deepEqual(alive(), [], "no child of the step lives on");
+      assert.deepEqual(sleepsOf(`9${tag}`), [], "no child of the step lives on");
     } finally {
       spawnSync("pkill", ["-f", `^sleep 9${tag}$`]);
     }
