@@ -1,6 +1,6 @@
 /** Command-line flags and environment of the controller; `--help` prints them. */
 import { parseArgs } from "node:util";
-import { JOB_ALLOWANCES, type JobAllowance } from "./reconcile/provisionjob.js";
+import { JOB_ALLOWANCES, type JobAllowance } from "./provisionjob/job.js";
 
 export interface Config {
   kubeconfig?: string;

@@ -12,23 +12,24 @@ import type {
   RemoteMachineTemplate,
 } from "@capi-remote/shared";
 import type { Config } from "./config.js";
+import type { Ctx } from "./controllers/context.js";
 import { POOL_MACHINE_CONTROLLER, registerPoolMachine } from "./controllers/pooledmachine/register.js";
 import { REMOTE_CLUSTER_CONTROLLER, registerRemoteCluster } from "./controllers/remotecluster/register.js";
 import { nodeToQueue, REMOTE_MACHINE_CONTROLLER, registerRemoteMachine } from "./controllers/remotemachine/register.js";
 import { registerTemplate, TEMPLATE_CONTROLLER } from "./controllers/template/register.js";
 import { probeLaneProber } from "./health/prober.js";
 import { R } from "./kube/api.js";
+import type { Named, Secret } from "./kube/objects.js";
 import { PoolClaims } from "./pool/claims.js";
-import type { Ctx, Named, Secret } from "./reconcile/context.js";
-import { NodeWatcher } from "./reconcile/nodes.js";
-import { JOB_LABEL, type Job } from "./reconcile/provisionjob.js";
-import { setRequirePinnedHostKeys } from "./reconcile/sshtarget.js";
+import { JOB_LABEL, type Job } from "./provisionjob/job.js";
 import { TaskManager } from "./reconcile/tasks.js";
 import { Manager } from "./runtime/manager.js";
 import type { WorkQueue } from "./runtime/queue.js";
 import { projectSecret } from "./security/secretcache.js";
+import { setRequirePinnedHostKeys } from "./security/sshtarget.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 import { slotLimits } from "./ssh/slots.js";
+import { NodeWatcher } from "./workload/nodes.js";
 
 /** The manager with every controller registered; `run()` starts it. */
 export function setUp(cfg: Config): Manager {

@@ -24,6 +24,9 @@ describe("structure check", () => {
       'import { readFileSync } from "node:fs";\nimport { x } from "../../controller/src/a.js";\n',
     );
     write("controller/src/ssh/x.ts", 'import { R } from "../kube/api.js";\n');
+    write("controller/src/provisionjob/x.ts", 'import { W } from "../workload/nodes.js";\n');
+    write("controller/src/workload/x.ts", 'import { PoolClaims } from "../pool/claims.js";\n');
+    write("controller/src/pool/x.ts", 'import type { Ctx } from "../controllers/context.js";\n');
     write("controller/src/controllers/a/status.ts", 'import { KubeApi } from "../../kube/api.js";\n');
     write("controller/src/controllers/a/phase.ts", 'import { y } from "../b/phase.js";\n');
     write(
@@ -40,6 +43,9 @@ describe("structure check", () => {
       /shared\/src\/io\.ts: shared does no I\/O/,
       /shared\/src\/io\.ts: shared imports .*outside shared/,
       /ssh\/x\.ts: host-side code imports/,
+      /provisionjob\/x\.ts: host-side code imports \.\.\/workload/,
+      /workload\/x\.ts: the Node watcher imports \.\.\/pool/,
+      /pool\/x\.ts: only setup\.ts and main\.ts import the controllers/,
       /controllers\/a\/status\.ts: status\.ts is pure/,
       /controller a imports controller b/,
       /views\/page\.tsx: views import only the model, not \.\.\/adapter/,

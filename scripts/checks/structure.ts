@@ -2,8 +2,12 @@
  * The structure rules of docs/architecture.md, checked in `npm test` (before any test file):
  *
  * - `shared/` imports nothing of ours outside itself and does no I/O (no `node:` module).
- * - What runs on or talks to machines (`host/`, `ssh/`, `tasks/`, `cloudinit/` in the
- *   controller) never imports the controllers, the reconcile layer, the runtime or the API layer.
+ * - What runs on or talks to machines (`host/`, `ssh/`, `tasks/`, `cloudinit/`, `provisionjob/`
+ *   in the controller) never imports the controllers, the reconcile layer, the runtime, the API
+ *   layer, the pool claims or the workload clusters' Node watcher.
+ * - The workload clusters' Node watcher (`workload/`) never imports the controllers, the pool
+ *   claims or the task manager: it is a cache the controllers read, as Cluster API's ClusterCache.
+ * - Only the composition root (`setup.ts`, `main.ts`) imports the controllers' floor.
  * - A controller's `status.ts` imports only `shared` and its own `scope.ts` (it stays pure), and a
  *   controller never imports another controller's folder.
  * - Extension: views import only the model, other views, UI libraries and `shared`'s pure
@@ -150,13 +154,26 @@ export function checkStructure(root: string): { broken: Violation[]; stale: stri
         if (spec.startsWith("node:")) bad(`shared does no I/O but imports ${spec}`);
         if (spec.startsWith("@capi-remote/")) bad(`shared imports ${spec}`);
       }
-      const hostSide = /^controller\/src\/(host|ssh|tasks|cloudinit)\//.test(rel);
+      const hostSide = /^controller\/src\/(host|ssh|tasks|cloudinit|provisionjob)\//.test(rel);
       if (
         hostSide &&
         relative_ &&
-        /^controller\/src\/(controllers|reconcile|runtime|kube|pool)\/|^controller\/src\/main/.test(to)
+        /^controller\/src\/(controllers|reconcile|runtime|kube|pool|workload)\/|^controller\/src\/(main|setup)/.test(to)
       )
-        bad(`host-side code imports ${spec} (controllers, reconcile, runtime or the API layer)`);
+        bad(`host-side code imports ${spec} (controllers, reconcile, runtime, the API layer, pool or workload)`);
+      if (
+        rel.startsWith("controller/src/workload/") &&
+        relative_ &&
+        /^controller\/src\/(controllers|reconcile|pool|tasks)\/|^controller\/src\/(main|setup)/.test(to)
+      )
+        bad(`the Node watcher imports ${spec} (controllers, pool claims or tasks)`);
+      if (
+        relative_ &&
+        to.startsWith("controller/src/controllers/") &&
+        !rel.startsWith("controller/src/controllers/") &&
+        !/^controller\/src\/(main|setup)\.ts$/.test(rel)
+      )
+        bad(`only setup.ts and main.ts import the controllers, not ${spec}`);
       const ctl = rel.match(/^controller\/src\/controllers\/([^/]+)\//);
       if (ctl && relative_) {
         const other = to.match(/^controller\/src\/controllers\/([^/]+)\//);

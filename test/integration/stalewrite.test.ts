@@ -13,7 +13,7 @@ import {
   type WriteDeps,
 } from "../../controller/src/controllers/remotemachine/writes.js";
 import { KubeApi, R } from "../../controller/src/kube/api.js";
-import { finalizerOps } from "../../controller/src/reconcile/diff.js";
+import { finalizerOps } from "../../controller/src/kube/patch.js";
 import { useBed } from "./helpers.js";
 
 const OTHER = "example.com/other-controller";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { parseLine, shellExitCheck } from "./protocol.js";
+import { asRoot, parseLine, shellExitCheck } from "./protocol.js";
 
 /** Runs the shell check on `line` under /bin/sh; true when it lets the script go on. */
 function shellSays(line: string): boolean {
@@ -21,4 +21,12 @@ describe("shellExitCheck agrees with parseLine", () => {
     const ok = parsed.kind === "exit" && parsed.code === 0;
     it(`${JSON.stringify(line)}: ${ok ? "succeeded" : "failed"}`, () => assert.equal(shellSays(line), ok));
   }
+});
+
+describe("asRoot", () => {
+  it("uses sudo -n only for a non-root user who asked for it", () => {
+    assert.equal(asRoot("id -u", true, "capi"), "sudo -n sh -c 'id -u'");
+    assert.equal(asRoot("id -u", true, "root"), "sh -c 'id -u'");
+    assert.equal(asRoot("it's", false, "capi"), "sh -c 'it'\\''s'");
+  });
 });

@@ -17,7 +17,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { planBootstrap } from "../cloudinit/plan.js";
-import { provisionScript } from "../reconcile/provisionjob.js";
+import { provisionScript } from "../provisionjob/job.js";
 import { KILLED, killRunCommand, stateProbeCommand, TIMED_OUT, tailCommand } from "./protocol.js";
 import { renderRunner, runInput, startAndFollowCommand, startCommand, watchCommand } from "./runner.js";
 

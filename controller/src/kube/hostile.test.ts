@@ -8,9 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import { type Node, projectNode, WORKLOAD_NODES } from "../reconcile/nodes.js";
 import { Informer } from "../runtime/informer.js";
 import { makeLogger } from "../runtime/log.js";
+import { type Node, projectNode, WORKLOAD_NODES } from "../workload/nodes.js";
 import { ApiError, KubeApi, R, type ResponseLimits, ResponseTooLarge } from "./api.js";
 
 const servers: Server[] = [];

@@ -4,8 +4,8 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { NodeWatcher } from "../reconcile/nodes.js";
 import { makeLogger } from "../runtime/log.js";
+import { NodeWatcher } from "../workload/nodes.js";
 import { checkWorkloadKubeconfig, kubeConfigOf } from "./kubeconfig.js";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";

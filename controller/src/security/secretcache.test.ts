@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Secret } from "../reconcile/context.js";
-import { sshTargetFor } from "../reconcile/sshtarget.js";
+import type { Secret } from "../kube/objects.js";
 import { DATALESS_SECRET_TYPES, datalessNote, projectSecret } from "./secretcache.js";
+import { sshTargetFor } from "./sshtarget.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const secret = (name: string, type: string | undefined, data: Record<string, string>): Secret => ({

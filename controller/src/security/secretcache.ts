@@ -9,7 +9,7 @@
  * nothing: a value the controller never reads cannot reach its output except through bootstrap
  * data, whose own Secret is kept.
  */
-import type { Secret } from "../reconcile/context.js";
+import type { Secret } from "../kube/objects.js";
 import { slim } from "../runtime/informer.js";
 
 export const DATALESS_SECRET_TYPES: ReadonlySet<string> = new Set([

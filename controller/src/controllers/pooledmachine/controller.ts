@@ -15,10 +15,10 @@
  */
 import { claimantName, holds, poolPhaseOf, returningAfterOf } from "@capi-remote/shared";
 import { isConflict, isNotFound, R } from "../../kube/api.js";
-import type { Ctx } from "../../reconcile/context.js";
-import { mergePatch } from "../../reconcile/diff.js";
+import { mergePatch } from "../../kube/patch.js";
 import { defineReconciler, type Result } from "../../runtime/reconciler.js";
 import { fingerprint } from "../../ssh/hostkeys.js";
+import type { Ctx } from "../context.js";
 import { type Deps, taskKey } from "./deps.js";
 import { duplicate, legacy, returned } from "./phases/claim.js";
 import { conditions } from "./phases/conditions.js";

@@ -1,6 +1,7 @@
 /** What the pool machine phases share: dependencies, memory, and setting a condition. */
 import { API_VERSION, setCondition } from "@capi-remote/shared";
-import type { Ctx, Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
+import type { Ctx } from "../context.js";
 import type { Memory, PRM, Scope } from "./scope.js";
 
 export interface Deps {

@@ -3,10 +3,11 @@
  * yielding of mirror-only updates.
  */
 import { RemoteAnnotations, type RemoteMachine } from "@capi-remote/shared";
-import type { Ctx, Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Manager } from "../../runtime/manager.js";
 import { type WorkQueue, Yielding } from "../../runtime/queue.js";
+import type { Ctx } from "../context.js";
 import { pooledMachineReconciler } from "./controller.js";
 import { addPoolMachineIndexes, machineToReturningPoolMachines, mirrorsOnly, secretToPoolMachines } from "./watches.js";
 

@@ -10,7 +10,7 @@ import type {
   RemoteMachine,
   returningAfterOf,
 } from "@capi-remote/shared";
-import type { Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
 import { FreshCache } from "../../runtime/fresh.js";
 
 export type PRM = PooledRemoteMachine & Named;

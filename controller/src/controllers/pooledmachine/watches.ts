@@ -1,6 +1,6 @@
 /** What wakes a pool machine, answered from informer indexes. */
 import { type Machine, PoolAnnotations, type PooledRemoteMachine, returningAfterOf } from "@capi-remote/shared";
-import type { Named, Secret } from "../../reconcile/context.js";
+import type { Named, Secret } from "../../kube/objects.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Indexed } from "../../runtime/store.js";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Cluster, RemoteCluster } from "@capi-remote/shared";
-import type { Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
 import { remoteClusterReconciler } from "./controller.js";
 
 type RC = RemoteCluster & Named;

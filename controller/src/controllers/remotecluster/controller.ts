@@ -15,10 +15,11 @@ import {
   RemoteClusterStatusSchema,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../../kube/api.js";
-import type { Ctx, Named } from "../../reconcile/context.js";
-import { mergePatch } from "../../reconcile/diff.js";
+import type { Named } from "../../kube/objects.js";
+import { mergePatch } from "../../kube/patch.js";
 import { defineReconciler, type Result } from "../../runtime/reconciler.js";
 import type { Indexed } from "../../runtime/store.js";
+import type { Ctx } from "../context.js";
 import { remoteClusterStatus } from "./status.js";
 
 type RC = RemoteCluster & Named;

@@ -1,10 +1,11 @@
 /** The RemoteCluster controller's registration: its own objects, and their Clusters. */
 import type { RemoteCluster } from "@capi-remote/shared";
-import type { Ctx, Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
 import type { Informer } from "../../runtime/informer.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Manager } from "../../runtime/manager.js";
 import type { WorkQueue } from "../../runtime/queue.js";
+import type { Ctx } from "../context.js";
 import { remoteClusterReconciler } from "./controller.js";
 import { clusterToRemoteCluster } from "./watches.js";
 

@@ -12,11 +12,11 @@
  * between passes is in deps.ts's Memory.
  */
 import { ApiError, isConflict, isNotFound, R } from "../../kube/api.js";
+import { mergePatch } from "../../kube/patch.js";
 import { withSpecDefaults } from "../../migration/defaults.js";
-import type { Ctx } from "../../reconcile/context.js";
-import { mergePatch } from "../../reconcile/diff.js";
 import { defineReconciler, type Result } from "../../runtime/reconciler.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
+import type { Ctx } from "../context.js";
 import { type Deps, logOf, Memory } from "./deps.js";
 import { bootstrapData, clusterInfra } from "./phases/bootstrapdata.js";
 import { cleanup, removeFinalizer, settle, stopTasks } from "./phases/delete.js";

@@ -5,11 +5,12 @@
  */
 import { CAPI_GROUP, RemoteAnnotations, type RemoteMachineStatus, setCondition } from "@capi-remote/shared";
 import { R } from "../../kube/api.js";
-import type { Ctx, Named, Secret } from "../../reconcile/context.js";
-import { sshTargetFor } from "../../reconcile/sshtarget.js";
+import type { Named, Secret } from "../../kube/objects.js";
 import { FreshCache } from "../../runtime/fresh.js";
 import type { PhaseResult } from "../../runtime/reconciler.js";
 import type { StatusWriter } from "../../runtime/statuswriter.js";
+import { sshTargetFor } from "../../security/sshtarget.js";
+import type { Ctx } from "../context.js";
 import type { RM, Scope } from "./scope.js";
 import type { WriteDeps } from "./writes.js";
 

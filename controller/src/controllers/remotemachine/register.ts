@@ -3,10 +3,11 @@
  * mappers read, and what wakes it (watches.ts answers each from an index).
  */
 import { claimantName, isClaimable, type PooledRemoteMachine } from "@capi-remote/shared";
-import type { Ctx, Named } from "../../reconcile/context.js";
-import type { Node } from "../../reconcile/nodes.js";
+import type { Named } from "../../kube/objects.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Manager } from "../../runtime/manager.js";
+import type { Node } from "../../workload/nodes.js";
+import type { Ctx } from "../context.js";
 import { remoteMachineReconciler } from "./controller.js";
 import {
   addRemoteMachineIndexes,

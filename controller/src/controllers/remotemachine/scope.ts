@@ -3,7 +3,7 @@
  * passes. Every scope field says which step sets it; phases read only what an earlier phase set.
  */
 import type { Cluster, Condition, Machine, RemoteMachine, RemoteMachineStatus } from "@capi-remote/shared";
-import type { Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
 
 export type RM = RemoteMachine & Named;
 

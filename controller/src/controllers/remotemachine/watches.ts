@@ -12,8 +12,8 @@ import {
   type RemoteMachine,
   referenceOf,
 } from "@capi-remote/shared";
-import type { Named, Secret } from "../../reconcile/context.js";
-import { JOB_LABEL, type Job } from "../../reconcile/provisionjob.js";
+import type { Named, Secret } from "../../kube/objects.js";
+import { JOB_LABEL, type Job } from "../../provisionjob/job.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Indexed } from "../../runtime/store.js";
 

@@ -14,8 +14,8 @@
  */
 import { REMOTE_MACHINE_FINALIZER, RemoteAnnotations, type RemoteMachine } from "@capi-remote/shared";
 import { ApiError, type KubeApi, R } from "../../kube/api.js";
-import type { Named } from "../../reconcile/context.js";
-import { annotationOps, finalizerOps, type JsonPatchOp } from "../../reconcile/diff.js";
+import type { Named } from "../../kube/objects.js";
+import { annotationOps, finalizerOps, type JsonPatchOp } from "../../kube/patch.js";
 
 export type RM = RemoteMachine & Named;
 

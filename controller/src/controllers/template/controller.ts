@@ -13,9 +13,10 @@ import {
   RemoteMachineTemplateStatusSchema,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../../kube/api.js";
-import type { Ctx, Named } from "../../reconcile/context.js";
-import { mergePatch } from "../../reconcile/diff.js";
+import type { Named } from "../../kube/objects.js";
+import { mergePatch } from "../../kube/patch.js";
 import { defineReconciler, type Result } from "../../runtime/reconciler.js";
+import type { Ctx } from "../context.js";
 import { type PoolMember, templateStatus } from "./status.js";
 
 type T = RemoteMachineTemplate & Named;

@@ -1,8 +1,9 @@
 /** The template controller's registration: templates recount when a machine of their pool changes. */
-import type { Ctx } from "../../reconcile/context.js";
+
 import { keyOf } from "../../runtime/informer.js";
 import type { Manager } from "../../runtime/manager.js";
 import type { WorkQueue } from "../../runtime/queue.js";
+import type { Ctx } from "../context.js";
 import { templateReconciler } from "./controller.js";
 import { addTemplateIndexes, poolToTemplates } from "./watches.js";
 

@@ -1,6 +1,6 @@
 /** What wakes a RemoteMachineTemplate: a change in the pool it counts, from an informer index. */
 import type { RemoteMachineTemplate } from "@capi-remote/shared";
-import type { Named } from "../../reconcile/context.js";
+import type { Named } from "../../kube/objects.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Indexed } from "../../runtime/store.js";
 

@@ -5,8 +5,8 @@
  */
 import { ConditionType, formatTime, parseFacts, Reason, RemoteAnnotations } from "@capi-remote/shared";
 import { R } from "../../../kube/api.js";
-import { sshTargetFor } from "../../../reconcile/sshtarget.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
+import { sshTargetFor } from "../../../security/sshtarget.js";
 import { fingerprint } from "../../../ssh/hostkeys.js";
 import { condition, type Deps, taskKey } from "../deps.js";
 import type { Scope } from "../scope.js";

@@ -17,10 +17,10 @@ import {
   returningAfterOf,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../../../kube/api.js";
-import { sshTargetFor } from "../../../reconcile/sshtarget.js";
 import type { Phase } from "../../../runtime/reconciler.js";
 import { ownerMismatch } from "../../../security/ownership.js";
 import { releaseCleanup } from "../../../security/quarantine.js";
+import { sshTargetFor } from "../../../security/sshtarget.js";
 import { type CondStatus, condition, type Deps, taskKey } from "../deps.js";
 import type { Scope } from "../scope.js";
 

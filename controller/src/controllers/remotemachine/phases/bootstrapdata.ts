@@ -13,7 +13,7 @@ import {
   RemoteAnnotations,
 } from "@capi-remote/shared";
 import { stateDirFor } from "../../../host/protocol.js";
-import { secretValue } from "../../../reconcile/context.js";
+import { secretValue } from "../../../kube/objects.js";
 import type { Phase } from "../../../runtime/reconciler.js";
 import { block, type Deps, secretOf, sshTarget } from "../deps.js";
 import type { Scope } from "../scope.js";

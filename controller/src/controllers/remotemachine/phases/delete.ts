@@ -6,8 +6,8 @@
 import { ConditionType, cleanUpCommandsOf, Reason, RemoteAnnotations } from "@capi-remote/shared";
 import { cleanupCommands } from "../../../cleanup/sequence.js";
 import { stateDirFor } from "../../../host/protocol.js";
+import { secretValue } from "../../../kube/objects.js";
 import { finalizerHandOver, ownsDeletion } from "../../../migration/k0smotron.js";
-import { secretValue } from "../../../reconcile/context.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
 import { connectionChanged } from "../../../security/connection.js";
 import { ownerMismatch } from "../../../security/ownership.js";

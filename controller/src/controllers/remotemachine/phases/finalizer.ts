@@ -9,8 +9,8 @@
  */
 import { REMOTE_MACHINE_FINALIZER, RemoteAnnotations } from "@capi-remote/shared";
 import { R } from "../../../kube/api.js";
+import { finalizerOps } from "../../../kube/patch.js";
 import { finalizerHandOver, hasK0smotronFinalizer } from "../../../migration/k0smotron.js";
-import { finalizerOps } from "../../../reconcile/diff.js";
 import type { Deps } from "../deps.js";
 import type { RM } from "../scope.js";
 import { guardedOps } from "../writes.js";

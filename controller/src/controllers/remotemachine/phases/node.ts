@@ -5,9 +5,9 @@
  */
 import { ConditionType, Reason, RemoteAnnotations } from "@capi-remote/shared";
 import { R } from "../../../kube/api.js";
-import { secretValue } from "../../../reconcile/context.js";
-import { matchNode, type Node, type Workload } from "../../../reconcile/nodes.js";
+import { secretValue } from "../../../kube/objects.js";
 import type { Phase } from "../../../runtime/reconciler.js";
+import { matchNode, type Node, type Workload } from "../../../workload/nodes.js";
 import { condition, type Deps, logOf, secretOf } from "../deps.js";
 import type { Scope } from "../scope.js";
 

@@ -15,8 +15,8 @@ import {
   RemoteAnnotations,
 } from "@capi-remote/shared";
 import { isNotFound, R } from "../../../kube/api.js";
+import type { Named } from "../../../kube/objects.js";
 import { claimPatch, propagatedMetadata } from "../../../pool/copy.js";
-import type { Named } from "../../../reconcile/context.js";
 import type { Phase } from "../../../runtime/reconciler.js";
 import { block, condition, type Deps } from "../deps.js";
 import type { RM, Scope } from "../scope.js";

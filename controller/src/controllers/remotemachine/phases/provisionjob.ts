@@ -23,7 +23,7 @@ import {
   ownedBy,
   provisionScript,
   provisionSecret,
-} from "../../../reconcile/provisionjob.js";
+} from "../../../provisionjob/job.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
 import { block, condition, type Deps } from "../deps.js";
 import type { Scope } from "../scope.js";

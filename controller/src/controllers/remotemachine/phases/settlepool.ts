@@ -5,7 +5,7 @@
  * new claimant's Node of the same name must not be registered before that).
  */
 import { formatTime, type PooledRemoteMachine, Reason, referenceOf } from "@capi-remote/shared";
-import type { Named } from "../../../reconcile/context.js";
+import type { Named } from "../../../kube/objects.js";
 import { type CleanupKind, cleanupKindOf } from "../../../security/quarantine.js";
 import { type Deps, targetOf } from "../deps.js";
 import type { Release, Scope } from "../scope.js";

@@ -1,7 +1,7 @@
 /** Host-key policies of targets and bastions (H7, M1 strict mode, L5, H1 limits). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Secret } from "./context.js";
+import type { Secret } from "../kube/objects.js";
 import { type ConnectionSpec, sshTargetFor } from "./sshtarget.js";
 
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";

@@ -5,8 +5,8 @@
  * the address mean "refuse", and text that breaks a limit is a condition, never a partial list.
  */
 import { DEFAULT_SSH_PORT, Reason } from "@capi-remote/shared";
+import { type Secret, secretValue } from "../kube/objects.js";
 import { type HostKeyLines, type HostKeyPolicy, hostKeyLinesFor, KnownHostsError } from "../ssh/hostkeys.js";
-import { type Secret, secretValue } from "./context.js";
 import type { ConnectionSpec } from "./sshtarget.js";
 
 type Refusal = { reason: string; message: string };

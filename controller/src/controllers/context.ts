@@ -1,41 +1,23 @@
-/** What every reconciler gets: API, caches, events, logs, metrics, tasks. */
+/**
+ * What every reconciler gets: API, caches, events, logs, metrics, tasks. It sits beside the
+ * controllers' folders (not in runtime/) because it names what setup.ts builds from every floor
+ * below: pool claims, the task manager, the Node watcher, the health prober.
+ */
 
-import type {
-  Cluster,
-  Machine,
-  PooledRemoteMachine,
-  RemoteCluster,
-  RemoteMachine,
-  RemoteMachineTemplate,
-} from "@capi-remote/shared";
+import type { Cluster, Machine, PooledRemoteMachine, RemoteMachine, RemoteMachineTemplate } from "@capi-remote/shared";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { HealthProber } from "../health/prober.js";
 import type { KubeApi } from "../kube/api.js";
+import type { Named, Secret } from "../kube/objects.js";
 import type { PoolClaims } from "../pool/claims.js";
+import type { Job, JobAllowance } from "../provisionjob/job.js";
+import type { TaskManager } from "../reconcile/tasks.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { WorkQueue } from "../runtime/queue.js";
-import type { NodeWatcher } from "./nodes.js";
-import type { Job, JobAllowance } from "./provisionjob.js";
-import type { TaskManager } from "./tasks.js";
-
-export interface Secret {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
-  data?: Record<string, string>;
-  type?: string;
-}
-
-/** A Secret's value under `key`, decoded; undefined when absent. */
-export function secretValue(s: Secret | undefined, key: string): string | undefined {
-  const v = s?.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
-}
-
-export type Named = { metadata: { name: string; namespace?: string } };
+import type { NodeWatcher } from "../workload/nodes.js";
 
 export interface Ctx {
   api: KubeApi;
@@ -64,5 +46,3 @@ export interface Ctx {
   };
   now: () => Date;
 }
-
-export type { RemoteCluster };

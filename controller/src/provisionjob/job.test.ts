@@ -12,11 +12,12 @@ import type { RemoteMachine } from "@capi-remote/shared";
 import {
   entrypointScript,
   jobName,
+  jobOutcome,
   jobPolicyViolation,
   ownedBy,
   provisionJob,
   provisionSecret,
-} from "./provisionjob.js";
+} from "./job.js";
 
 const rm = (spec: RemoteMachine["spec"]): RemoteMachine => ({
   apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1",
@@ -269,5 +270,22 @@ describe("provisionJob: what the controller will not make", () => {
     assert.equal(jobPolicyViolation(teleport), undefined);
     assert.equal(jobPolicyViolation(okta), undefined);
     assert.equal(jobPolicyViolation(withPod({ serviceAccountName: "default" })), undefined);
+  });
+});
+
+describe("jobOutcome", () => {
+  it("reads Complete, Failed and running Jobs", () => {
+    assert.equal(
+      jobOutcome({ metadata: { name: "j" }, status: { conditions: [{ type: "Complete", status: "True" }] } }).state,
+      "succeeded",
+    );
+    assert.deepEqual(
+      jobOutcome({
+        metadata: { name: "j" },
+        status: { conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] },
+      }),
+      { state: "failed", message: "BackoffLimitExceeded:" },
+    );
+    assert.equal(jobOutcome({ metadata: { name: "j" }, status: {} }).state, "running");
   });
 });

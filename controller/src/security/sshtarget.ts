@@ -10,12 +10,12 @@ import {
   Reason,
   type RemoteMachineSpec,
 } from "@capi-remote/shared";
+import { type Secret, secretValue } from "../kube/objects.js";
 import { withK0smotronDefaults } from "../migration/defaults.js";
-import { datalessNote } from "../security/secretcache.js";
 import type { SSHTarget } from "../ssh/executor.js";
 import type { HostKeyPolicy } from "../ssh/hostkeys.js";
-import { type Secret, secretValue } from "./context.js";
 import { hostKeyPolicies } from "./hostkeypolicy.js";
+import { datalessNote } from "./secretcache.js";
 
 /**
  * The controller-wide --require-pinned-host-keys flag, set once at start (main.ts): every

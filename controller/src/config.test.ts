@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseConfig } from "./config.js";
+
+describe("parseConfig", () => {
+  it("defaults", () => {
+    const c = parseConfig([], {});
+    assert.ok(c !== "help");
+    assert.equal(c.concurrency, 50);
+    assert.equal(c.leaderElect, true);
+    assert.equal(c.healthAddress, ":8081");
+    assert.equal(c.metricsAddress, ":8443");
+    assert.equal(c.metricsSecure, true);
+    assert.equal(c.metricsCertDir, undefined);
+    assert.equal(c.leaseDurationMs, 15_000);
+  });
+  it("metrics: 0 turns the endpoint off; --metrics-secure takes true or false", () => {
+    const c = parseConfig(["--metrics-addr=0", "--metrics-secure=false", "--metrics-cert-dir=/certs"], {});
+    assert.ok(c !== "help");
+    assert.equal(c.metricsAddress, "");
+    assert.equal(c.metricsSecure, false);
+    assert.equal(c.metricsCertDir, "/certs");
+    assert.throws(() => parseConfig(["--metrics-secure=maybe"], {}), /--metrics-secure must be true or false/);
+  });
+  it("flags win over the environment", () => {
+    const c = parseConfig(["--concurrency=3", "--leader-elect=false"], {
+      CAPI_REMOTE_CONCURRENCY: "7",
+      POD_NAMESPACE: "ns1",
+    });
+    assert.ok(c !== "help");
+    assert.equal(c.concurrency, 3);
+    assert.equal(c.leaderElect, false);
+    assert.equal(c.leaderElectionNamespace, "ns1");
+  });
+  it("rejects bad values with a readable message", () => {
+    assert.throws(() => parseConfig(["--concurrency=zero"], {}), /--concurrency must be a positive number/);
+    assert.throws(() => parseConfig(["--log-level=loud"], {}), /--log-level/);
+    assert.throws(() => parseConfig(["--no-such-flag"], {}), /Unknown option/);
+  });
+  it("--help", () => assert.equal(parseConfig(["--help"], {}), "help"));
+});
