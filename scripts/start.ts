@@ -21,7 +21,12 @@ import { makeKeyPair } from "../test/bed/fixtures.js";
 import { createHost, destroyHost, reapStaleHosts, type TestHost } from "../test/bed/hosts.js";
 import { REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
 import { apply, ensureNamespace } from "../test/bed/kube.js";
-import { clusterCaSecret, markControlPlaneInitialized, prepareKubeadmHost } from "../test/bed/kubeadm.js";
+import {
+  clusterCaSecret,
+  hostNodeRegistration,
+  markControlPlaneInitialized,
+  prepareKubeadmHost,
+} from "../test/bed/kubeadm.js";
 import { ensureBinaries, KUBEADM_BINARIES, VERSIONS } from "../test/bed/versions.js";
 import { type Any, ControllerProcess, makeCluster, objects, testBootstrap } from "../test/e2e/harness.js";
 import { createDemoCluster, createDemoPool } from "./demo.js";
@@ -112,13 +117,7 @@ async function localEnvironment(kubeadm: boolean) {
             spec: {
               template: {
                 spec: {
-                  joinConfiguration: {
-                    nodeRegistration: {
-                      name: "{{ ds.meta_data.local_hostname }}",
-                      criSocket: "unix:///run/containerd/containerd.sock",
-                      ignorePreflightErrors: ["all"],
-                    },
-                  },
+                  joinConfiguration: { nodeRegistration: hostNodeRegistration() },
                 },
               },
             },

@@ -343,19 +343,28 @@ export const poolTemplate = (name: string, pool = name) => ({
   spec: { template: { spec: { pool } } },
 });
 
-/** A RemoteMachine, its bootstrap Secret and its Machine. */
+/** A bootstrap provider's config for a Machine (its data then comes from that provider) and the Machine's version. */
+export interface BootstrapConfigRef {
+  configRef: { apiGroup: string; kind: string; name: string };
+  version: string;
+}
+
+/** A RemoteMachine, its bootstrap Secret (or a bootstrap provider's config) and its Machine. */
 export async function makeMachine(
   bed: TestBed,
   ns: string,
   name: string,
   cluster: string,
   rmSpec: Any,
-  bootstrap: string,
+  bootstrap: string | BootstrapConfigRef,
   opts: { format?: string; annotations?: Record<string, string>; controlPlane?: boolean } = {},
 ): Promise<void> {
-  const secret = bootstrapSecret(`${name}-bootstrap`, cluster, bootstrap);
+  const secret = (value: string) => {
+    const s = bootstrapSecret(`${name}-bootstrap`, cluster, value);
+    return { ...s, stringData: { ...s.stringData, ...(opts.format ? { format: opts.format } : {}) } };
+  };
   await objects(bed, ns).apply([
-    { ...secret, stringData: { ...secret.stringData, ...(opts.format ? { format: opts.format } : {}) } },
+    ...(typeof bootstrap === "string" ? [secret(bootstrap)] : []),
     {
       apiVersion: `${INFRA}/v1beta2`,
       kind: "RemoteMachine",
@@ -368,7 +377,9 @@ export async function makeMachine(
       metadata: { name, ...(opts.controlPlane ? { labels: { "cluster.x-k8s.io/control-plane": "" } } : {}) },
       spec: {
         clusterName: cluster,
-        bootstrap: { dataSecretName: `${name}-bootstrap` },
+        ...(typeof bootstrap === "string"
+          ? { bootstrap: { dataSecretName: `${name}-bootstrap` } }
+          : { version: bootstrap.version, bootstrap: { configRef: bootstrap.configRef } }),
         infrastructureRef: { apiGroup: INFRA, kind: "RemoteMachine", name },
       },
     },

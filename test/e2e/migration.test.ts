@@ -2,18 +2,23 @@
  * Taking over a running k0smotron installation in place (docs/migration.md), on the real bed:
  * objects written exactly as k0smotron's controller leaves them (both API versions, provisioned
  * machines, pool machines reserved in status only, a deletion in progress held by k0smotron's
- * finalizer, zero values as Go clients write them), k0smotron's controller gone, capi-remote
- * started. Nothing runs again on any machine, no pool machine gets a second holder, every object
- * shows capi-remote's status within seconds (the figure is printed), the deletion completes and
- * cleans up, and a new machine takes the one free pool machine.
+ * finalizer, a bootstrap k0smotron failed, zero values and objects as Go clients write them),
+ * k0smotron's controller gone, capi-remote started. Nothing runs again on any machine k0smotron
+ * provisioned, the failed one is bootstrapped once, no pool machine gets a second holder, every
+ * object shows capi-remote's status within seconds (the figure is printed), the deletion completes
+ * and cleans up, and a new machine takes the one free pool machine. Then the way back: capi-remote
+ * stopped, docs/migration.md's rollback patches applied, every object is in a state k0smotron's
+ * types decode and its controller acts on as before (its pool lookup finds each machine's own pool
+ * machine, every condition passes metav1.Condition's validation, no v1beta1-only field name).
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { countLines, createHost, destroyHost, type TestHost, writeHostFile } from "../bed/hosts.js";
-import { canMakeHosts } from "../bed/index.js";
+import { canMakeHosts, startTestBed, type TestBed } from "../bed/index.js";
+import { ensureNamespace } from "../bed/kube.js";
 import { waitFor } from "../bed/util.js";
-import { useBed } from "../integration/helpers.js";
 import {
   type Any,
   ControllerProcess,
@@ -33,7 +38,9 @@ const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
 const POOL_MACHINE = "remote.infrastructure.cluster.x-k8s.io/pool-machine";
 
 describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
-  const t = useBed("migrate");
+  // A bed of its own: the way back deletes capi-remote's admission policies, which the shared bed
+  // keeps for every other suite.
+  const t = { bed: undefined as unknown as TestBed, ns: `migrate-${randomBytes(3).toString("hex")}` };
   const hosts: Record<string, TestHost> = {};
   let o: ReturnType<typeof objects>;
   let ctl: ControllerProcess | undefined;
@@ -49,9 +56,11 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
   const now = "2026-01-01T00:00:00Z";
 
   before(async () => {
+    t.bed = await startTestBed();
+    await ensureNamespace(t.bed.clients, t.ns);
     o = objects(t.bed, t.ns);
     const key = await makeKeyPair("ed25519");
-    for (const n of ["v1", "v2", "pa", "pb", "pc"]) hosts[n] = await createHost(`mig-${n}`, [key.publicKey]);
+    for (const n of ["v1", "v2", "pa", "pb", "pc", "fx"]) hosts[n] = await createHost(`mig-${n}`, [key.publicKey]);
     // k0smotron ran each bootstrap once already: its runs file has that line.
     for (const n of ["v1", "v2", "pa", "pb"]) await writeHostFile(hosts[n] as TestHost, RUNS, "run by k0smotron\n");
     await o.apply([sshKeySecret(t.ns, "ssh-key", key)]);
@@ -101,8 +110,17 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     await o.apply([
       pm("pm-a", "pa", { customCleanUpCommands: cleanup }),
       pm("pm-b", "pb", { customCleanUpCommands: cleanup }),
-      pm("pm-c", "pc", { port: 0, user: "" }),
     ]);
+    // pm-c exactly as a Go client marshals k0smotron's v1beta2 struct (no omitempty on port, user,
+    // status; a zero ObjectMeta's creationTimestamp is null), with the API server's default field
+    // validation, as client-go sends it.
+    await rest(t.bed, "POST", `/apis/${INFRA}/v1beta2/namespaces/${t.ns}/pooledremotemachines`, {
+      kind: "PooledRemoteMachine",
+      apiVersion: `${INFRA}/v1beta2`,
+      metadata: { name: "pm-c", namespace: t.ns, creationTimestamp: null, labels: { "example.com/rack": "r1" } },
+      spec: { pool: "workers", machine: { address: h("pc"), port: 0, user: "", sshKeyRef: { name: "ssh-key" } } },
+      status: { reserved: false, machineRef: { name: "", namespace: "" } },
+    });
     // Pool RemoteMachines as k0smotron fills them in from the pool machine (labels too).
     const poolRm = (host: string) => ({
       pool: "workers",
@@ -115,7 +133,16 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     });
     await makeMachine(t.bed, t.ns, "k-pool-a", "c1", poolRm("pa"), testBootstrap(t.bed));
     await makeMachine(t.bed, t.ns, "k-del", "c1", poolRm("pb"), testBootstrap(t.bed));
-    for (const name of ["k-v1", "k-v2", "k-pool-a", "k-del"])
+    // A bootstrap k0smotron tried and failed (no provider ID): k0smotron would retry it; so does capi-remote.
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "k-failed",
+      "c1",
+      { address: h("fx"), port: 22, user: "root", workingDir: "/etc/k0smotron", sshKeyRef: { name: "ssh-key" } },
+      testBootstrap(t.bed, { registerNode: false }),
+    );
+    for (const name of ["k-v1", "k-v2", "k-pool-a", "k-del", "k-failed"])
       await o.patchInfra("remotemachines", name, {
         metadata: { finalizers: [K0S_FINALIZER], labels: { "example.com/rack": "r1" } },
       });
@@ -138,6 +165,26 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       ["k-del", "pb"],
     ] as const)
       await writeStatus("v1beta2", "remotemachines", name, k0sV2(host));
+    // k0smotron's updateStatus after a failed Provision: BootstrapExecSucceeded False, the summary
+    // Ready False, the v1beta1 failure fields under status.deprecated.
+    await writeStatus("v1beta2", "remotemachines", "k-failed", {
+      conditions: [
+        {
+          type: "BootstrapExecSucceeded",
+          status: "False",
+          reason: "InternalError",
+          message: "Check the bootstrap logs for more details",
+          lastTransitionTime: now,
+        },
+        { type: "Ready", status: "False", reason: "InternalError", message: "", lastTransitionTime: now },
+      ],
+      deprecated: {
+        v1beta1: {
+          failureReason: "ProvisionFailed",
+          failureMessage: "failed to provision RemoteMachine: exit status 1",
+        },
+      },
+    });
     await writeStatus("v1beta1", "pooledremotemachines", "pm-a", {
       reserved: true,
       machineRef: { name: "k-pool-a", namespace: t.ns },
@@ -158,6 +205,7 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
   after(async () => {
     await ctl?.stop();
     for (const h of Object.values(hosts)) await destroyHost(h);
+    await t.bed?.stop();
   });
 
   it("takes over: nothing runs again, no second holder, capi-remote's status within seconds, the deletion completes", async () => {
@@ -172,7 +220,7 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
         const rms = await o.list("remotemachines");
         const prms = await o.list("pooledremotemachines");
         const pending: string[] = [];
-        for (const name of ["k-v1", "k-v2", "k-pool-a"]) {
+        for (const name of ["k-v1", "k-v2", "k-pool-a", "k-failed"]) {
           const rm = rms.find((x) => x.metadata.name === name);
           const ready = o.condition(rm ?? {}, "Ready");
           if (ready?.reason !== "Provisioned" || rm?.status?.initialization?.provisioned !== true)
@@ -190,16 +238,19 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     const ms = Date.now() - started;
     console.log(`# migration: every object showed capi-remote's status ${ms} ms after the controller was started`);
 
+    // k0smotron's failed bootstrap ran once under capi-remote, and its failure is no longer reported.
+    const failed = shown.rms.find((x) => x.metadata.name === "k-failed") as Any;
+    assert.equal(await countLines(hosts.fx as TestHost, RUNS, "run"), 1, "k-failed bootstrapped once");
+    assert.equal(failed.status.deprecated?.v1beta1?.failureReason, undefined, JSON.stringify(failed.status));
+    assert.equal(failed.status.failureReason, undefined);
+    assert.equal(o.condition(failed, "BootstrapExecSucceeded")?.reason, "BootstrapSucceeded");
+
     // No second holder: pm-a is k-pool-a's (adopted with its UID), pm-b went back, pm-c free.
     const byName = (n: string) => shown.prms.find((p) => p.metadata.name === n) as Any;
     const kPoolA = shown.rms.find((x) => x.metadata.name === "k-pool-a") as Any;
     assert.equal(byName("pm-a").metadata.annotations?.[CLAIMED_BY], "k-pool-a");
     assert.equal(byName("pm-a").status.phase, "InUse");
     assert.equal(kPoolA.metadata.annotations?.[POOL_MACHINE], "pm-a");
-    if (byName("pm-b").metadata.annotations?.[CLAIMED_BY] !== undefined) {
-      const { writeFile } = await import("node:fs/promises");
-      await writeFile("/tmp/wt-e-ctl.log", await ctl.log());
-    }
     assert.equal(byName("pm-b").metadata.annotations?.[CLAIMED_BY], undefined, "pm-b returned by the deletion");
     assert.notEqual(byName("pm-b").status.reserved, true);
     assert.equal(byName("pm-c").status.phase, "Available");
@@ -208,7 +259,16 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     assert.equal(await countLines(hosts.pb as TestHost, CLEANED, "cleaned"), 1);
     for (const n of ["v1", "v2", "pa"]) assert.equal(await countLines(hosts[n] as TestHost, CLEANED, "cleaned"), 0);
 
-    // A new pool machine is taken from the free one only, and labels reach its Machine.
+    // A new pool machine is taken from the free one only, and labels reach its Machine. Its
+    // RemoteMachine as a Go client writes k0smotron's v1beta2 struct: sshKeyRef is a struct
+    // without omitempty, so an unset one is {name: ""}; the zero status is {}.
+    await rest(t.bed, "POST", `/apis/${INFRA}/v1beta2/namespaces/${t.ns}/remotemachines`, {
+      kind: "RemoteMachine",
+      apiVersion: `${INFRA}/v1beta2`,
+      metadata: { name: "new-pool", namespace: t.ns, creationTimestamp: null },
+      spec: { pool: "workers", sshKeyRef: { name: "" } },
+      status: {},
+    });
     await makeMachine(
       t.bed,
       t.ns,
@@ -235,10 +295,107 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       assert.equal(await countLines(hosts[n] as TestHost, RUNS, "run"), 1, `runs on ${n}`);
 
     // Deleting a taken-over machine completes and cleans up through capi-remote.
-    await o.deleteMachine("k-v1");
-    await waitFor("k-v1 gone", async () => ((await o.rmOrUndefined("k-v1")) ? undefined : true), {
+    await o.deleteMachine("k-v2");
+    await waitFor("k-v2 gone", async () => ((await o.rmOrUndefined("k-v2")) ? undefined : true), {
       timeoutMs: 60_000,
     });
-    assert.equal(await countLines(hosts.v1 as TestHost, CLEANED, "cleaned"), 1);
+    assert.equal(await countLines(hosts.v2 as TestHost, CLEANED, "cleaned"), 1);
+  });
+
+  it("the way back: with capi-remote stopped and the rollback patches applied, k0smotron's controller would find every object as it left it", async () => {
+    await ctl?.stop();
+    ctl = undefined;
+    // docs/migration.md, "Going back", in its order. capi-remote's admission policies go first:
+    // they refuse spec changes of held pool machines and provisioned RemoteMachines, and the claim
+    // annotations, which the next steps change.
+    const admission = "/apis/admissionregistration.k8s.io/v1";
+    const mine = "labelSelector=cluster.x-k8s.io%2Fprovider%3Dinfrastructure-remote";
+    const held = (name: string) =>
+      rest(
+        t.bed,
+        "PATCH",
+        path("v1beta2", "pooledremotemachines", name),
+        [{ op: "move", from: "/spec/machine/customCleanUpCommands", path: "/spec/machine/cleanUpCommands" }],
+        "application/json-patch+json",
+      );
+    await assert.rejects(held("pm-a"), /cannot change while RemoteMachine k-pool-a holds it/);
+    for (const kind of ["validatingadmissionpolicybindings", "validatingadmissionpolicies"])
+      await rest(t.bed, "DELETE", `${admission}/${kind}?${mine}`);
+    await waitFor("capi-remote's admission policies gone", async () => {
+      const left = await rest(t.bed, "GET", `${admission}/validatingadmissionpolicies?${mine}`);
+      return (left.items ?? []).length === 0;
+    });
+    // Objects written through v1beta1 while capi-remote ran keep the v1beta1 name
+    // customCleanUpCommands, which k0smotron's v1beta2 schema prunes: the rename (k0smotron also
+    // copies a pool machine's cleanUpCommands onto its RemoteMachine on every pass); k0smotron's
+    // finalizer in place of capi-remote's; capi-remote's claim records off the pool machines.
+    const jsonPatch = (plural: string, name: string, ops: Any[]) =>
+      rest(t.bed, "PATCH", path("v1beta2", plural, name), ops, "application/json-patch+json");
+    await waitFor("the renames pass admission", async () => {
+      for (const rm of await o.list("remotemachines"))
+        if (rm.spec.customCleanUpCommands)
+          await jsonPatch("remotemachines", rm.metadata.name, [
+            { op: "move", from: "/spec/customCleanUpCommands", path: "/spec/cleanUpCommands" },
+          ]);
+      for (const p of await o.list("pooledremotemachines"))
+        if (p.spec.machine.customCleanUpCommands) await held(p.metadata.name);
+      return true;
+    });
+    for (const rm of await o.list("remotemachines"))
+      await jsonPatch("remotemachines", rm.metadata.name, [
+        { op: "replace", path: "/metadata/finalizers", value: [K0S_FINALIZER] },
+      ]);
+    for (const p of await o.list("pooledremotemachines"))
+      await o.patchInfra("pooledremotemachines", p.metadata.name, {
+        metadata: { annotations: { [CLAIMED_BY]: null, [`${CLAIMED_BY}-uid`]: null } },
+      });
+
+    // What k0smotron's controller reads, through its own version (v1beta2).
+    const back = await o.list("remotemachines");
+    const pools = await o.list("pooledremotemachines");
+    assert.deepEqual(back.map((r) => r.metadata.name).sort(), ["k-failed", "k-pool-a", "k-v1", "new-pool"]);
+    for (const rm of back) {
+      const name = rm.metadata.name;
+      // It skips a machine with status.initialization.provisioned or a provider ID: nothing runs again.
+      assert.equal(rm.status?.initialization?.provisioned, true, `${name}: provisioned`);
+      assert.ok(rm.spec.providerID, `${name}: provider ID`);
+      assert.deepEqual(rm.metadata.finalizers, [K0S_FINALIZER], `${name}: k0smotron's finalizer only`);
+      assert.equal(rm.spec.customCleanUpCommands, undefined, `${name}: no v1beta1-only field`);
+      // Its status patch sends every condition back; its CRD validates them as metav1.Condition.
+      for (const c of (rm.status?.conditions ?? []) as Any[]) {
+        assert.match(
+          c.type,
+          /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+        );
+        assert.match(c.reason ?? "", /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/, `${name}/${c.type}: reason`);
+        assert.ok(["True", "False", "Unknown"].includes(c.status), `${name}/${c.type}: status`);
+        assert.ok(!Number.isNaN(Date.parse(c.lastTransitionTime)), `${name}/${c.type}: lastTransitionTime`);
+        assert.equal(typeof (c.message ?? ""), "string");
+      }
+      // For a pool machine it first looks up the pool machine reserved under this name
+      // (status.reserved and status.machineRef.name); finding none, it would reserve a free one and
+      // overwrite this machine's address. Each must find its own.
+      if (rm.spec.pool) {
+        const mine = pools.filter(
+          (p) => p.spec.pool === rm.spec.pool && p.status?.reserved === true && p.status?.machineRef?.name === name,
+        );
+        assert.equal(mine.length, 1, `${name}: k0smotron's lookup finds ${mine.length} pool machines`);
+        assert.equal(mine[0].spec.machine.address, rm.spec.address, `${name}: its own pool machine`);
+        assert.equal(mine[0].status.machineRef.namespace, t.ns);
+      }
+    }
+    // The one pool machine nobody holds is free in k0smotron's eyes; every pool machine has its
+    // cleanup commands under the v1beta2 name and no claim record for k0smotron to copy onto the
+    // RemoteMachine it reserves it for.
+    assert.deepEqual(
+      pools.filter((p) => p.status?.reserved !== true).map((p) => p.metadata.name),
+      ["pm-b"],
+    );
+    for (const p of pools) {
+      assert.equal(p.spec.machine.customCleanUpCommands, undefined, p.metadata.name);
+      assert.equal(p.metadata.annotations?.[CLAIMED_BY], undefined, p.metadata.name);
+    }
+    for (const n of ["pm-a", "pm-b"])
+      assert.deepEqual(pools.find((p) => p.metadata.name === n)?.spec.machine.cleanUpCommands, cleanup, n);
   });
 });

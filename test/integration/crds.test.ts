@@ -121,6 +121,117 @@ describe("CRDs on a real API server", () => {
     }
   });
 
+  // The remote-machine manifests of k0smotron's docs (capi-remote.md, capi-adoption.md,
+  // capi-remotemachine-windows.md) and of its own e2e tests (inttest/capi-remote-machine*,
+  // capi-docker-clusterclass), as written there except: names made unique, the namespace
+  // dropped (the test's own), placeholders filled in. The Teleport and Okta ASA pages' shape is
+  // refused on purpose (see "rejects provision job with containers where k0smotron's docs put
+  // them" below).
+  const k0smotronDocsAndTests = parse(`
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteCluster
+  metadata: {name: adoption, annotations: {cluster.x-k8s.io/paused: "true"}}
+  spec: {controlPlaneEndpoint: {host: 1.2.3.4, port: 6443}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteMachine
+  metadata:
+    name: adoption-cp-0
+    annotations:
+      cluster.x-k8s.io/paused: "true"
+      cluster.x-k8s.io/cloned-from-name: my-cluster-cp-template
+      cluster.x-k8s.io/cloned-from-groupkind: RemoteMachineTemplate.infrastructure.cluster.x-k8s.io
+    labels:
+      cluster.x-k8s.io/cluster-name: my-cluster
+      cluster.x-k8s.io/control-plane: "true"
+      cluster.x-k8s.io/control-plane-name: my-cluster
+  spec: {address: 1.2.3.4, port: 22, user: root, sshKeyRef: {name: my-cluster-cp-ssh-key}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteMachine
+  metadata: {name: docs-sudo}
+  spec: {address: 1.2.3.4, port: 22, user: my-user, useSudo: true, sshKeyRef: {name: my-user-key}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteMachine
+  metadata: {name: docs-cleanup}
+  spec:
+    address: 1.2.3.4
+    port: 22
+    user: root
+    sshKeyRef: {name: footloose-key}
+    customCleanUpCommands:
+      - "systemctl stop custom-service"
+      - "/custom-cleanup-script.sh"
+      - "/usr/local/bin/k0s etcd leave"
+      - "/usr/local/bin/k0s stop"
+      - "/usr/local/bin/k0s reset"
+      - "rm -rf /opt/custom-data"
+      - "echo 'Custom cleanup completed'"
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteCluster
+  metadata: {name: windows}
+  spec: {}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: PooledRemoteMachine
+  metadata: {name: windows-cp-0}
+  spec: {pool: cp, machine: {address: 10.0.0.6, port: 22, user: ubuntu, useSudo: true, sshKeyRef: {name: linux-ssh-key}}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteMachine
+  metadata: {name: windows-worker-0}
+  spec: {address: 10.0.0.7, port: 22, user: Administrator, sshKeyRef: {name: windows-ssh-key}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteCluster
+  metadata: {name: inttest-null-spec}
+  spec:
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteClusterTemplate
+  metadata: {name: inttest-clusterclass}
+  spec: {template: {spec: {}}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: PooledRemoteMachine
+  metadata: {name: inttest-labelled, labels: {my-custom-label: my-custom-value}}
+  spec: {pool: default, machine: {address: 10.0.0.5, port: 22, user: root, commandsAsScript: true, sshKeyRef: {name: footloose-key}}}
+- apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+  kind: RemoteMachine
+  metadata: {name: inttest-job}
+  spec:
+    address: 10.0.0.5
+    user: root
+    useSudo: true
+    provisionJob:
+      sshCommand: "ssh -o \\"StrictHostKeyChecking=no\\""
+      scpCommand: "scp -o \\"StrictHostKeyChecking=no\\""
+      jobSpecTemplate:
+        spec:
+          template:
+            spec:
+              containers:
+                - name: ssh
+                  image: makhov/alpine-ssh:latest
+                  volumeMounts:
+                    - name: ssh-key
+                      mountPath: /root/.ssh
+                      readOnly: true
+              volumes:
+                - name: ssh-key
+                  secret:
+                    secretName: footloose-key
+                    items:
+                      - key: id_rsa
+                        path: id_rsa
+                        mode: 0600
+              restartPolicy: Never
+`) as Obj[];
+
+  it("every remote-machine manifest of k0smotron's docs and e2e tests applies unchanged and reads back", async () => {
+    for (const m of k0smotronDocsAndTests) {
+      await create(m);
+      const back = (await get(m.kind, m.metadata.name, "v1beta2")) as Obj;
+      if (m.spec) assertContains(back.spec, m.spec, `${m.kind}/${m.metadata.name}.spec`);
+      const { labels, annotations } = m.metadata as { labels?: object; annotations?: object };
+      const meta = { ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) };
+      assertContains(back.metadata, meta, `${m.kind}/${m.metadata.name}.metadata`);
+    }
+  });
+
   // What k0smotron's API server accepts and Go clients write: zero values of structs without
   // omitempty (PooledMachineSpec's port and user, sshKeyRef's name), empty strings in YAML, a
   // control plane endpoint without port. The controller reads them as k0smotron does

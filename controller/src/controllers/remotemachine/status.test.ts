@@ -202,6 +202,20 @@ describe("status setters", () => {
     }
   });
 
+  it("setProvisioned: a failure recorded before (k0smotron's ProvisionFailed) is gone, the cached status untouched", () => {
+    const failure = { failureReason: "ProvisionFailed", failureMessage: "exit status 1" };
+    const cached: RemoteMachineStatus = { deprecated: { v1beta1: { ...failure } } };
+    const st: RemoteMachineStatus = { ...cached };
+    setProvisioned(st, "10.0.0.1", undefined, undefined);
+    assert.equal(st.deprecated, undefined);
+    assert.deepEqual(cached.deprecated?.v1beta1, failure);
+    const withConditions: RemoteMachineStatus = {
+      deprecated: { v1beta1: { ...failure, conditions: [c("Ready", "True")] } },
+    };
+    setProvisioned(withConditions, "10.0.0.1", undefined, undefined);
+    assert.deepEqual(withConditions.deprecated, { v1beta1: { conditions: [c("Ready", "True")] } });
+  });
+
   it("setBootstrapSucceeded / Failed / Running record phase, time (seconds) and step", () => {
     const ok: RemoteMachineStatus = { bootstrap: { phase: "Running", startedAt: "2026-01-02T03:00:00Z" } };
     setBootstrapSucceeded(ok, at, 4);

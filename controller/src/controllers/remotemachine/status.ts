@@ -93,6 +93,15 @@ export function setProvisioned(
   status.addresses = [{ type: "ExternalIP", address }, ...(host ? [{ type: "Hostname" as const, address: host }] : [])];
   delete status.failureReason;
   delete status.failureMessage;
+  // A failure recorded before no longer holds: k0smotron keeps its ProvisionFailed here, on a
+  // machine capi-remote then bootstraps (docs/migration.md). A new object, not an edit: the
+  // nested one may be the cached status this one is diffed against.
+  const v1 = status.deprecated?.v1beta1;
+  if (v1 && (v1.failureReason !== undefined || v1.failureMessage !== undefined)) {
+    const { failureReason: _r, failureMessage: _m, ...rest } = v1;
+    if (Object.keys(rest).length) status.deprecated = { v1beta1: rest };
+    else delete status.deprecated;
+  }
 }
 
 /** The bootstrap ran to the end (`steps` when known: the last step is the one reached). */
