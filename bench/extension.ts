@@ -15,6 +15,10 @@
  * controllers) holding the objects: first render and update as above (extension/test/realhost/
  * jest/bench.jest.tsx), and the update end to end (a status PATCH on the API server to the change
  * on screen, through the watch and Freelens's store, which applies watch events once a second).
+ * The real host runs in a 1280x800 window (extension/test/realhost/jest/harness.tsx windowOf):
+ * Freelens's virtual list renders the rows that window shows, not all 5,000 (jsdom has no layout;
+ * the count of rows in the DOM is printed). Both hosts change an object in view at the top of the
+ * list: on the Pools page a machine of pool-00 (its first row), on Machines the first Machine.
  *
  * Run: npm run bench -- extension   (needs /usr/bin/chromium: test/bed/install-system-deps.sh --browser,
  * and Freelens's prepared tree: extension/test/realhost/prepare.sh, made on first use)
@@ -295,13 +299,14 @@ async function measureRealHost(tree: string, extDir: string, n: number) {
       CAPI_REALHOST_NS: "bench",
       CAPI_REALHOST_EXT: extDir,
       CAPI_REALHOST_BENCH_OUT: out,
+      CAPI_REALHOST_COUNT: String(n),
     });
     const failed = results.filter((r) => r.status !== "passed");
     if (failed.length || results.length === 0)
       throw new Error(`real-host bench failed: ${failed.map((r) => r.failureMessages.join("\n")).join("\n")}`);
     return JSON.parse(readFileSync(out, "utf8")) as Record<
       string,
-      { render: number; update: number; endToEnd: number }
+      { render: number; update: number; endToEnd: number; rows: number }
     >;
   } finally {
     await stopControlPlane(cp);
@@ -359,7 +364,7 @@ async function realHost(base: Figures, big: Figures) {
       "\nreal host (Freelens 1.9.0 renderer under jsdom, real API server) beside the stand-in (Chromium, objects from memory)",
     );
     console.log(
-      "page          objects   first render: real / stand-in (ms)   update: real / stand-in (ms)   update end to end, real (ms)",
+      "page          objects   first render: real / stand-in (ms)   update: real / stand-in (ms)   update end to end, real (ms)   rows in the DOM, real",
     );
     for (const [n, real, standin] of [
       [50, realBase, base],
@@ -368,7 +373,7 @@ async function realHost(base: Figures, big: Figures) {
       for (const [name, r] of Object.entries(real)) {
         const s = standin[name];
         console.log(
-          `${name.padEnd(13)} ${String(n).padStart(7)}   ${`${r.render.toFixed(1)} / ${s?.render.toFixed(1) ?? "-"}`.padStart(33)}   ${`${r.update.toFixed(1)} / ${s?.update.toFixed(1) ?? "-"}`.padStart(27)}   ${r.endToEnd.toFixed(0).padStart(28)}`,
+          `${name.padEnd(13)} ${String(n).padStart(7)}   ${`${r.render.toFixed(1)} / ${s?.render.toFixed(1) ?? "-"}`.padStart(33)}   ${`${r.update.toFixed(1)} / ${s?.update.toFixed(1) ?? "-"}`.padStart(27)}   ${r.endToEnd.toFixed(0).padStart(28)}   ${String(r.rows).padStart(20)}`,
         );
       }
     const rr = Math.max(...Object.values(realBig).map((r) => r.render));

@@ -20,7 +20,7 @@ import { apply, clientsFor, parseYamlObjects, waitEstablished } from "../bed/kub
 import { INFRA, makeCluster, objects } from "../e2e/harness.js";
 import { useBed } from "../integration/helpers.js";
 import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
-import { shoot } from "./screenshots.js";
+import { listBox, shoot, WINDOW } from "./screenshots.js";
 
 // CAPI_REALHOST_FILES (comma-separated) runs only some of them while iterating on one.
 const FILES = process.env.CAPI_REALHOST_FILES?.split(",") ?? [
@@ -88,7 +88,9 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
   after(async () => {
     if (bare) await stopControlPlane(bare);
     if (installInto) await stopControlPlane(installInto);
-    rmSync(scratch, { recursive: true, force: true });
+    // CAPI_REALHOST_KEEP=1 keeps the scratch folder (the kept markup, the extension) for a look.
+    if (process.env.CAPI_REALHOST_KEEP) console.log(`# kept ${scratch}`);
+    else rmSync(scratch, { recursive: true, force: true });
   });
 
   /**
@@ -331,6 +333,7 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       "rbac-remote-machines-forbidden",
       "rbac-cordon-refused",
       "rbac-all-namespaces-forbidden",
+      "dialog-install",
       "install-offer",
       "install-refused",
       "install-done",
@@ -338,7 +341,7 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       FILES.includes(
         n.startsWith("missing")
           ? "missing.jest.tsx"
-          : n.startsWith("install")
+          : n.startsWith("install") || n === "dialog-install"
             ? "install.jest.tsx"
             : n.startsWith("rbac-all")
               ? "rbac-all.jest.tsx"
@@ -353,5 +356,17 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
     console.log(`# ${names.length} screenshots in ${Date.now() - t0} ms: ${out}/freelens-*.png`);
     assert.deepEqual(names, [...expected].sort());
     for (const n of names) assert.ok(statSync(join(out, `freelens-${n}.png`)).size > 10_000, `${n}.png is empty`);
+    if (names.includes("page-machines")) {
+      // The list height the harness gives Freelens's virtual lists is the one Chromium lays out
+      // for the Machines page with Freelens's CSS in the same window.
+      const box = await listBox(shots, "page-machines");
+      console.log(
+        `# Machines list box in a ${WINDOW.width}x${WINDOW.height} window: ${box.width.toFixed(0)}x${box.height.toFixed(0)} px (harness: ${WINDOW.listWidth}x${WINDOW.listHeight})`,
+      );
+      assert.ok(
+        Math.abs(box.height - WINDOW.listHeight) <= 8,
+        `list box ${box.height} px, harness ${WINDOW.listHeight}`,
+      );
+    }
   });
 });

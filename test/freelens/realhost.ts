@@ -74,6 +74,8 @@ export async function runJest(
           "-n",
           "5",
           node,
+          // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run.
+          ...(process.env.CAPI_REALHOST_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
           join(core, "node_modules/jest/bin/jest.js"),
           "--runInBand",
           "--forceExit",

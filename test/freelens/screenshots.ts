@@ -3,8 +3,9 @@
  * by the jest suites with `keep(name)`), rendered in Chromium with Freelens 1.9.0's own CSS (its
  * published renderer.css and fonts, the UI components' CSS and its CSS modules compiled from the
  * prepared tree) and the lens-dark theme's colours as Freelens applies them (CSS variables on the
- * root element).
- * Approximate: jsdom drops inline styles whose values use var(), and Electron's window is absent.
+ * root element), in a viewport of the window the harness gives the host (window.json: 1280x800).
+ * Approximate: Electron's window frame is absent, and jsdom laid nothing out (a virtual list's
+ * height is the one the harness gives it, which `listBox` checks against Chromium's layout).
  */
 import { execFile } from "node:child_process";
 import {
@@ -23,6 +24,11 @@ import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 
 const run = promisify(execFile);
+
+/** The window the harness gives the host, and the list box it gives Freelens's virtual lists. */
+export const WINDOW = JSON.parse(
+  readFileSync(new URL("../../extension/test/realhost/jest/window.json", import.meta.url), "utf8"),
+) as { width: number; height: number; listWidth: number; listHeight: number };
 const cache = () => process.env.CAPI_REMOTE_CACHE ?? join(homedir(), ".cache", "capi-remote");
 
 /** renderer.css and fonts of @freelensapp/core 1.9.0 (published on npm), cached. */
@@ -57,20 +63,23 @@ function themeVariables(tree: string): string {
 }
 
 /**
- * Freelens's CSS modules (55 .module.scss files: the main layout, sidebar, ...), compiled with the
- * tree's own sass and kept in the tree. Under jest their class names are the plain names
- * (identity-obj-proxy), and the published renderer.css has them hashed, so without these the
- * frame's grid layout is missing from the screenshots.
+ * Freelens's CSS modules (the main layout, sidebar, badge, ...), compiled with the tree's own sass
+ * and kept in the tree. Under jest their class names are the plain names (identity-obj-proxy),
+ * and the published renderer.css has them hashed, so without these the frame's grid layout is
+ * missing from the screenshots. Plain names collide where hashes do not: the hotbar's and the
+ * catalog's `.badge` (absolutely placed, for the hotbar's icons) would move every Badge, so the
+ * modules of the root frame's hotbar and catalog, which a cluster frame never shows, are left out.
  */
 async function moduleCss(tree: string): Promise<string> {
-  const file = join(tree, ".capi-remote-modules.css");
+  const file = join(tree, ".capi-remote-modules-cluster-frame.css");
   if (existsSync(file)) return file;
   const sassDir = readdirSync(join(tree, "node_modules/.pnpm")).find((d) => /^sass@\d/.test(d));
   if (!sassDir) throw new Error("no sass in Freelens's tree");
   const script = `
     const sass = require(${JSON.stringify(join(tree, "node_modules/.pnpm", sassDir, "node_modules/sass"))});
     const { execFileSync } = require("node:child_process");
-    const files = execFileSync("find", ["src", "-name", "*.module.scss"]).toString().trim().split("\\n").sort();
+    const files = execFileSync("find", ["src", "-name", "*.module.scss"]).toString().trim().split("\\n")
+      .filter((f) => !/\\/(hotbar|catalog)\\//.test(f)).sort();
     const css = files.map((f) => sass.compile(f, { loadPaths: ["src", "node_modules"], quietDeps: true, logger: sass.Logger.silent }).css);
     require("node:fs").writeFileSync(${JSON.stringify(`${file}.tmp`)}, css.join("\\n"));`;
   await run(join(cache(), "freelens-tools/node/bin/node"), ["-e", script], { cwd: join(tree, "packages/core") });
@@ -104,7 +113,7 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"],
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: WINDOW.width, height: WINDOW.height } });
     for (const name of names) {
       const body = readFileSync(join(from, `${name}.html`), "utf8");
       const file = join(from, `${name}.page.html`);
@@ -119,9 +128,10 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
           // The frame's contents are folded away (max-height 0) by a rule the cluster frame lifts
           // when it is shown; jsdom's DOM has no frame around them.
           ` .mainLayout > .contents { max-height: none !important; }` +
-          // A virtual list's outer height comes from a stubbed AutoSizer (420,000 px in jsdom's
-          // markup), too tall for a full-page shot; its rows' own container has the real height.
-          ` .VirtualList .list { height: auto !important; }</style></head>${body}</html>`,
+          // The harness's tooltip mock writes each tooltip as a <div> after its target (an icon, a
+          // badge); a real tooltip shows only while the pointer is on the target.
+          ` [data-testid^="tooltip-content-for-"], i.Icon + div:not([class]), .badge + div:not([class])` +
+          ` { display: none !important; }</style></head>${body}</html>`,
       );
       await page.goto(`file://${file}`);
       await page.evaluate(() => document.fonts.ready);
@@ -131,4 +141,27 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
     await browser.close();
   }
   return names;
+}
+
+/**
+ * The box Chromium gives the first virtual list (`.VirtualList`) of a page made by `shoot` (its
+ * `<name>.page.html` in `from`) in the harness's window, with the list's own content not counted
+ * (its height is what the harness set): what AutoSizer would measure in a real window.
+ */
+export async function listBox(from: string, name: string): Promise<{ width: number; height: number }> {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: WINDOW.width, height: WINDOW.height } });
+    await page.goto(`file://${join(from, `${name}.page.html`)}`);
+    await page.addStyleTag({ content: ".VirtualList > div, .VirtualList .list { height: 0 !important; }" });
+    return await page.evaluate(() => {
+      const r = document.querySelector(".VirtualList")?.getBoundingClientRect();
+      return { width: r?.width ?? 0, height: r?.height ?? 0 };
+    });
+  } finally {
+    await browser.close();
+  }
 }

@@ -17,6 +17,7 @@ import {
   type KindKey,
   type KindState,
   type Obj,
+  Refused,
   type UiActions,
 } from "../model/types.js";
 import type { EntryProps } from "../views/menus.js";
@@ -110,6 +111,26 @@ export function errorText(err: unknown): string {
     .join(": ");
 }
 
+/** Whether the API server answered 403 (the host's JsonApiErrorParsed keeps the Status in `error`). */
+export function isForbidden(err: unknown): boolean {
+  return chain(err).some((x) => x.code === 403 || x.status === 403 || x.statusCode === 403 || x.reason === "Forbidden");
+}
+
+/**
+ * A refused change, told once. Both hosts show every 403 of the cluster's API as an error
+ * notification of their own (the bare Status message; Lens's and Freelens's api-kube injectable,
+ * which marks the error `isUsedForNotification`) before the caller sees the error. The action
+ * then says what was refused and why in its own notification, so the host's, whose message is
+ * this very error, is withdrawn: one notification per refusal.
+ */
+function refusal(err: unknown): unknown {
+  if (!isForbidden(err)) return err;
+  const store = Renderer.Component.notificationsStore;
+  const shown = store.notifications.find((n) => n.message === err);
+  if (shown?.id !== undefined) store.remove(shown.id);
+  return new Refused(errorText(err), { cause: err });
+}
+
 class LensSource implements DataSource {
   private readonly entries = new Map<KindKey, Entry>();
   private readonly eventNamespaces = new Set<string>();
@@ -200,12 +221,20 @@ class LensSource implements DataSource {
   async patch(kind: KindKey, obj: Obj, patch: unknown, type: "merge" | "json"): Promise<void> {
     const desc = { name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
     const api = this.entry(kind).api;
-    if (type === "json") await api.patch(desc, patch as Parameters<HostApi["patch"]>[1] & unknown[], "json");
-    else await api.patch(desc, patch as Parameters<HostApi["patch"]>[1], "merge");
+    try {
+      if (type === "json") await api.patch(desc, patch as Parameters<HostApi["patch"]>[1] & unknown[], "json");
+      else await api.patch(desc, patch as Parameters<HostApi["patch"]>[1], "merge");
+    } catch (e) {
+      throw refusal(e);
+    }
   }
 
   async remove(kind: KindKey, obj: Obj): Promise<void> {
-    await this.entry(kind).api.delete({ name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" });
+    try {
+      await this.entry(kind).api.delete({ name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" });
+    } catch (e) {
+      throw refusal(e);
+    }
   }
 
   /**
@@ -257,8 +286,13 @@ function installClient(api: HostApi): InstallClient | undefined {
   const { patch, post } = json as JsonRequests;
   return {
     apply: async (path, manifest) => {
-      // JSON is YAML: the apply body is the object as JSON.
-      await patch.call(json, path, { data: manifest }, { headers: { "content-type": "application/apply-patch+yaml" } });
+      // JSON is YAML: the apply body is the object as JSON. A refusal is told in the install's
+      // report, not in the host's notification as well.
+      await patch
+        .call(json, path, { data: manifest }, { headers: { "content-type": "application/apply-patch+yaml" } })
+        .catch((e: unknown) => {
+          throw refusal(e);
+        });
     },
     canI: async (right) => {
       const review = await post.call(json, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {

@@ -7,7 +7,7 @@
  * RBAC, the controller), stopping at the first refusal; the result always lists what was applied,
  * what failed and why, and what was not applied. Pure: the host's client is passed in.
  */
-import type { Obj } from "./types.js";
+import { type Obj, Refused } from "./types.js";
 
 /** The field manager the install's server-side apply writes under. */
 export const FIELD_MANAGER = "capi-remote-lens-extension";
@@ -97,6 +97,7 @@ const errorOf = (e: unknown): { error: string; forbidden: boolean } => {
   const x = e as { message?: unknown; code?: number; status?: number; reason?: string; error?: { code?: number } };
   const error = typeof x?.message === "string" ? x.message : String(e);
   const forbidden =
+    e instanceof Refused ||
     x?.code === 403 ||
     x?.status === 403 ||
     x?.error?.code === 403 ||

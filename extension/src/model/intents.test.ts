@@ -6,12 +6,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PoolAnnotations } from "@capi-remote/shared/contract";
 import { poolAction, scaleDeployment, setClusterPaused } from "./intents.js";
-import type { DataSource, KindKey, KindState, Obj, UiActions } from "./types.js";
+import { type DataSource, type KindKey, type KindState, type Obj, Refused, type UiActions } from "./types.js";
 
-function fake(
-  items: Partial<Record<KindKey, Obj[]>>,
-  opts: { answer?: boolean; loaded?: boolean; fail?: string } = {},
-) {
+function fake(items: Partial<Record<KindKey, Obj[]>>, opts: { answer?: boolean; loaded?: boolean; fail?: Error } = {}) {
   const patches: { kind: KindKey; name: string; patch: unknown; type: string }[] = [];
   const said = {
     ok: [] as string[],
@@ -22,7 +19,7 @@ function fake(
     items: (k) => items[k] ?? [],
     state: (): KindState => ({ loaded: opts.loaded ?? true, missing: false }),
     patch: async (kind, obj, patch, type) => {
-      if (opts.fail) throw new Error(opts.fail);
+      if (opts.fail) throw opts.fail;
       patches.push({ kind, name: obj.metadata.name, patch, type });
     },
     remove: async () => {},
@@ -113,9 +110,23 @@ describe("intents", () => {
     assert.match(f.said.confirms[0]?.message ?? "", /One Machine of MachineDeployment md is deleted/);
   });
 
-  it("reports a refused patch as an error", async () => {
-    const f = fake({ pooledRemoteMachines: [obj("pm")] }, { fail: "forbidden: user cannot patch" });
+  it("reports a failed patch as one error naming the action", async () => {
+    const f = fake({ pooledRemoteMachines: [obj("pm")] }, { fail: new Error("connection reset") });
     assert.equal(await poolAction(f.source, f.ui, obj("pm"), "cordon"), false);
-    assert.match(f.said.error[0] ?? "", /Cordon pm failed: forbidden/);
+    assert.deepEqual(f.said.error, ["Cordon pm failed: connection reset"]);
+  });
+
+  it("says a forbidden change was refused, with the API server's reason, once", async () => {
+    const why = 'machinedeployments "md" is forbidden: User "u" cannot patch resource "machinedeployments"';
+    const f = fake(
+      { machineDeployments: [obj("md", { spec: { replicas: 2 } })], clusters: [obj("c")] },
+      { fail: new Refused(why) },
+    );
+    assert.equal(await scaleDeployment(f.source, f.ui, obj("md"), 1), false);
+    assert.equal(await setClusterPaused(f.source, f.ui, obj("c"), false), false);
+    assert.deepEqual(f.said.error, [
+      `Scale md to 3 was refused by the API server (forbidden): ${why}`,
+      `Resume c was refused by the API server (forbidden): ${why}`,
+    ]);
   });
 });

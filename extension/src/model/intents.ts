@@ -7,7 +7,7 @@
  */
 import { claimantName } from "@capi-remote/shared/pools";
 import { actionPatch, type PoolAction, releaseExplanation } from "./actions.js";
-import type { DataSource, KindKey, Obj, UiActions } from "./types.js";
+import { type DataSource, type KindKey, type Obj, Refused, type UiActions } from "./types.js";
 
 export const POOL_ACTION_LABELS: Record<PoolAction, string> = {
   cordon: "Cordon",
@@ -16,6 +16,12 @@ export const POOL_ACTION_LABELS: Record<PoolAction, string> = {
 };
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** The one notification of a failed action: what was tried, and the API server's reason. */
+export const failure = (what: string, e: unknown) =>
+  e instanceof Refused
+    ? `${what} was refused by the API server (forbidden): ${message(e)}`
+    : `${what} failed: ${message(e)}`;
 
 /** The freshest copy of `o` in the source (the host may hand over an older one). */
 export function fresh(source: DataSource, kind: KindKey, o: Obj): Obj {
@@ -72,7 +78,7 @@ export async function poolAction(source: DataSource, ui: UiActions, p: Obj, acti
     );
     return true;
   } catch (e) {
-    ui.error(`${POOL_ACTION_LABELS[action]} ${name} failed: ${message(e)}`);
+    ui.error(failure(`${POOL_ACTION_LABELS[action]} ${name}`, e));
     return false;
   }
 }
@@ -93,7 +99,7 @@ export async function setClusterPaused(source: DataSource, ui: UiActions, c: Obj
     ui.ok(`Cluster ${name} ${paused ? "paused: its controllers stop acting on it" : "resumed"}`);
     return true;
   } catch (e) {
-    ui.error(`Could not ${paused ? "pause" : "resume"} ${name}: ${message(e)}`);
+    ui.error(failure(`${paused ? "Pause" : "Resume"} ${name}`, e));
     return false;
   }
 }
@@ -133,7 +139,7 @@ export async function scaleDeployment(source: DataSource, ui: UiActions, md: Obj
     ui.ok(`MachineDeployment ${name} scaled from ${from} to ${to}`);
     return true;
   } catch (e) {
-    ui.error(`Could not scale ${name} to ${to}: ${message(e)}`);
+    ui.error(failure(`Scale ${name} to ${to}`, e));
     return false;
   }
 }

@@ -105,6 +105,14 @@ export interface KindState {
   error?: string;
 }
 
+/**
+ * A change the API server refused as forbidden (403: RBAC, or an admission check that denies);
+ * its message is the API server's, which names the verb, the object and the user.
+ */
+export class Refused extends Error {
+  override readonly name = "Refused";
+}
+
 /** Where the views get objects and send changes; the Lens adapter and tests implement it. */
 export interface DataSource {
   /**
@@ -116,7 +124,7 @@ export interface DataSource {
   reload(kind: KindKey): Promise<void>;
   items(kind: KindKey): Obj[];
   state(kind: KindKey): KindState;
-  /** Merge or JSON patch of the main resource (never status). */
+  /** Merge or JSON patch of the main resource (never status); rejects with `Refused` on a 403. */
   patch(kind: KindKey, obj: Obj, patch: unknown, type: "merge" | "json"): Promise<void>;
   remove(kind: KindKey, obj: Obj): Promise<void>;
   /** Recent Events about an object, newest first (may be empty where the host has none). */

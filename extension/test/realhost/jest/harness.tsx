@@ -14,6 +14,10 @@
  *                       file may name another variable in startHost, e.g. a limited user's)
  *   CAPI_REALHOST_ADMIN the same for the admin, to check what actions did
  *   CAPI_REALHOST_EXT   the unpacked extension tarball (its package.json and dist/)
+ *
+ * Every test file also replaces Freelens's jest mock of react-virtualized-auto-sizer (a fixed
+ * 420,000 px, so a virtual list renders every row) by the real one; `windowOf` below gives it
+ * what a window of window.json's size gives it in a browser.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent } from "node:https";
@@ -74,6 +78,65 @@ function realFetch(api: ApiTarget) {
   };
 }
 
+/** The window the host runs in (see windowOf). */
+export const WINDOW: {
+  width: number;
+  height: number;
+  listWidth: number;
+  listHeight: number;
+} = require("./window.json");
+
+/**
+ * What a browser window of WINDOW's size gives the layout code that Freelens's lists read, which
+ * jsdom (no layout) does not: the window's inner size, a ResizeObserver (Chromium has one, so
+ * AutoSizer observes its parent instead of planting its scroll-trigger elements), and the box of
+ * a virtual list (`.VirtualList`, the parent AutoSizer measures with getBoundingClientRect). That
+ * box is the one Chromium lays out for Freelens's list layout in a 1280x800 window with
+ * Freelens's own CSS (measured over the Machines page's markup: 576 px tall; the screenshot test
+ * measures it again and fails if it drifts), so a list shows the rows such a window shows (18 of
+ * 32 px, plus the overscan) instead of all of them.
+ */
+function windowOf(w: typeof WINDOW) {
+  Object.defineProperty(window, "innerWidth", { configurable: true, value: w.width });
+  Object.defineProperty(window, "innerHeight", { configurable: true, value: w.height });
+  // The window is never resized while the tests run, so nothing is ever reported.
+  globalThis.ResizeObserver ??= class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  };
+  const rect = HTMLElement.prototype.getBoundingClientRect;
+  HTMLElement.prototype.getBoundingClientRect = function (this: HTMLElement) {
+    if (!this.classList.contains("VirtualList")) return rect.call(this);
+    const [width, height] = [w.listWidth, w.listHeight];
+    return { x: 0, y: 0, top: 0, left: 0, width, height, right: width, bottom: height, toJSON: () => ({}) };
+  };
+}
+
+/**
+ * jsdom's CSS parser (cssstyle 2) drops an inline style whose value uses var() (React sets
+ * `style.color = "var(--colorOk, #4caf50)"`, and the property is simply not set), where a browser
+ * keeps it and resolves it against the theme's variables. Such values are kept as written, as a
+ * browser keeps them, so the markup the screenshots are made of carries them.
+ */
+function keepVarStyles() {
+  const proto = Object.getPrototypeOf(document.createElement("div").style);
+  if (proto.__capiVarStyles) return;
+  proto.__capiVarStyles = true;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (!d?.set || !/^[a-z]/.test(name) || ["cssText", "length", "parentRule"].includes(name)) continue;
+    const dashed = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/^css-float$/, "float");
+    Object.defineProperty(proto, name, {
+      ...d,
+      set(value) {
+        if (typeof value === "string" && value.includes("var(")) this._setProperty(dashed, value);
+        else d.set.call(this, value);
+      },
+    });
+  }
+}
+
 export interface Host {
   builder: ReturnType<typeof getApplicationBuilder>;
   windowDi: unknown;
@@ -92,6 +155,8 @@ export async function startHost(namespaces: string[], as = "CAPI_REALHOST_API"):
   // ReferenceError that the watch's line reader swallows: lists never followed the API server.
   // The renderer's requests go through node-fetch, so its Response is the class to test against.
   globalThis.Response ??= jest.requireActual("@freelensapp/node-fetch").Response;
+  windowOf(WINDOW);
+  keepVarStyles();
   // What freelens/src/renderer/index.ts puts on the window for extensions.
   Object.assign(globalThis, { LensExtensions: { Renderer, Common }, React, ReactDOM, Mobx, MobxReact });
   const builder = getApplicationBuilder().setEnvironmentToClusterFrame();

@@ -13,6 +13,7 @@
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
 
 import { Agent } from "node:https";
 import { body, click, eventually, type Host, keep, requests, startHost, text, until } from "./harness";
@@ -58,6 +59,7 @@ const confirmInstall = async () => {
       `Applies capi-remote's ${expected.length} objects \\(5 CustomResourceDefinitions, .*server-side apply, as you \\(field manager ${FIELD_MANAGER}\\)`,
     ),
   );
+  keep("dialog-install");
   await click([...dialog.querySelectorAll("button")].find((b) => text(b).trim() === "Install"));
 };
 

@@ -8,6 +8,7 @@
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
 
 import { act, fireEvent } from "@testing-library/react";
 import * as Mobx from "mobx";
@@ -155,6 +156,30 @@ it("cordons from a row's menu: the same menu item as the drawer toolbar, through
     const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pl-free`);
     expect(pm.body.spec.cordoned).toBe(true);
   }, "pl-free cordoned in the API server");
+});
+
+it("offers Uncordon instead of Cordon in the row menu of the cordoned machine, as an icon with a title, and uncordons from it", async () => {
+  const l = $('.KubeObjectListLayout[data-testid="pool-machines-table"]');
+  const menu = async () => {
+    await click($('[data-testid^="icon-for-menu-actions-for-kube-object-menu-for-"]', rowOf(l, "pl-free")));
+    return until(() => {
+      const m = $$(".Menu.MenuActions:not(.toolbar)").at(-1);
+      // The store applies the cordon's watch event within a second; until then the menu offers Cordon.
+      if (!m?.querySelector('[data-action="uncordon"]')) throw new Error(`menu: ${text(m)}`);
+      return m;
+    }, "row menu with uncordon");
+  };
+  const m = await menu();
+  const item = m.querySelector('[data-action="uncordon"]').closest(".MenuItem");
+  expect(item.querySelector('.Icon [data-icon-name="play_circle_outline"]')).toBeTruthy();
+  expect(text(item.querySelector(".title"))).toBe("Uncordon");
+  // An unclaimed machine has nothing to release.
+  expect(m.querySelector('[data-action="cordon"], [data-action="release"]')).toBeNull();
+  await click(m.querySelector('[data-action="uncordon"]').closest(".MenuItem"));
+  await eventually(async () => {
+    const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pl-free`);
+    expect(pm.body.spec.cordoned ?? false).toBe(false);
+  }, "pl-free uncordoned in the API server");
 });
 
 it("follows the namespace filter: another namespace lists that one only, and back", async () => {

@@ -6,6 +6,7 @@
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
 
 import {
   adminRequest,
@@ -58,6 +59,15 @@ const openDrawer = async (selfLink: string, title: RegExp) => {
 
 /** The menu items our extension put into the drawer's toolbar. */
 const toolbarItem = (action: string) => $(`.Drawer .drawer-title [data-action="${action}"]`);
+/** Clicks a toolbar item once the drawer shows it (the store may still be applying a watch event). */
+const clickToolbar = async (action: string) =>
+  click(
+    await until(() => {
+      const el = toolbarItem(action);
+      if (!el) throw new Error(`no ${action} item; toolbar: ${text($(".Drawer .drawer-title"))}`);
+      return el;
+    }, `${action} item`),
+  );
 
 const confirmDialog = () =>
   until(() => {
@@ -147,6 +157,37 @@ it("shows the cluster tree, Machines and Remote machines", async () => {
 const lists = (plural: string) =>
   requests.filter((r) => /^get /i.test(r) && !/[?&]watch=/.test(r) && new RegExp(`/${plural}(\\?|$)`).test(r)).length;
 
+it("loads the Event store for a panel and shows the object's Events under Recent events", async () => {
+  const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-b`);
+  await adminRequest("POST", `/api/v1/namespaces/${ns}/events`, {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { name: "pm-b.lens-probe", namespace: ns },
+    involvedObject: {
+      apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
+      kind: "PooledRemoteMachine",
+      name: "pm-b",
+      namespace: ns,
+      uid: pm.body.metadata.uid,
+    },
+    type: "Warning",
+    reason: "Unreachable",
+    message: "ssh to 198.18.9.2:22 timed out",
+    lastTimestamp: new Date().toISOString(),
+    count: 2,
+    source: { component: "capi-remote" },
+  });
+  const panel = await showDetails(`${INFRA}/pooledremotemachines/pm-b`, "panel-pool-machine");
+  const event = await until(() => {
+    const el = panel.querySelector(".capi-event");
+    expect(text(el)).toMatch(/Unreachable: ssh to 198\.18\.9\.2:22 timed out \(x2\)/);
+    return el;
+  }, "the Event in Recent events");
+  // A warning in the theme's warning colour (kept as var() in the markup, as a browser keeps it).
+  expect(event.getAttribute("style")).toMatch(/color: var\(--colorWarning/);
+  expect(requests.some((r) => r.toLowerCase().startsWith(`get /api/v1/namespaces/${ns}/events`))).toBe(true);
+});
+
 it("follows a pool machine's status change on the API server by watch, without a reload", async () => {
   await showDetails(`${INFRA}/pooledremotemachines/pm-b`, "panel-pool-machine");
   const phase = () => text($('.Drawer [data-testid="panel-pool-machine"] [data-testid="pool-phase"]'));
@@ -228,6 +269,19 @@ it("cordons from the drawer toolbar, through the API server, with a notification
   await notification(/pm-a cordoned/);
 });
 
+it("uncordons from the drawer toolbar once the machine is cordoned, without asking", async () => {
+  await showDetails(`${INFRA}/pooledremotemachines/pm-a`, "panel-pool-machine");
+  const asked = $$(".capi-confirm").length;
+  await clickToolbar("uncordon");
+  await eventually(async () => {
+    const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-a`);
+    expect(pm.body.spec.cordoned ?? false).toBe(false);
+  }, "uncordoned in the API server");
+  await notification(/pm-a uncordoned/);
+  // No confirmation was asked for.
+  expect($$(".capi-confirm").length).toBe(asked);
+});
+
 it("shows the RemoteMachine and Machine panels in the drawer", async () => {
   const rm = await showDetails(`${INFRA}/remotemachines/m-one`, "panel-remote-machine");
   await until(() => expect(text(rm)).toMatch(/Machine\s*m-one/), "RemoteMachine panel names its Machine");
@@ -258,6 +312,19 @@ it("pauses a Cluster only after a confirmation that says what pausing does", asy
   await notification(/Cluster c1 paused/);
 });
 
+it("resumes the paused Cluster from the drawer toolbar, without asking", async () => {
+  await openDrawer(`${CAPI}/clusters/c1`, /Cluster: c1/);
+  const asked = $$(".capi-confirm").length;
+  await clickToolbar("resume");
+  await eventually(
+    async () => expect((await apiGetJson(`${CAPI}/clusters/c1`)).body.spec.paused ?? false).toBe(false),
+    "resumed",
+  );
+  await notification(/Cluster c1 resumed/);
+  // No confirmation was asked for.
+  expect($$(".capi-confirm").length).toBe(asked);
+});
+
 it("scales a MachineDeployment down only after a confirmation naming the deletion", async () => {
   await openDrawer(`${CAPI}/machinedeployments/md1`, /MachineDeployment: md1/);
   await click(
@@ -282,4 +349,18 @@ it("scales a MachineDeployment down only after a confirmation naming the deletio
     "replicas 0",
   );
   await notification(/md1 scaled from 1 to 0/);
+});
+
+it("scales the MachineDeployment up from the drawer toolbar, without asking", async () => {
+  await openDrawer(`${CAPI}/machinedeployments/md1`, /MachineDeployment: md1/);
+  await until(() => expect(text(toolbarItem("scale-up"))).toBe("Scale to 1"), "scale-up item from 0");
+  const asked = $$(".capi-confirm").length;
+  await clickToolbar("scale-up");
+  await eventually(
+    async () => expect((await apiGetJson(`${CAPI}/machinedeployments/md1`)).body.spec.replicas).toBe(1),
+    "replicas 1",
+  );
+  await notification(/md1 scaled from 0 to 1/);
+  // No confirmation was asked for.
+  expect($$(".capi-confirm").length).toBe(asked);
 });

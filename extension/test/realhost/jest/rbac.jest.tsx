@@ -8,6 +8,7 @@
  */
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
+jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
 
 import { apiGetJson, body, click, type Host, keep, startHost, text, until } from "./harness";
 
@@ -56,8 +57,17 @@ it("refuses to cordon with a clear notification, changes nothing, and keeps work
     if (!el) throw new Error("no cordon item in the drawer toolbar");
     return el;
   }, "cordon item");
+  const before = $$(".notification").length;
   await click(item);
-  await notification(/Cordon pm-b failed: .*forbidden/);
+  const told = await notification(
+    /Cordon pm-b was refused by the API server \(forbidden\): .*"pm-b" is forbidden: User .*lens-viewer" cannot patch resource "pooledremotemachines"/,
+  );
+  // Freelens shows every 403 as a notification of its own, with the bare Status message; the
+  // extension withdraws it for its own, so the person reads one. A moment later there is still one.
+  await new Promise((r) => setTimeout(r, 500));
+  const shown = $$(".notification").map(text);
+  expect(shown.length - before).toBe(1);
+  expect(shown.filter((t) => /forbidden/.test(t))).toEqual([told]);
   keep("rbac-cordon-refused");
   const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pm-b`);
   expect(pm.body.spec.cordoned ?? false).toBe(false);
