@@ -46,7 +46,7 @@ interface Figures {
 
 /** The controller's write requests so far, by "verb resource" (accepted) and rejected (409 etc.). */
 async function writes(c: ControllerProcess): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+  const text = await c.metricsText();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
     const labels = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));

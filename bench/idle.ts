@@ -38,7 +38,7 @@ async function procStat(pid: number) {
 }
 
 async function requests(c: ControllerProcess) {
-  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+  const text = await c.metricsText();
   const by: Record<string, number> = {};
   let total = 0;
   for (const m of text.matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {

@@ -56,7 +56,7 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
 /** The controller's accepted writes so far, by "verb resource" (its request metric). */
 async function controllerWrites(c: ControllerProcess): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+  const text = await c.metricsText();
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
     const labels = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
@@ -75,7 +75,7 @@ async function controllerWrites(c: ControllerProcess): Promise<Map<string, numbe
 async function settle(c: ControllerProcess): Promise<void> {
   const total = async () => {
     const writes = [...(await controllerWrites(c)).values()].reduce((a, b) => a + b, 0);
-    const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+    const text = await c.metricsText();
     const ssh = Number(/^capi_remote_ssh_sessions (\S+)$/m.exec(text)?.[1] ?? 0);
     return writes * 100_000 + ssh;
   };
