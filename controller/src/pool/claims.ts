@@ -9,7 +9,8 @@
  *   reconciles pick different machines and conflicts stay rare.
  * - A claim this process wrote is remembered until the informer cache shows it, so a reconcile
  *   of a stale copy neither claims a second machine for the same RemoteMachine nor hands the
- *   machine to another.
+ *   machine to another. The memory is the pool machines' read-your-own-writes overlay
+ *   (`written`, runtime/fresh.ts), shared with the pool machine controller's status writes.
  * - Metadata survives `clusterctl move` (status does not): the RemoteMachine also names its
  *   machine in an annotation, which is how a moved object (new UID) is recognised.
  */
@@ -26,14 +27,19 @@ import {
 } from "@capi-remote/shared";
 import { type ApiError, type KubeApi, R } from "../kube/api.js";
 import { adoptReservationPatch } from "../migration/k0smotron.js";
+import { FreshCache } from "../runtime/fresh.js";
 import { type Informer, keyOf } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 
 type PRM = PooledRemoteMachine & { metadata: { name: string; namespace?: string } };
 type RM = RemoteMachine & { metadata: { name: string; namespace?: string } };
 
-/** How long a claim written here counts even if the cache does not show it yet. */
-const PENDING_TTL_MS = 60_000;
+/**
+ * How long a write here (a claim, a release, a status) counts even if the cache does not show
+ * it yet. Longer than the RemoteMachines' 5 s: a claim the cache has not shown must not be
+ * forgotten while the API server is slow, or the RemoteMachine would claim a second machine.
+ */
+const OVERLAY_MAX_AGE_MS = 60_000;
 const CAS_ATTEMPTS = 3;
 
 /** A stable, well-spread number from a string (FNV-1a). */
@@ -49,8 +55,11 @@ const isNotFound = (e: unknown) => (e as ApiError | undefined)?.status === 404;
 export class PoolClaims {
   /** "ns/rmName" -> pool machine names the cache shows claimed by that name. */
   private readonly byClaimant = new Map<string, Set<string>>();
-  /** Pool machine key -> claim written by this process, until the cache shows it. */
-  private readonly pending = new Map<string, { claimant: string; obj: PRM; at: number }>();
+  /**
+   * Pool machines as this process last wrote them (claims, releases, status), until the cache
+   * shows that version: the one overlay of this kind, read by the pool machine controller too.
+   */
+  readonly written = new FreshCache<PRM>(OVERLAY_MAX_AGE_MS);
   /** Pool machine keys a reconcile is trying to claim right now. */
   private readonly reserved = new Set<string>();
   /** "ns/pool" -> its machines' names, sorted; dropped when a machine joins or leaves. */
@@ -77,7 +86,7 @@ export class PoolClaims {
       },
       onDelete: (o) => {
         this.unindex(o);
-        this.pending.delete(keyOf(o));
+        this.written.gone(keyOf(o));
         resort(o);
       },
     });
@@ -85,10 +94,7 @@ export class PoolClaims {
 
   private index(o: PRM) {
     const who = claimantName(o);
-    const key = keyOf(o);
-    const p = this.pending.get(key);
-    if (p && ((who ?? "") === p.claimant || o.metadata.resourceVersion === p.obj.metadata.resourceVersion))
-      this.pending.delete(key);
+    this.written.seen(keyOf(o), o);
     if (!who) return;
     const k = `${o.metadata.namespace}/${who}`;
     const set = this.byClaimant.get(k) ?? new Set<string>();
@@ -105,11 +111,9 @@ export class PoolClaims {
     if (set?.size === 0) this.byClaimant.delete(k);
   }
 
-  /** The freshest copy we know of a pool machine (a claim written here beats the cache). */
+  /** The freshest copy we know of a pool machine (a write of this process beats the cache). */
   current(ns: string, name: string): PRM | undefined {
-    const p = this.pending.get(`${ns}/${name}`);
-    if (p && Date.now() - p.at < PENDING_TTL_MS) return p.obj;
-    return this.prms.get(ns, name);
+    return this.written.get(`${ns}/${name}`, this.prms.get(ns, name));
   }
 
   /** Pool machines whose claim names this RemoteMachine (held or not). */
@@ -119,15 +123,9 @@ export class PoolClaims {
       const o = this.current(ns, n);
       if (o) out.push(o);
     }
-    for (const [k, p] of this.pending) {
-      if (
-        p.claimant === rmName &&
-        p.obj.metadata.namespace === ns &&
-        Date.now() - p.at < PENDING_TTL_MS &&
-        !out.some((o) => keyOf(o) === k)
-      )
-        out.push(p.obj);
-    }
+    // Claims written here that the cache (and so the index) does not show yet.
+    for (const [k, o] of this.written.entries())
+      if (claimantName(o) === rmName && o.metadata.namespace === ns && !out.some((x) => keyOf(x) === k)) out.push(o);
     return out;
   }
 
@@ -200,7 +198,7 @@ export class PoolClaims {
             },
           },
         });
-        this.pending.set(keyOf(res), { claimant: rm.metadata.name, obj: res, at: Date.now() });
+        this.written.noteWritten(keyOf(res), res);
         this.log.info("claimed pool machine", {
           remoteMachine: `${ns}/${rm.metadata.name}`,
           poolMachine: res.metadata.name,
@@ -251,7 +249,7 @@ export class PoolClaims {
           ...adoptReservationPatch(legacy.name, uid).metadata,
         },
       });
-      this.pending.set(keyOf(res), { claimant: legacy.name, obj: res, at: Date.now() });
+      this.written.noteWritten(keyOf(res), res);
       this.log.info("adopted k0smotron's reservation", {
         poolMachine: `${ns}/${prm.metadata.name}`,
         remoteMachine: legacy.name,
@@ -299,7 +297,7 @@ export class PoolClaims {
                 )
                 .catch(() => res)
             : res;
-        this.pending.set(keyOf(fixed), { claimant: "", obj: fixed, at: Date.now() });
+        this.written.noteWritten(keyOf(fixed), fixed);
         return true;
       } catch (e) {
         if (isNotFound(e)) return false;

@@ -5,7 +5,7 @@
  * this one only clears claims nobody can hold any more (on request, or a duplicate superseded by
  * the holder's own record).
  *
- *   get (the freshest of cache, our claim and our status write) -> scope
+ *   get (the freshest of the cache and our last write: a claim, release or status) -> scope
  *   -> [legacy, duplicate, returned, release, releasedShown, conditions, facts]
  *   -> status (status.ts, pure) -> one write
  *
@@ -30,18 +30,13 @@ import { finalPoolStatus, setHostKey, setPoolFields } from "./status.js";
 export function pooledMachineReconciler(ctx: Ctx, queue: Deps["queue"]): (key: string) => Promise<Result> {
   const mem = new Memory();
   const d: Deps = { ctx, mem, queue };
+  // The pool machines' one read-your-own-writes overlay, shared with the claims.
+  const written = ctx.pools.written;
   return defineReconciler<PRM, Scope>({
     get: (ns, name) => {
-      const key = `${ns}/${name}`;
-      const cached = ctx.inf.pooledRemoteMachines.get(ns, name);
-      if (!cached) return undefined;
-      // A claim or release this process just wrote is newer than the cache; so is our own last
-      // status write, until the cache has caught up with it (or a few seconds have passed).
-      mem.written.get(key, cached);
-      const fresh = mem.written.peek(key);
-      const claimed = ctx.pools.current(ns, name) ?? cached;
-      // Our status write answered with the whole object: as new as the claim it was computed from.
-      return (fresh && claimantName(fresh) === claimantName(claimed) ? fresh : claimed) as PRM;
+      // A claim, release or status write of this process is newer than the cache until the
+      // cache shows it (pool/claims.ts keeps the overlay).
+      return written.get(`${ns}/${name}`, ctx.inf.pooledRemoteMachines.get(ns, name));
     },
     gone: (key) => {
       for (const what of ["facts", "release"] as const) ctx.tasks.cancel(taskKey(key, what));
@@ -90,10 +85,13 @@ export function pooledMachineReconciler(ctx: Ctx, queue: Deps["queue"]): (key: s
           "merge",
           "status",
         );
-        mem.written.noteWritten(s.key, res);
+        written.noteWritten(s.key, res);
       } catch (e) {
-        // Changed by someone else since: the retry starts from the cache.
-        if (isConflict(e)) mem.written.forget(s.key);
+        // Changed by someone else since: the retry starts from the cache, unless the overlay holds
+        // a claim or release the cache does not show yet (forgetting it could let the claimant
+        // claim a second machine).
+        if (isConflict(e) && claimantName(written.peek(s.key) ?? s.prm) === claimantName(s.cached ?? s.prm))
+          written.forget(s.key);
         if (!isNotFound(e)) throw e;
       }
       return undefined;

@@ -1,6 +1,7 @@
 /**
  * What one PooledRemoteMachine reconcile pass knows, and what the controller remembers between
- * passes. Every scope field says which step sets it.
+ * passes. Every scope field says which step sets it. The object as our last write left it is
+ * not kept here: it is the pool machines' one overlay, `PoolClaims.written`.
  */
 import type {
   Condition,
@@ -11,7 +12,6 @@ import type {
   returningAfterOf,
 } from "@capi-remote/shared";
 import type { Named } from "../../kube/objects.js";
-import { FreshCache } from "../../runtime/fresh.js";
 
 export type PRM = PooledRemoteMachine & Named;
 export type RM = RemoteMachine & Named;
@@ -51,17 +51,10 @@ export class Memory {
   readonly released = new Map<string, { status: "True" | "False" | "Unknown"; reason: string; message: string }>();
   /** Facts gathered but maybe not yet in the cache. */
   readonly factsDone = new Map<string, { facts: MachineFacts; generation: number | undefined }>();
-  /**
-   * The object as our last status write left it, until the cache shows that version: a
-   * reconcile in between (its holder changed, say) then writes against it instead of failing
-   * with 409 against the older cached copy.
-   */
-  readonly written = new FreshCache<PRM>();
 
   forget(key: string): void {
     this.factsGate.delete(key);
     this.factsDone.delete(key);
     this.released.delete(key);
-    this.written.forget(key);
   }
 }

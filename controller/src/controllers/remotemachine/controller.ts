@@ -14,6 +14,7 @@
 import { ApiError, isConflict, isNotFound, R } from "../../kube/api.js";
 import { mergePatch } from "../../kube/patch.js";
 import { withSpecDefaults } from "../../migration/defaults.js";
+import { keyOf } from "../../runtime/informer.js";
 import { defineReconciler, type Result } from "../../runtime/reconciler.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
 import type { Ctx } from "../context.js";
@@ -44,6 +45,9 @@ export interface RemoteMachineOptions {
 
 export function remoteMachineReconciler(ctx: Ctx, o: RemoteMachineOptions = {}): (key: string) => Promise<Result> {
   const mem = new Memory();
+  // The informer's events tell the overlay when the cache has caught up with our own writes.
+  const seen = (rm: RM) => mem.written.seen(keyOf(rm), rm);
+  ctx.inf.remoteMachines.on({ onAdd: seen, onUpdate: seen, onDelete: (rm) => mem.written.gone(keyOf(rm)) });
   const writer = o.writer ?? new StatusWriter((key) => ctx.queue.add(key));
   const d: Deps = {
     ctx,
