@@ -8,138 +8,16 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { REMOTE_MACHINE_FINALIZER, RemoteAnnotations } from "@capi-remote/shared";
 import { stateDirFor } from "../../host/protocol.js";
-import { ApiError, R, type Resource } from "../../kube/api.js";
+import { ApiError, R } from "../../kube/api.js";
+import { FakeApi, type Obj } from "../../kube/fake.js";
 import { TaskManager } from "../../reconcile/tasks.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { addRemoteMachineIndexes } from "./watches.js";
 
-type Obj = {
-  apiVersion?: string;
-  kind?: string;
-  metadata: Record<string, unknown> & { name: string; namespace?: string; resourceVersion?: string };
-  [k: string]: unknown;
-};
-
 const NS = "ns";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
-
-/** RFC 7386 merge patch. */
-function merge(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> =
-    target && typeof target === "object" && !Array.isArray(target) ? { ...(target as object) } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = merge(out[k], v);
-  }
-  return out;
-}
-
-/** RFC 6902 add / remove / replace / test on objects and arrays. */
-function jsonPatch(doc: Obj, ops: { op: string; path: string; value?: unknown }[]): Obj {
-  const root = structuredClone(doc) as unknown;
-  for (const o of ops) {
-    const parts = o.path
-      .split("/")
-      .slice(1)
-      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
-    const last = parts.pop() as string;
-    let parent = root;
-    for (const p of parts) parent = (parent as Record<string, unknown>)[p];
-    if (Array.isArray(parent)) {
-      const i = last === "-" ? parent.length : Number(last);
-      if (o.op === "test") {
-        if (JSON.stringify(parent[i]) !== JSON.stringify(o.value)) throw new ApiError(422, `test failed at ${o.path}`);
-      } else if (o.op === "remove") {
-        if (i >= parent.length) throw new ApiError(422, `nothing at ${o.path}`);
-        parent.splice(i, 1);
-      } else parent.splice(i, o.op === "replace" ? 1 : 0, o.value);
-      continue;
-    }
-    const obj = parent as Record<string, unknown>;
-    if (o.op === "test") {
-      if (JSON.stringify(obj[last]) !== JSON.stringify(o.value)) throw new ApiError(422, `test failed at ${o.path}`);
-    } else if (o.op === "remove") {
-      if (!(last in obj)) throw new ApiError(422, `nothing at ${o.path}`);
-      delete obj[last];
-    } else obj[last] = o.value;
-  }
-  return root as Obj;
-}
-
-/** An in-memory API server and the caches over it (the cache shows each write at once). */
-class FakeApi {
-  readonly stores = new Map<Resource, Map<string, Obj>>();
-  readonly writes: string[] = [];
-  private rv = 100;
-
-  store(r: Resource): Map<string, Obj> {
-    const s = this.stores.get(r) ?? new Map<string, Obj>();
-    this.stores.set(r, s);
-    return s;
-  }
-
-  put(r: Resource, o: Obj): Obj {
-    const next = { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.rv) } };
-    this.store(r).set(`${next.metadata.namespace ?? ""}/${next.metadata.name}`, next);
-    return next;
-  }
-
-  async get<T>(r: Resource, ns: string | undefined, name: string): Promise<T> {
-    const o = this.store(r).get(`${ns ?? ""}/${name}`);
-    if (!o) throw new ApiError(404, `${name} not found`);
-    return structuredClone(o) as T;
-  }
-
-  async create<T>(r: Resource, ns: string | undefined, o: Obj): Promise<T> {
-    if (this.store(r).has(`${ns ?? ""}/${o.metadata.name}`)) throw new ApiError(409, "exists");
-    this.writes.push(`create ${r.plural}`);
-    return this.put(r, o) as T;
-  }
-
-  async patch<T>(
-    r: Resource,
-    ns: string | undefined,
-    name: string,
-    body: unknown,
-    type: "merge" | "json" = "merge",
-    sub?: string,
-  ): Promise<T> {
-    const cur = await this.get<Obj>(r, ns, name);
-    let next: Obj;
-    if (type === "json") next = jsonPatch(cur, body as { op: string; path: string; value?: unknown }[]);
-    else {
-      const want = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-      if (want && want !== cur.metadata.resourceVersion) throw new ApiError(409, "the object has been modified");
-      const { metadata, ...rest } = body as { metadata?: Record<string, unknown> };
-      const { resourceVersion: _rv, ...meta } = metadata ?? {};
-      next = merge(
-        cur,
-        sub === "status" ? { status: (rest as { status?: unknown }).status } : { ...rest, metadata: meta },
-      ) as Obj;
-    }
-    this.writes.push(`${type} ${r.plural}${sub ? `/${sub}` : ""}`);
-    return this.put(r, next) as T;
-  }
-
-  /** What an Informer offers the reconciler, read from the store. */
-  informer(r: Resource) {
-    const indexes = new Map<string, (o: Obj) => readonly string[]>();
-    const inf = {
-      get: (ns: string | undefined, name: string) => this.store(r).get(`${ns ?? ""}/${name}`),
-      list: () => [...this.store(r).values()],
-      addIndex(name: string, fn: (o: Obj) => readonly string[]) {
-        indexes.set(name, fn);
-        return inf;
-      },
-      byIndex: (name: string, value: string) =>
-        [...this.store(r).values()].filter((o) => indexes.get(name)?.(o).includes(value)),
-    };
-    return inf;
-  }
-}
 
 /** One run's progress as a real host's start-and-follow prints it. */
 const RUN_LINES = ["started", "progress 1 1 runcmd[0]", "exit 0 0"];
