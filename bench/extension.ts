@@ -70,6 +70,8 @@ function fixtures(n: number) {
       uid: `m${i}`,
       resourceVersion: "1",
       creationTimestamp: "2026-11-01T00:00:00Z",
+      // Cluster API puts its finalizer on every Machine it reconciles.
+      finalizers: ["machine.cluster.x-k8s.io"],
     },
     spec: {
       clusterName: `c-${i % 50}`,

@@ -30,28 +30,32 @@ export interface MachineRow {
 
 const FAILING_PHASES = new Set(["Failed", "Deleting", "Unknown"]);
 
+/** One Machine's row: from that Machine alone, so a list can keep it until the Machine changes. */
+export function machineRow(m: Obj): MachineRow {
+  const s = summaryOf(m);
+  const phase = m.status?.phase ?? "";
+  const level = Math.max(s.level, FAILING_PHASES.has(phase) ? 2 : 0, m.status?.failureReason ? 3 : 0);
+  return {
+    namespace: m.metadata.namespace ?? "",
+    name: m.metadata.name,
+    cluster: m.spec?.clusterName ?? "",
+    phase,
+    node: m.status?.nodeRef?.name ?? "",
+    providerID: m.spec?.providerID ?? "",
+    infraKind: m.spec?.infrastructureRef?.kind ?? "",
+    infraName: m.spec?.infrastructureRef?.name ?? "",
+    version: m.spec?.version ?? "",
+    ...(m.metadata.creationTimestamp ? { created: m.metadata.creationTimestamp } : {}),
+    reason: m.status?.failureReason ?? s.reason,
+    message: m.status?.failureMessage ?? s.message,
+    level: phase === "Running" && s.status === "True" ? 0 : level,
+  };
+}
+
+/** The Machines' rows, those in trouble first. */
 export function machineRows(machines: Obj[]): MachineRow[] {
   return machines
-    .map((m) => {
-      const s = summaryOf(m);
-      const phase = m.status?.phase ?? "";
-      const level = Math.max(s.level, FAILING_PHASES.has(phase) ? 2 : 0, m.status?.failureReason ? 3 : 0);
-      return {
-        namespace: m.metadata.namespace ?? "",
-        name: m.metadata.name,
-        cluster: m.spec?.clusterName ?? "",
-        phase,
-        node: m.status?.nodeRef?.name ?? "",
-        providerID: m.spec?.providerID ?? "",
-        infraKind: m.spec?.infrastructureRef?.kind ?? "",
-        infraName: m.spec?.infrastructureRef?.name ?? "",
-        version: m.spec?.version ?? "",
-        ...(m.metadata.creationTimestamp ? { created: m.metadata.creationTimestamp } : {}),
-        reason: m.status?.failureReason ?? s.reason,
-        message: m.status?.failureMessage ?? s.message,
-        level: phase === "Running" && s.status === "True" ? 0 : level,
-      };
-    })
+    .map(machineRow)
     .sort((a, b) => b.level - a.level || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }
 

@@ -8,14 +8,14 @@ import { observer } from "mobx-react";
 import * as React from "react";
 import {
   type MachineRow,
-  machineRows,
+  machineRow,
   type PoolMachineRow,
   poolMachineRows,
   type RemoteMachineRow,
   remoteMachineRows,
   type StatusText,
 } from "../model/rows.js";
-import type { DataSource } from "../model/types.js";
+import type { DataSource, Obj } from "../model/types.js";
 import { EmptyState, Link, Since, type ViewProps } from "./common.js";
 import type { KeyedRow, Kit, ListColumn } from "./kit.js";
 
@@ -43,6 +43,25 @@ export function WarningBadge(p: { kit: Kit; warning: StatusText | undefined }) {
 const LEVEL_ORDER = { info: 1, warning: 2, critical: 3 } as const;
 const warningSort = (r: { warning?: StatusText }) => (r.warning ? LEVEL_ORDER[r.warning.level] : 0);
 
+/**
+ * Rows of one object each, kept per object: the host replaces an object it updates (and the
+ * source keeps one plain copy per host object), so a watch event recomputes one row, not 5,000.
+ * The list layout sorts by itself, so these need no order.
+ */
+function perObject<R>(make: (o: Obj) => R) {
+  const cache = new WeakMap<Obj, R>();
+  return (objs: Obj[]) =>
+    objs.map((o) => {
+      let r = cache.get(o);
+      if (r === undefined) {
+        r = make(o);
+        cache.set(o, r);
+      }
+      return r;
+    });
+}
+const machineRowsOf = perObject(machineRow);
+
 /** Rows computed once per change of the stores they read, not once per rendered row. */
 function useRows<R>(make: () => R) {
   const box = React.useMemo(() => computed(make), []);
@@ -50,7 +69,7 @@ function useRows<R>(make: () => R) {
 }
 
 export const MachinesPage = observer(function MachinesPage(props: ViewProps) {
-  const rows = useRows(() => byKey(machineRows(props.source.items("machines"))));
+  const rows = useRows(() => byKey(machineRowsOf(props.source.items("machines"))));
   const { ui } = props;
   const columns: ListColumn<MachineRow>[] = [
     { id: "name", title: "Name", sort: (r) => r.name, cell: (r) => <Name row={r} /> },

@@ -66,8 +66,9 @@ async function timeUntil(
 }
 
 /**
- * With CAPI_REALHOST_PROFILE set to a folder, a CPU profile of the 20 updates of each case
- * (`<case>.cpuprofile`, for Chromium's DevTools or a script): where an update's time goes.
+ * With CAPI_REALHOST_PROFILE set to a folder, CPU profiles of each case's 5 first renders and 20
+ * updates (`<case>[-render]-<count>.cpuprofile`, for Chromium's DevTools or a script): where the
+ * time goes. The figures of a profiled run are not the bench's (profiling slows it).
  */
 async function profile(name: string): Promise<{ stop(): Promise<void> }> {
   const dir = process.env.CAPI_REALHOST_PROFILE;
@@ -147,6 +148,7 @@ it("measures first render and updates of the Pools and Machines pages", async ()
 
   for (const c of CASES) {
     const renders: number[] = [];
+    const renderProfiler = await profile(`${c.name} render`);
     for (let i = 0; i < 5; i++) {
       await host.extension.navigate("capi-remote-machines");
       await tick();
@@ -154,6 +156,7 @@ it("measures first render and updates of the Pools and Machines pages", async ()
       await host.extension.navigate(c.page);
       renders.push(await timeUntil(t0, () => rowText(c) !== "", `${c.name} render`));
     }
+    await renderProfiler.stop();
 
     // How many rows the page has in the DOM (a window shows a few dozen of the 5,000).
     const rows = body().querySelectorAll(
