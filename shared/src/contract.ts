@@ -18,6 +18,18 @@ export const RemoteAnnotations = {
   Hostname: "remote.infrastructure.cluster.x-k8s.io/hostname",
   /** On a RemoteMachine: the PooledRemoteMachine it claimed (its connection fields are copied). */
   PoolMachine: "remote.infrastructure.cluster.x-k8s.io/pool-machine",
+  /**
+   * JSON {attempts, notBefore, inputs}: the bootstrap failed `attempts` times in a row (not
+   * terminally) and is not tried again before `notBefore` (RFC 3339) unless one of its inputs
+   * changed (`inputs` is their digest). Pacing kept on the object, so a controller restart
+   * continues the backoff instead of starting it over; removed with the success.
+   */
+  BootstrapRetry: "remote.infrastructure.cluster.x-k8s.io/bootstrap-retry",
+  /**
+   * JSON {attempts, notBefore}: failed cleanup attempts of a deleted RemoteMachine and when the
+   * next may start, so a restart does not grant a fresh set of attempts.
+   */
+  CleanupAttempts: "remote.infrastructure.cluster.x-k8s.io/cleanup-attempts",
 } as const;
 
 /**

@@ -46,12 +46,18 @@ export const POOL_CONTROLLER_ANNOTATIONS = [
   PoolAnnotations.ReturningAfter,
   RemoteAnnotations.HostKey,
 ] as const;
-/** RemoteMachine annotations only the controller may change once set. */
+/**
+ * RemoteMachine annotations only the controller may change once set. The cleanup attempts are
+ * among them (a reset would grant a deleted machine's cleanup new attempts on a pool machine);
+ * the bootstrap retry record is not: any edit of the object's annotations or spec opens the retry
+ * gate anyway, and the controller bounds the wait it reads back.
+ */
 export const REMOTE_CONTROLLER_ANNOTATIONS = [
   RemoteAnnotations.HostKey,
   RemoteAnnotations.BootstrapStarted,
   RemoteAnnotations.Hostname,
   RemoteAnnotations.PoolMachine,
+  RemoteAnnotations.CleanupAttempts,
 ] as const;
 
 /** CEL: the annotation `key` of `obj` ("object" or "oldObject"), '' when absent. */

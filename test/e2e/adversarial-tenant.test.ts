@@ -332,6 +332,15 @@ users: [{name: u, user: {token: ${KC_TOKEN}, exec: {apiVersion: client.authentic
       patch({ metadata: { annotations: { "remote.infrastructure.cluster.x-k8s.io/host-key": null } } }),
       /host-key of RemoteMachine legit-0 is the controller's record/,
     );
+    // The cleanup's attempts, once counted, cannot be reset to grant new attempts (the record
+    // is set here by the tenant only because it is absent; setting an absent record is allowed).
+    const attempts = "remote.infrastructure.cluster.x-k8s.io/cleanup-attempts";
+    await patch({ metadata: { annotations: { [attempts]: '{"attempts":1,"notBefore":"2026-01-01T00:00:00Z"}' } } });
+    await forbidden(
+      "resetting the cleanup attempts",
+      patch({ metadata: { annotations: { [attempts]: null } } }),
+      /cleanup-attempts of RemoteMachine legit-0 is the controller's record/,
+    );
     // Labels and other annotations stay the user's.
     await patch({ metadata: { labels: { team: "a" } } });
   });

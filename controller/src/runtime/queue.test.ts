@@ -87,6 +87,13 @@ describe("WorkQueue", () => {
     void q.shutdown();
   });
 
+  it("goes on from failures read back from the object (a restart), not from the first delay", () => {
+    const q = new WorkQueue(async () => undefined, { concurrency: 1, baseDelayMs: 100, maxDelayMs: 10_000 });
+    assert.equal(q.addRateLimited("k", undefined, 3), 800, "three failures before the restart");
+    assert.equal(q.addRateLimited("k", undefined, 3), 1600, "its own count goes on from there");
+    void q.shutdown();
+  });
+
   it("after an outage, runs at once the keys waiting out a backoff and restarts their count", async () => {
     let down = true;
     const runs: string[] = [];

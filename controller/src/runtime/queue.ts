@@ -63,9 +63,13 @@ export class WorkQueue {
     this.timers.set(key, { at, timer });
   }
 
-  /** Queues a key after its backoff delay, which doubles with each consecutive failure. */
-  addRateLimited(key: string, maxDelayMs = this.opts.maxDelayMs ?? 300_000): number {
-    const n = this.failures.get(key) ?? 0;
+  /**
+   * Queues a key after its backoff delay, which doubles with each consecutive failure.
+   * `priorFailures` counts failures this process did not see (read back from the object after a
+   * restart), so the backoff goes on from there instead of starting over.
+   */
+  addRateLimited(key: string, maxDelayMs = this.opts.maxDelayMs ?? 300_000, priorFailures = 0): number {
+    const n = Math.max(this.failures.get(key) ?? 0, priorFailures);
     this.failures.set(key, n + 1);
     const delay = Math.min((this.opts.baseDelayMs ?? 500) * 2 ** n, maxDelayMs);
     this.addAfter(key, delay);

@@ -17,7 +17,9 @@ import type { WriteDeps } from "./writes.js";
 /**
  * What the controller remembers between passes, per object key. None of it is a fact about the
  * machine (those are in spec and annotations and survive a restart or a move); it paces retries
- * and keeps work done in this process from being repeated while the cache catches up.
+ * and keeps work done in this process from being repeated while the cache catches up. What of
+ * the pacing a restart must not reset (the retry record, the cleanup attempts) is also written
+ * on the object when an attempt fails, and read back from there (retries.ts).
  */
 export class Memory {
   /** Failed cleanup attempts (given up after CLEANUP_ATTEMPTS). */

@@ -1,21 +1,27 @@
 /**
  * Deletion: stop what runs for the machine, clean it up over SSH (only on the host that was
  * provisioned, a bounded number of attempts), settle the pool machine it held (back to the pool,
- * or quarantined when the cleanup did not happen), then remove the finalizer.
+ * or quarantined when the cleanup did not happen), then remove the finalizer. The attempts and
+ * the wait before the next are kept on the object (retries.ts): a restart goes on counting.
  */
 import { ConditionType, cleanUpCommandsOf, Reason, RemoteAnnotations } from "@capi-remote/shared";
 import { cleanupCommands } from "../../../cleanup/sequence.js";
 import { stateDirFor } from "../../../host/protocol.js";
+import { R } from "../../../kube/api.js";
 import { secretValue } from "../../../kube/objects.js";
 import { finalizerHandOver, ownsDeletion } from "../../../migration/k0smotron.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
 import { connectionChanged } from "../../../security/connection.js";
 import { ownerMismatch } from "../../../security/ownership.js";
 import { condition, type Deps, jsonPatch, logOf, ownerRef, secretOf, sshTarget, targetOf } from "../deps.js";
-import type { Scope } from "../scope.js";
+import { formatRetry, readRetry } from "../retries.js";
+import type { RM, Scope } from "../scope.js";
 import { cleanupKind, settlePool } from "./settlepool.js";
 
 const CLEANUP_ATTEMPTS = 3;
+/** The wait after attempt n (1-based) is 2 s * 3^(n-1); the longest is before the last attempt. */
+const cleanupDelayMs = (attempts: number) => 2000 * 3 ** (attempts - 1);
+const MAX_CLEANUP_WAIT_MS = cleanupDelayMs(CLEANUP_ATTEMPTS - 1);
 
 /** Ours (or k0smotron's on an object whose deletion began before the switch): stop its tasks. */
 export const stopTasks = (d: Deps): Phase<Scope> => ({
@@ -36,7 +42,7 @@ export const stopTasks = (d: Deps): Phase<Scope> => ({
 /** Runs the cleanup (or says why not); sets `s.release` once the finalizer may go. */
 export const cleanup = (d: Deps): Phase<Scope> => ({
   name: "cleanup",
-  run: (s) => {
+  run: async (s) => {
     const { rm } = s;
     const touched = !!rm.spec.providerID || !!rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted];
     if (!touched || !rm.spec.address) {
@@ -49,6 +55,10 @@ export const cleanup = (d: Deps): Phase<Scope> => ({
     }
     const commands = commandsOf(d, s);
     const task = d.ctx.tasks.get(s.key);
+    const now = d.ctx.now().getTime();
+    const before = readRetry(s.rm.metadata.annotations?.[RemoteAnnotations.CleanupAttempts], now, MAX_CLEANUP_WAIT_MS);
+    // After a failed attempt (by this process or the one before a restart): not before its time.
+    if (!task && before && now < before.notBefore) return { stop: true, requeueAfterMs: before.notBefore - now + 50 };
     if (!task) return startCleanup(d, s, commands);
     if (task.running) return { stop: true };
     d.ctx.tasks.clear(s.key);
@@ -58,13 +68,19 @@ export const cleanup = (d: Deps): Phase<Scope> => ({
       s.release = {};
       return undefined;
     }
-    const attempts = (d.mem.cleanupAttempts.get(s.key) ?? 0) + 1;
+    const attempts = Math.max(d.mem.cleanupAttempts.get(s.key) ?? 0, before?.attempts ?? 0) + 1;
     d.mem.cleanupAttempts.set(s.key, attempts);
     const what = task.failure?.message ?? "cleanup failed";
     if (attempts < CLEANUP_ATTEMPTS) {
       const message = `attempt ${attempts} of ${CLEANUP_ATTEMPTS}: ${what}`;
       condition(d, s, ConditionType.CleanupSucceeded, "False", Reason.CleanupFailed, message, "Warning");
-      return { stop: true, requeueAfterMs: 2000 * 3 ** (attempts - 1) };
+      const delay = cleanupDelayMs(attempts);
+      const record = formatRetry({ attempts, notBefore: now + delay });
+      const res = await d.ctx.api.patch<RM>(R.remoteMachines, s.rm.metadata.namespace, s.rm.metadata.name, {
+        metadata: { annotations: { [RemoteAnnotations.CleanupAttempts]: record } },
+      });
+      s.rm = { ...res, status: s.rm.status };
+      return { stop: true, requeueAfterMs: delay };
     }
     const undone = task.leftUndone?.length ? `left undone: ${task.leftUndone.join("; ")}` : what;
     const message = `cleanup gave up after ${CLEANUP_ATTEMPTS} attempts (${undone})`;

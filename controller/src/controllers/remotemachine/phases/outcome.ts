@@ -23,10 +23,16 @@ export async function succeed(
   d.mem.retryGate.delete(s.key);
   const providerID = formatProviderID(rm.spec.address ?? "", rm.spec.port ?? DEFAULT_SSH_PORT);
   const recorded = rm.metadata.annotations?.[RemoteAnnotations.Hostname];
-  if (rm.spec.providerID !== providerID || (hostname && recorded !== hostname)) {
-    // One write: the provider ID and the hostname the Node will be found by.
+  const retried = rm.metadata.annotations?.[RemoteAnnotations.BootstrapRetry] !== undefined;
+  if (rm.spec.providerID !== providerID || (hostname && recorded !== hostname) || retried) {
+    // One write: the provider ID, the hostname the Node will be found by, and the end of the
+    // retry record of earlier failures.
+    const annotations = {
+      ...(hostname ? { [RemoteAnnotations.Hostname]: hostname } : {}),
+      ...(retried ? { [RemoteAnnotations.BootstrapRetry]: null } : {}),
+    };
     const res = await d.ctx.api.patch<RM>(R.remoteMachines, rm.metadata.namespace, rm.metadata.name, {
-      ...(hostname ? { metadata: { annotations: { [RemoteAnnotations.Hostname]: hostname } } } : {}),
+      ...(Object.keys(annotations).length ? { metadata: { annotations } } : {}),
       spec: { providerID },
     });
     // The new spec and generation: the status written next observes them.

@@ -2,7 +2,9 @@
  * Provisioning over SSH: starts the bootstrap task once (exactly once per machine: the start
  * record is written by the task before the run, see writes.ts), then observes it on each pass
  * (host key, step, outcome). A failure that a retry may fix waits behind a retry gate that only
- * time or a changed input opens; a terminal one is recorded and never retried.
+ * time or a changed input opens; a terminal one is recorded and never retried. The gate and the
+ * count of failures behind it are also kept on the object (retries.ts), so a restarted
+ * controller goes on with the backoff instead of retrying at once from the first delay.
  */
 import {
   ConditionType,
@@ -13,10 +15,12 @@ import {
   RemoteAnnotations,
 } from "@capi-remote/shared";
 import { stateDirFor } from "../../../host/protocol.js";
+import { R } from "../../../kube/api.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
 import { fingerprint } from "../../../ssh/hostkeys.js";
 import { block, condition, type Deps, logOf, secretOf, sshTarget, targetOf } from "../deps.js";
-import type { Scope } from "../scope.js";
+import { formatRetry, inputsDigest, readRetry } from "../retries.js";
+import type { RM, Scope } from "../scope.js";
 import { hostKeySource, progressOf, setBootstrapRunning } from "../status.js";
 import { recordAttach, recordStart } from "../writes.js";
 import { failTerminally, succeed } from "./outcome.js";
@@ -33,8 +37,8 @@ export const provision = (d: Deps): Phase<Scope> => ({
   run: async (s) => {
     const task = d.ctx.tasks.get(s.key);
     const inputs = inputsOf(d, s);
-    const gate = d.mem.retryGate.get(s.key);
-    if (!task && gate && gate.inputs === inputs && Date.now() < gate.at) {
+    const gate = task ? undefined : (d.mem.retryGate.get(s.key) ?? restoredGate(d, s));
+    if (gate && gate.inputs === inputs && Date.now() < gate.at) {
       // Say it again: the write that first reported it may have lost a race with another write.
       condition(d, s, ConditionType.HostReachable, "False", gate.reason, gate.message);
       block(s, gate.reason, gate.message);
@@ -49,18 +53,49 @@ export const provision = (d: Deps): Phase<Scope> => ({
   },
 });
 
-/** What a new attempt could see differently: the object's spec and annotations, and its Secrets. */
+/** Our own pacing records: writing them must not count as a changed input. */
+const PACING = new Set<string>([RemoteAnnotations.BootstrapRetry, RemoteAnnotations.CleanupAttempts]);
+
+/**
+ * What a new attempt could see differently: the object's spec and annotations, and its Secrets
+ * (a digest, as the object keeps it).
+ */
 function inputsOf(d: Deps, s: Scope): string {
   const ns = s.rm.metadata.namespace ?? "";
   const rv = (name: string | undefined) => secretOf(d, ns, name)?.metadata.resourceVersion ?? "-";
-  return [
-    s.rm.metadata.generation,
-    JSON.stringify(s.rm.metadata.annotations ?? {}),
-    rv(s.rm.spec.sshKeyRef?.name),
-    rv(s.rm.spec.hostKeysSecretRef?.name),
-    rv(s.rm.spec.bastion?.sshKeyRef.name),
-    s.data?.resourceVersion,
-  ].join("|");
+  const annotations = Object.entries(s.rm.metadata.annotations ?? {}).filter(([k]) => !PACING.has(k));
+  return inputsDigest(
+    [
+      s.rm.metadata.generation,
+      JSON.stringify(annotations),
+      rv(s.rm.spec.sshKeyRef?.name),
+      rv(s.rm.spec.hostKeysSecretRef?.name),
+      rv(s.rm.spec.bastion?.sshKeyRef.name),
+      s.data?.resourceVersion,
+    ].join("|"),
+  );
+}
+
+/**
+ * The gate a controller before this one closed (read back from the object after a restart):
+ * shut until its time, with the reason and message the status still shows.
+ */
+function restoredGate(d: Deps, s: Scope) {
+  const r = readRetry(
+    s.rm.metadata.annotations?.[RemoteAnnotations.BootstrapRetry],
+    Date.now(),
+    NEEDS_USER_MAX_DELAY_MS,
+  );
+  if (!r?.inputs || r.notBefore <= Date.now()) return undefined;
+  const shown = s.conditions.find((c) => c.type === ConditionType.HostReachable && c.status === "False");
+  const gate = {
+    at: r.notBefore,
+    inputs: r.inputs,
+    reason: shown?.reason ?? Reason.HostUnreachable,
+    message: shown?.message ?? `attempt ${r.attempts} failed`,
+  };
+  d.mem.retryGate.set(s.key, gate);
+  return gate;
 }
 
 /**
@@ -154,8 +189,17 @@ async function finished(d: Deps, s: Scope, task: Task, inputs: string): Promise<
       : f.message;
   condition(d, s, ConditionType.HostReachable, "False", f.reason, message, "Warning");
   const cap = f.reason === Reason.HostUnreachable ? UNREACHABLE_MAX_DELAY_MS : NEEDS_USER_MAX_DELAY_MS;
-  const delay = d.ctx.queue.addRateLimited(s.key, cap);
-  d.mem.retryGate.set(s.key, { at: Date.now() + delay, inputs, reason: f.reason, message });
-  logOf(d, s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay });
+  const key = RemoteAnnotations.BootstrapRetry;
+  const before = readRetry(s.rm.metadata.annotations?.[key], Date.now(), NEEDS_USER_MAX_DELAY_MS)?.attempts ?? 0;
+  const delay = d.ctx.queue.addRateLimited(s.key, cap, before);
+  const at = Date.now() + delay;
+  d.mem.retryGate.set(s.key, { at, inputs, reason: f.reason, message });
+  // A failure path only (one metadata write): a success removes the record in its own write.
+  const record = formatRetry({ attempts: before + 1, notBefore: at, inputs });
+  const res = await d.ctx.api.patch<RM>(R.remoteMachines, s.rm.metadata.namespace, s.rm.metadata.name, {
+    metadata: { annotations: { [key]: record } },
+  });
+  s.rm = { ...res, status: s.rm.status };
+  logOf(d, s).info("cannot bootstrap yet; retrying", { reason: f.reason, retryInMs: delay, attempt: before + 1 });
   return block(s, f.reason, message);
 }
