@@ -83,7 +83,8 @@ describe("real kubeadm workers", { skip: canMakeHosts() ? false : "test hosts ne
   /**
    * Follows one Machine from creation to Node Ready, recording when each stage happened: from
    * the objects' own timestamps where they have one (CABPK's data Secret and the kubelet's CSR:
-   * creationTimestamp, one-second resolution; the files capi-remote wrote and the sentinel: their
+   * creationTimestamp, capi-remote's run: status.bootstrap.startedAt, one-second resolution; the
+   * files capi-remote wrote and the sentinel: their
    * mtime on the host), else when first seen (polled every 100 ms, later under load): the Node,
    * Node Ready, Machine Running. While the Node is registered but not Ready, the kubelet's reason
    * is kept, to say where that time went.
@@ -106,9 +107,12 @@ describe("real kubeadm workers", { skip: canMakeHosts() ? false : "test hosts ne
           seen["bootstrap data (CABPK)"] = Date.parse(String(sec.metadata?.creationTimestamp)) - t0;
         }
         const rmName = m?.spec?.infrastructureRef?.name;
-        if (rmName && !host) {
+        if (rmName && (!host || seen["capi-remote started the run"] === undefined)) {
           const rm = await o.rmOrUndefined(rmName);
-          host = hosts.find((h) => h.address === rm?.spec?.address);
+          host ??= hosts.find((h) => h.address === rm?.spec?.address);
+          // capi-remote's own record of when it started the run on the host (one-second resolution).
+          const started = rm?.status?.bootstrap?.startedAt;
+          if (started) seen["capi-remote started the run"] = Date.parse(started) - t0;
         }
         if (host) {
           nodeName = host.name;

@@ -259,13 +259,21 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     assert.equal(await countLines(hosts.pb as TestHost, CLEANED, "cleaned"), 1);
     for (const n of ["v1", "v2", "pa"]) assert.equal(await countLines(hosts[n] as TestHost, CLEANED, "cleaned"), 0);
 
-    // A new pool machine is taken from the free one only, and labels reach its Machine. Its
+    // A new pool machine is taken from the free one only, and labels and annotations reach its
+    // Machine as k0smotron passes them: the pool machine's and the RemoteMachine's own, each only
+    // where the Machine has no value (here example.com/keep), Cluster API's keys not at all. Its
     // RemoteMachine as a Go client writes k0smotron's v1beta2 struct: sshKeyRef is a struct
     // without omitempty, so an unset one is {name: ""}; the zero status is {}.
     await rest(t.bed, "POST", `/apis/${INFRA}/v1beta2/namespaces/${t.ns}/remotemachines`, {
       kind: "RemoteMachine",
       apiVersion: `${INFRA}/v1beta2`,
-      metadata: { name: "new-pool", namespace: t.ns, creationTimestamp: null },
+      metadata: {
+        name: "new-pool",
+        namespace: t.ns,
+        creationTimestamp: null,
+        labels: { "example.com/team": "a", "example.com/keep": "from-rm" },
+        annotations: { "example.com/owner": "ops", "cluster.x-k8s.io/cloned-from-name": "not-copied" },
+      },
       spec: { pool: "workers", sshKeyRef: { name: "" } },
       status: {},
     });
@@ -277,18 +285,23 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       { pool: "workers", sshKeyRef: { name: "" } },
       testBootstrap(t.bed, { registerNode: false }),
     );
-    await o.patchInfra("remotemachines", "new-pool", { metadata: { labels: { "example.com/team": "a" } } });
+    // (The Machine's own value, set before the bootstrap can have run: that needs a claim and SSH.)
+    await o.patchCapi("machines", "new-pool", { metadata: { labels: { "example.com/keep": "machine" } } });
     const fresh = await o.waitProvisioned("new-pool", 90_000);
     assert.equal(fresh.metadata.annotations?.[POOL_MACHINE], "pm-c");
     assert.equal(fresh.spec.port, 22, "port 0 of the Go-written pool machine read as 22");
     assert.equal(await countLines(hosts.pc as TestHost, RUNS, "run"), 1);
     const holders = (await o.list("pooledremotemachines")).map((p) => p.metadata.annotations?.[CLAIMED_BY]);
     assert.deepEqual(holders.sort(), [undefined, "k-pool-a", "new-pool"].sort());
-    await waitFor("labels on the Machine", async () => {
+    const m = await waitFor("labels on the Machine", async () => {
       const m = await o.machine("new-pool");
       if (m.metadata.labels?.["example.com/team"] !== "a") throw new Error(JSON.stringify(m.metadata.labels));
       return m;
     });
+    assert.equal(m.metadata.labels["example.com/rack"], "r1", "the pool machine's label");
+    assert.equal(m.metadata.labels["example.com/keep"], "machine", "the Machine's own value stays");
+    assert.equal(m.metadata.annotations?.["example.com/owner"], "ops");
+    assert.equal(m.metadata.annotations?.["cluster.x-k8s.io/cloned-from-name"], undefined);
 
     // Nothing ran again on any machine k0smotron had provisioned.
     for (const n of ["v1", "v2", "pa", "pb"])

@@ -371,12 +371,12 @@ describe("CRDs on a real API server", () => {
   const invalid: [string, Obj, string[]][] = [
     ["empty address and no pool", rm({ address: "", ...key }), ["spec.address", "on purpose"]],
     ["negative port", rm({ address: "h", port: -1, ...key }), ["spec.port", "1-65535", "on purpose"]],
-    ["port above 65535", rm({ address: "h", port: 65536, ...key }), ["spec.port", "1-65535"]],
+    ["port above 65535", rm({ address: "h", port: 65536, ...key }), ["spec.port", "1-65535", "on purpose"]],
     ["port as a string", rm({ address: "h", port: "22", ...key }), ["spec.port", "integer"]],
     ["neither address nor pool", rm({ user: "root" }), ["spec.address", "spec.pool", "MissingFields"]],
-    ["address without sshKeyRef", rm({ address: "10.0.0.1" }), ["spec.sshKeyRef", "required"]],
+    ["address without sshKeyRef", rm({ address: "10.0.0.1" }), ["spec.sshKeyRef", "required", "on purpose"]],
     ["sshKeyRef without name", rm({ address: "h", sshKeyRef: {} }), ["spec.sshKeyRef.name", "Required"]],
-    ["empty pool and no address", rm({ pool: "" }), ["spec.address", "spec.pool"]],
+    ["empty pool and no address", rm({ pool: "" }), ["spec.address", "spec.pool", "on purpose"]],
     [
       "relative working dir",
       rm({ address: "h", workingDir: "tmp/x", ...key }),
@@ -411,7 +411,7 @@ describe("CRDs on a real API server", () => {
     [
       "provision job without a container",
       rm({ address: "h", provisionJob: { sshCommand: "ssh" } }),
-      ["spec.provisionJob.jobSpecTemplate", "containers"],
+      ["spec.provisionJob.jobSpecTemplate", "containers", "on purpose"],
     ],
     ["pool machine without pool", prm({ machine: { address: "h", ...key } }), ["spec.pool", "Required"]],
     ["pool machine without address", prm({ pool: "p", machine: { ...key } }), ["spec.machine.address", "Required"]],
@@ -503,7 +503,7 @@ describe("CRDs on a real API server", () => {
         body: { ...cur, spec },
       });
     const e1 = await replace({ ...cur.spec, pool: "p2" }).catch((e: unknown) => e);
-    assert.match(apiErrorMessage(e1), /spec\.pool.*immutable/);
+    assert.match(apiErrorMessage(e1), /spec\.pool.*immutable.*on purpose/);
     const withId = await replace({ ...cur.spec, address: "h", ...key, providerID: "remote-machine://h:22" });
     const e2 = await t.bed.clients.custom
       .replaceNamespacedCustomObject({
@@ -515,6 +515,6 @@ describe("CRDs on a real API server", () => {
         body: { ...withId, spec: { ...(withId as { spec: object }).spec, providerID: "remote-machine://other:22" } },
       })
       .catch((e: unknown) => e);
-    assert.match(apiErrorMessage(e2), /spec\.providerID.*immutable/);
+    assert.match(apiErrorMessage(e2), /spec\.providerID.*immutable.*on purpose/);
   });
 });

@@ -244,7 +244,7 @@ export const ProvisionJob = Obj(
       {
         rule: "has(self.jobSpecTemplate) && has(self.jobSpecTemplate.spec) && has(self.jobSpecTemplate.spec.template) && has(self.jobSpecTemplate.spec.template.spec) && has(self.jobSpecTemplate.spec.template.spec.containers) && size(self.jobSpecTemplate.spec.template.spec.containers) > 0",
         message:
-          "jobSpecTemplate.spec.template.spec.containers must name the container that runs sshCommand and scpCommand (an image with ssh or tsh): the Job runs it, with its own entrypoint (k0smotron requires it as well)",
+          "jobSpecTemplate.spec.template.spec.containers must name the container that runs sshCommand and scpCommand (an image with ssh or tsh): the Job runs it, with its own entrypoint. capi-remote checks this on purpose at admission; k0smotron requires it only once jobSpecTemplate is given, and without one makes a Job with no container",
         fieldPath: ".jobSpecTemplate",
         reason: "FieldValueRequired",
       },
@@ -309,7 +309,13 @@ export const RemoteMachineSpecSchema = Obj(
       Str({
         maxLength: 253,
         description: 'Pool to take a PooledRemoteMachine from; its connection fields are copied here ("" means none).',
-        validations: [{ rule: "self == oldSelf", message: "is immutable: a RemoteMachine cannot change pools" }],
+        validations: [
+          {
+            rule: "self == oldSelf",
+            message:
+              "is immutable: a RemoteMachine cannot change pools (its pool machine stays claimed). capi-remote checks this on purpose; k0smotron accepts the change",
+          },
+        ],
       }),
     ),
     poolSelector: Optional(poolSelector),
@@ -317,7 +323,13 @@ export const RemoteMachineSpecSchema = Obj(
       Str({
         maxLength: 512,
         description: "Set by the controller once provisioned: remote-machine://<address>:<port>.",
-        validations: [{ rule: "oldSelf == '' || self == oldSelf", message: "is immutable once set" }],
+        validations: [
+          {
+            rule: "oldSelf == '' || self == oldSelf",
+            message:
+              "is immutable once set (Cluster API and the Node are matched on it). capi-remote checks this on purpose; k0smotron accepts the change",
+          },
+        ],
       }),
     ),
     address: Optional(address),
@@ -337,7 +349,7 @@ export const RemoteMachineSpecSchema = Obj(
       {
         rule: "!has(self.address) || self.address == '' || has(self.sshKeyRef) || has(self.provisionJob)",
         message:
-          "spec.sshKeyRef is required when spec.address is set (a Secret whose key `value` holds the private key), unless spec.provisionJob provisions the machine",
+          "spec.sshKeyRef is required when spec.address is set (a Secret whose key `value` holds the private key), unless spec.provisionJob provisions the machine. capi-remote checks this on purpose at admission; k0smotron accepts the object and reports MissingFields later",
         fieldPath: ".sshKeyRef",
         reason: "FieldValueRequired",
       },
