@@ -59,12 +59,40 @@ function jsonPatch(doc: Obj, ops: { op: string; path: string; value?: unknown }[
   return root as Obj;
 }
 
-/** An in-memory API server and the caches over it (the cache shows each write at once). */
+/**
+ * An in-memory API server and the caches over it. The cache shows each write at once, unless
+ * `lag()` was called: then it (and the informer's handlers) stay where they were until
+ * `catchUp()`, as an informer behind a busy API server does.
+ */
 export class FakeApi {
   readonly stores = new Map<Resource, Map<string, Obj>>();
   readonly writes: string[] = [];
+  /** Merge patches refused with 409 (the resourceVersion they carried was stale). */
+  conflicts = 0;
   private rv = 100;
   private readonly handlers = new Map<Resource, InformerHandlers<Obj>[]>();
+  private lagging?: { cache: Map<Resource, Map<string, Obj>>; events: (() => void)[] };
+
+  /** From now on the caches lag: they keep what they show now until `catchUp()`. */
+  lag(): void {
+    this.lagging = { cache: new Map([...this.stores].map(([r, m]) => [r, new Map(m)])), events: [] };
+  }
+
+  /** The caches catch up: the held events reach the handlers, in order. */
+  catchUp(): void {
+    const held = this.lagging?.events ?? [];
+    this.lagging = undefined;
+    for (const e of held) e();
+  }
+
+  private cacheOf(r: Resource): Map<string, Obj> {
+    return this.lagging ? (this.lagging.cache.get(r) ?? new Map<string, Obj>()) : this.store(r);
+  }
+
+  private emit(e: () => void): void {
+    if (this.lagging) this.lagging.events.push(e);
+    else e();
+  }
 
   store(r: Resource): Map<string, Obj> {
     const s = this.stores.get(r) ?? new Map<string, Obj>();
@@ -78,7 +106,9 @@ export class FakeApi {
     const key = `${next.metadata.namespace ?? ""}/${next.metadata.name}`;
     const old = this.store(r).get(key);
     this.store(r).set(key, next);
-    for (const h of this.handlers.get(r) ?? []) old ? h.onUpdate?.(next, old) : h.onAdd?.(next);
+    this.emit(() => {
+      for (const h of this.handlers.get(r) ?? []) old ? h.onUpdate?.(next, old) : h.onAdd?.(next);
+    });
     return next;
   }
 
@@ -87,7 +117,9 @@ export class FakeApi {
     const old = this.store(r).get(`${ns ?? ""}/${name}`);
     if (!old) return;
     this.store(r).delete(`${ns ?? ""}/${name}`);
-    for (const h of this.handlers.get(r) ?? []) h.onDelete?.(old);
+    this.emit(() => {
+      for (const h of this.handlers.get(r) ?? []) h.onDelete?.(old);
+    });
   }
 
   /** A deletion as the API server makes it: marked while finalizers remain, else removed. */
@@ -126,7 +158,10 @@ export class FakeApi {
     if (type === "json") next = jsonPatch(cur, body as { op: string; path: string; value?: unknown }[]);
     else {
       const want = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-      if (want && want !== cur.metadata.resourceVersion) throw new ApiError(409, "the object has been modified");
+      if (want && want !== cur.metadata.resourceVersion) {
+        this.conflicts++;
+        throw new ApiError(409, "the object has been modified");
+      }
       const { metadata, ...rest } = body as { metadata?: Record<string, unknown> };
       const { resourceVersion: _rv, ...meta } = metadata ?? {};
       next = merge(
@@ -143,14 +178,14 @@ export class FakeApi {
   informer(r: Resource) {
     const indexes = new Map<string, (o: Obj) => readonly string[]>();
     const inf = {
-      get: (ns: string | undefined, name: string) => this.store(r).get(`${ns ?? ""}/${name}`),
-      list: () => [...this.store(r).values()],
+      get: (ns: string | undefined, name: string) => this.cacheOf(r).get(`${ns ?? ""}/${name}`),
+      list: () => [...this.cacheOf(r).values()],
       addIndex(name: string, fn: (o: Obj) => readonly string[]) {
         indexes.set(name, fn);
         return inf;
       },
       byIndex: (name: string, value: string) =>
-        [...this.store(r).values()].filter((o) => indexes.get(name)?.(o).includes(value)),
+        [...this.cacheOf(r).values()].filter((o) => indexes.get(name)?.(o).includes(value)),
       on: (h: InformerHandlers<Obj>) => {
         this.handlers.set(r, [...(this.handlers.get(r) ?? []), h]);
         return inf;
