@@ -20,7 +20,7 @@ import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { type HostileServer, startHostile } from "../bed/hostile.js";
 import { createHost, destroyHost, hostExec, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
-import { waitFor } from "../bed/util.js";
+import { sleepsOf, waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
 import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
 
@@ -235,9 +235,16 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
     assert.equal(await stateDirOn(target, "many"), "no");
   });
 
-  it("M14: a released pool machine keeps none of its holder's write_files, state or data", async () => {
-    const pool = await createHost("advh-pool", [key.publicKey]);
-    try {
+  describe("a pool machine between holders (L4, M14)", () => {
+    /** The holder's token: in its files, its commands and what they print. */
+    const TOKEN = "PoolHolderJoinToken-4d2b8e17a9c3";
+    /** Tags the holder's daemons' sleeps (test/bed/util.ts sleepsOf). */
+    const tag = `5${process.pid}${Date.now() % 100000}`;
+    const files = ["/run/kubeadm/kubeadm-join-config.yaml", "/root/holder-file", "/etc/holder.d/token"];
+    let pool: TestHost;
+
+    before(async () => {
+      pool = await createHost("advh-pool", [key.publicKey]);
       await o.apply([
         {
           apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
@@ -249,70 +256,112 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
           },
         },
       ]);
-      const files = ["/run/kubeadm/kubeadm-join-config.yaml", "/root/holder-file", "/etc/holder.d/token"];
-      const written = files.map((f) => `  - {path: ${f}, content: "token ${CANARY}"}\n`).join("");
-      const text = testBootstrap(t.bed, {
-        // A daemon the holder leaves behind (it outlives the run: docs/security.md says so).
-        extra: "  - nohup sleep 600 >/dev/null 2>&1 &\n",
-        // No Node: Cluster API then has nothing to drain, and the Machine goes at once.
-        registerNode: false,
-      }).replace("write_files:\n", `write_files:\n${written}`);
+    });
+    after(async () => {
+      for (const p of sleepsOf(tag)) process.kill(Number(p), "SIGKILL");
+      if (pool) await destroyHost(pool);
+    });
+
+    /**
+     * Every file on the machine's writable disk that holds `needle`, as the machine's paths: its
+     * tmpfs /run and /tmp and the upper layers of its overlays (/etc, /home, /root, /var, /opt,
+     * /usr/local, /srv: test/bed/hosts.ts), and the bytes searched in each.
+     */
+    const searchDisk = async (needle: string) => {
+      const search = (paths: string) => `du -sb ${paths}; echo --; grep -rlF '${needle}' ${paths} 2>/dev/null; true`;
+      // An upper layer's path as the machine sees it: <dir>/_usr_local/up/x is /usr/local/x.
+      const asMachine = (p: string) =>
+        p.replace(/^.*\/_([^/]+)\/up(?=\/|$)/, (_, t: string) => `/${t.replaceAll("_", "/")}`);
+      const [sizes = "", found = ""] = [
+        await hostExec(pool, search("/run /tmp")),
+        execFileSync("sh", ["-c", search(`${pool.dir}/_*/up`)]).toString(),
+      ]
+        .map((out) => out.split("--\n"))
+        .reduce((a, b) => [`${a[0]}${b[0]}`, `${a[1]}${b[1]}`]);
+      const areas = sizes
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => ({ bytes: Number(l.split(/\s+/)[0]), path: asMachine(l.split(/\s+/)[1] ?? "") }));
+      return {
+        hits: found.split("\n").filter(Boolean).map(asMachine),
+        searched: areas.map((a) => `${a.path} ${a.bytes} B`).join(", "),
+        bytes: areas.reduce((n, a) => n + a.bytes, 0),
+      };
+    };
+    const daemons = () => (sleepsOf(tag).length > 0 ? `${sleepsOf(tag).length} tagged sleeps` : "none");
+
+    it("L4: once the holder's Machine is Running, its token is on the disk only where its data wrote it", async () => {
+      // A daemon started the way bootstraps start them badly: a new session (setsid), its parent
+      // gone at once (a double fork: init adopts it), TERM ignored, forking a child every second.
+      const daemon = `( setsid sh -c "trap '' TERM; i=0; while [ \\$i -lt 900 ]; do sleep ${tag} & sleep 1; i=\\$((i + 1)); done" >/dev/null 2>&1 & )`;
+      const extra = [
+        daemon,
+        daemon,
+        `echo ${TOKEN}; echo ${TOKEN} >&2`,
+        `printf '%s' ${TOKEN} | sha256sum > /root/token.sum`,
+      ]
+        .map((c) => `  - ${JSON.stringify(c)}\n`)
+        .join("");
+      const written = files.map((f) => `  - {path: ${f}, content: "token ${TOKEN}"}\n`).join("");
+      const text = testBootstrap(t.bed, { extra }).replace("write_files:\n", `write_files:\n${written}`);
       const t0 = Date.now();
       await makeMachine(t.bed, t.ns, "holder", "c1", { pool: "scrub" }, text);
-      await o.waitProvisioned("holder", 120_000);
-      const provisionedMs = Date.now() - t0;
-      const present = async () =>
-        (await hostExec(pool, `for f in ${files.join(" ")}; do [ -e "$f" ] && echo "$f"; done; true`)).trim();
-      assert.equal((await present()).split("\n").length, 3, "the holder's files were not written");
-      // Everything the machine wrote: its tmpfs /run and /tmp, and the upper layers of its
-      // overlays (/etc, /root, /var, /home, /opt, /usr/local, /srv: test/bed/hosts.ts).
-      const canaryFiles = async () =>
-        [
-          (await hostExec(pool, `grep -rl ${CANARY} /run /tmp 2>/dev/null; true`)).trim(),
-          execFileSync("sh", ["-c", `grep -rl ${CANARY} ${pool.dir}/_*/up 2>/dev/null; true`])
-            .toString()
-            .trim(),
-        ]
-          .join("\n")
-          .split(/\s+/)
-          .filter(Boolean)
-          .join(" ");
-      // The search sees the holder's files while they are there (and the run's own copies, L4).
-      const before = await canaryFiles();
-      assert.match(before, /kubeadm-join-config\.yaml/);
-      assert.match(before, /holder-file/);
+      await waitFor("holder's Machine Running", async () => (await o.machine("holder")).status?.phase === "Running", {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+      });
+      const found = await searchDisk(TOKEN);
+      const outside = found.hits.filter((f) => !files.includes(f));
+      console.log(
+        `L4 figure: Running ${Date.now() - t0} ms after the objects were created; searched ${found.searched} (${(found.bytes / 1048576).toFixed(1)} MiB in all) for the holder's token: in ${found.hits.length} files (${found.hits.join(" ")}), outside the paths its data wrote: ${outside.join(" ") || "none"}; its daemons: ${daemons()}`,
+      );
+      assert.deepEqual(found.hits.sort(), [...files].sort(), "the search finds the files the data wrote");
+      assert.deepEqual(outside, []);
+      assert.ok(sleepsOf(tag).length >= 2, "the holder's daemons run");
+    });
+
+    it("M14: the release stops the holder's daemons, removes its files and state; the next holder gets a clean machine", async () => {
       const t1 = Date.now();
       await o.deleteMachine("holder");
+      // What the deletion went through, as the RemoteMachine's CleanupSucceeded condition said it.
+      const timeline: string[] = [];
       await waitFor(
         "holder gone and the pool machine returned",
         async () => {
           const pm = await o.getInfra("pooledremotemachines", "scrub-pm");
-          return !(await o.rmOrUndefined("holder")) && !pm.metadata.annotations?.[CLAIMED_BY];
+          const rm = await o.rmOrUndefined("holder");
+          const c = rm ? o.condition(rm, "CleanupSucceeded") : undefined;
+          const now = c ? `${c.reason}${c.message ? ` (${c.message})` : ""}` : rm ? "no cleanup yet" : "gone";
+          if (!timeline.at(-1)?.endsWith(`: ${now}`)) timeline.push(`${Date.now() - t1} ms: ${now}`);
+          return !rm && !pm.metadata.annotations?.[CLAIMED_BY];
         },
         { timeoutMs: 120_000, intervalMs: 200 },
       );
       const releasedMs = Date.now() - t1;
-      const left = await present();
-      // Everything the machine wrote: its tmpfs /run and /tmp, and the upper layers of its
-      // overlays (/etc, /root, /var, /home, /opt, /usr/local, /srv: test/bed/hosts.ts).
-      const canaryOnDisk = [
-        (await hostExec(pool, `grep -rl ${CANARY} /run /tmp 2>/dev/null; true`)).trim(),
-        execFileSync("sh", ["-c", `grep -rl ${CANARY} ${pool.dir}/_*/up 2>/dev/null; true`])
-          .toString()
-          .trim(),
-      ]
-        .filter(Boolean)
-        .join(" ");
-      const daemon = (await hostExec(pool, "pgrep -x sleep >/dev/null && echo running || echo gone")).trim();
+      console.log(`M14 deletion timeline: ${timeline.join("; ")}`);
+      const after1 = await searchDisk(TOKEN);
+      const daemonsAfter = daemons();
+      const stateAfter = await stateDirOn(pool, "holder");
       console.log(
-        `M14 figure: before the release, files holding the holder's token: ${before.split(" ").length} (${before.replaceAll(pool.dir, "<up>")}); provisioned in ${provisionedMs} ms, released ${releasedMs} ms after its Machine's deletion; after the release, the holder's write_files left: ${left || "none"}; files on the machine holding its data: ${canaryOnDisk || "none"}; capi-remote's state directory: ${await stateDirOn(pool, "holder")}; a daemon the holder started in the background: ${daemon}`,
+        `M14 figure: released ${releasedMs} ms after its Machine's deletion (the daemons ignore TERM: KILL after the 10 s grace); after the release, searched ${after1.searched}: files holding the holder's token: ${after1.hits.join(" ") || "none"}; its daemons: ${daemonsAfter}; capi-remote's state directory: ${stateAfter}`,
       );
-      assert.equal(left, "");
-      assert.equal(canaryOnDisk, "");
-      assert.equal(await stateDirOn(pool, "holder"), "no");
-    } finally {
-      await destroyHost(pool);
-    }
+      assert.deepEqual(after1.hits, []);
+      assert.deepEqual(sleepsOf(tag), [], "a daemon of the holder outlived the release");
+      assert.equal(stateAfter, "no");
+      // The next holder: its own bootstrap runs on the machine the first one left.
+      const next = testBootstrap(t.bed, { extra: `  - ${JSON.stringify("echo next > /root/next-holder")}\n` });
+      await makeMachine(t.bed, t.ns, "holder2", "c1", { pool: "scrub" }, next);
+      await o.waitProvisioned("holder2", 120_000);
+      const seen = await searchDisk(TOKEN);
+      console.log(
+        `M14 figure: the next holder provisioned; the machine it got holds the first holder's token in ${seen.hits.length} files; the first holder's daemons: ${daemons()}`,
+      );
+      assert.equal((await hostExec(pool, "cat /root/next-holder")).trim(), "next");
+      assert.deepEqual(seen.hits, []);
+      assert.deepEqual(sleepsOf(tag), []);
+      await o.deleteMachine("holder2");
+      await waitFor("holder2 released", async () => !(await o.rmOrUndefined("holder2")), { timeoutMs: 120_000 });
+    });
   });
 
   it("nothing of the data leaked: logs, Events, status; the legitimate machine still provisioned", async () => {

@@ -1,6 +1,40 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { cpus, loadavg } from "node:os";
+import { after, describe, it } from "node:test";
+import { BootstrapDataError, planBootstrap } from "../cloudinit/plan.js";
+import { PlanPool } from "../cloudinit/planpool.js";
 import { bootstrapFacts, cleanupCommands } from "./sequence.js";
+
+const pool = new PlanPool({ workers: 2, queue: 16, timeoutMs: 3000, heapMiB: 64 });
+after(() => pool.close());
+const facts = (value: string) => bootstrapFacts({ value }, pool);
+
+/**
+ * Runs `fn` and reports its wall time and the event loop's worst delay meanwhile: the longest gap
+ * between ticks of a 5 ms interval that runs from before `fn` until after it.
+ */
+async function measured<T>(fn: () => Promise<T> | T): Promise<{ ms: number; maxDelayMs: number; result: T | Error }> {
+  let last = performance.now();
+  let worst = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 5);
+    last = now;
+  }, 5);
+  await new Promise((r) => setTimeout(r, 20));
+  worst = 0;
+  const t0 = performance.now();
+  let result: T | Error;
+  try {
+    result = await fn();
+  } catch (e) {
+    result = e as Error;
+  }
+  const ms = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 20));
+  clearInterval(tick);
+  return { ms, maxDelayMs: worst, result };
+}
 
 const SENTINEL_RM = "rm -f /run/cluster-api/bootstrap-success.complete";
 const K0S_WORKER = `## template: jinja
@@ -30,8 +64,8 @@ describe("cleanupCommands", () => {
     assert.deepEqual(cleanupCommands({ kind: "other" }), [SENTINEL_RM]);
   });
 
-  it("k0s worker: stop through the init system, reset with the bootstrap's kubelet root dir, else remove its files", () => {
-    const cmds = cleanupCommands({ kind: "k0s", data: { value: K0S_WORKER } });
+  it("k0s worker: stop through the init system, reset with the bootstrap's kubelet root dir, else remove its files", async () => {
+    const cmds = cleanupCommands({ kind: "k0s", facts: await facts(K0S_WORKER) });
     assert.equal(cmds.length, 3);
     assert.match(
       cmds[0] ?? "",
@@ -51,11 +85,30 @@ describe("cleanupCommands", () => {
     assert.equal(cmds[2], "if command -v k0s >/dev/null 2>&1; then k0s reset; else true; fi");
   });
 
-  it("reads --kubelet-root-dir in both spellings, and ignores relative or unreadable data", () => {
-    const f = (cmd: string) => bootstrapFacts({ value: `#cloud-config\nruncmd:\n- ${cmd}\n` }).kubeletRootDir;
-    assert.equal(f("k0s install worker --kubelet-root-dir /data/kubelet"), "/data/kubelet");
-    assert.equal(f("k0s install worker --kubelet-root-dir=relative"), undefined);
-    assert.equal(f("echo --kubelet-root-dir=/x"), undefined);
-    assert.deepEqual(bootstrapFacts({ value: "#cloud-config\nruncmd: [a]\nruncmd: [b]\n" }), { files: [] });
+  it("reads --kubelet-root-dir in both spellings, and ignores relative or unreadable data", async () => {
+    const f = async (cmd: string) => (await facts(`#cloud-config\nruncmd:\n- ${cmd}\n`)).kubeletRootDir;
+    assert.equal(await f("k0s install worker --kubelet-root-dir /data/kubelet"), "/data/kubelet");
+    assert.equal(await f("k0s install worker --kubelet-root-dir=relative"), undefined);
+    assert.equal(await f("echo --kubelet-root-dir=/x"), undefined);
+    assert.deepEqual(await facts("#cloud-config\nruncmd: [a]\nruncmd: [b]\n"), { files: [] });
+  });
+
+  it("L9: a hostile data's k0s cleanup is planned off the event loop (figure, beside the same data on the loop)", async () => {
+    // 20,000 write_files in just under 1 MiB: refused by the token limit, after lexing up to it.
+    const lines = ["#cloud-config", "write_files:"];
+    for (let i = 0; i < 20_000; i++) lines.push(`- {path: /f${i}, content: HostileSuite}`);
+    const value = lines.join("\n");
+    assert.ok(value.length <= 1024 * 1024);
+    await facts("#cloud-config\nruncmd: [a]\n"); // the workers are up
+    const off = await measured(async () => cleanupCommands({ kind: "k0s", facts: await facts(value) }));
+    const on = await measured(() => planBootstrap(value, undefined, { hostname: "localhost" }));
+    console.log(
+      `L9 cleanup figure: ${(value.length / 1024).toFixed(0)} KiB, 20,000 write_files: the k0s cleanup's facts in ${off.ms.toFixed(0)} ms in a worker, the event loop's worst delay meanwhile ${off.maxDelayMs.toFixed(0)} ms; the same data lexed on the event loop (baseline, this run): ${on.ms.toFixed(0)} ms, worst delay ${on.maxDelayMs.toFixed(0)} ms; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`,
+    );
+    assert.ok(on.result instanceof BootstrapDataError, "the baseline lexes to the token limit");
+    // Refused data ran nothing, so the cleanup is the plain sequence.
+    assert.deepEqual(off.result, cleanupCommands({ kind: "k0s" }));
+    // On the loop, the loop's worst delay is the whole lexing; in the pool, a fraction of it.
+    assert.ok(off.maxDelayMs < on.maxDelayMs / 2, `worst delay ${off.maxDelayMs} ms`);
   });
 });

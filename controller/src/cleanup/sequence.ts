@@ -1,7 +1,8 @@
 /**
  * The commands a RemoteMachine's deletion runs on its machine (before capi-remote's state
  * directory goes). Pure: the bootstrap provider's kind, the user's own commands and, when it is
- * still readable, the bootstrap data decide them.
+ * still readable, what the bootstrap data says (bootstrapFacts, planned off the event loop)
+ * decide them.
  *
  * For k0s (a K0s* bootstrap config) this is k0smotron's sequence: `k0s etcd leave` on
  * controllers, the service stopped through the init system found (systemd, OpenRC, SysV; else
@@ -11,32 +12,50 @@
  * user's own included, ends by removing Cluster API's sentinel, so that nothing says the machine
  * is bootstrapped once it is not.
  */
-import { BootstrapDataError, type CommandStep, planBootstrap, shq } from "../cloudinit/plan.js";
+import { BootstrapDataError, type Step, shq } from "../cloudinit/plan.js";
+import { type PlanPool, planPool } from "../cloudinit/planpool.js";
 import { SENTINEL } from "../host/protocol.js";
 import type { CleanupKind } from "../security/quarantine.js";
+
+/** What the bootstrap data tells the cleanup: k0s's kubelet root dir, the files it wrote. */
+export interface BootstrapFacts {
+  kubeletRootDir?: string;
+  files: string[];
+}
 
 export interface CleanupInput {
   kind: CleanupKind;
   /** `cleanUpCommands` / `customCleanUpCommands`, when the object has them. */
   custom?: string[];
-  /** The bootstrap data, when its Secret is still there. */
-  data?: { value: string; format?: string };
+  /** What the bootstrap data says (bootstrapFacts), when its Secret is still there. */
+  facts?: BootstrapFacts;
 }
 
 const REMOVE_SENTINEL = `rm -f ${SENTINEL}`;
 const HAVE_K0S = "command -v k0s >/dev/null 2>&1";
 
-/** What the bootstrap data tells the cleanup: k0s's kubelet root dir, the files it wrote. */
-export function bootstrapFacts(data: CleanupInput["data"]): { kubeletRootDir?: string; files: string[] } {
-  if (!data) return { files: [] };
-  let steps: ReturnType<typeof planBootstrap>["steps"];
+/**
+ * The facts of the bootstrap data, planned in the worker pool (cloudinit/planpool.ts), never on
+ * the event loop: at deletion the data may be anything a tenant wrote, refused at bootstrap or
+ * not, up to the limits (lexing it alone can take a second). Data that does not plan (refused, or
+ * over the pool's time or heap limit) ran nothing, so it tells nothing; a full queue is thrown
+ * (PlanBusy: the deletion is retried).
+ */
+export async function bootstrapFacts(
+  data: { value: string; format?: string },
+  pool: PlanPool = planPool(),
+): Promise<BootstrapFacts> {
   try {
     // The hostname only matters to jinja expressions, not to paths or install flags.
-    steps = planBootstrap(data.value, data.format, { hostname: "localhost" }).steps;
+    return factsOf((await pool.plan(data.value, data.format, { hostname: "localhost" })).steps);
   } catch (e) {
     if (e instanceof BootstrapDataError) return { files: [] };
     throw e;
   }
+}
+
+/** The facts of a plan's steps. */
+export function factsOf(steps: readonly Step[]): BootstrapFacts {
   // Files it appended to existed before it (and hold more than its lines): they stay.
   const files = steps.flatMap((s) => (s.kind === "file" && !s.append ? [s.path] : []));
   let kubeletRootDir: string | undefined;
@@ -53,8 +72,8 @@ export function bootstrapFacts(data: CleanupInput["data"]): { kubeletRootDir?: s
 }
 
 /** The words of a command step (argv as is; a shell line split on blanks: flags need no more). */
-function commandWords(s: ReturnType<typeof planBootstrap>["steps"][number]): string[] {
-  if (s.kind === "command") return (s as CommandStep).argv ?? (s.shell ?? "").split(/\s+/);
+function commandWords(s: Step): string[] {
+  if (s.kind === "command") return s.argv ?? (s.shell ?? "").split(/\s+/);
   if (s.kind === "script") return s.body.split(/\s+/);
   return [];
 }
@@ -77,7 +96,7 @@ export function cleanupCommands(input: CleanupInput): string[] {
       return ["kubeadm reset -f", REMOVE_SENTINEL];
     case "k0s":
     case "k0s-controller": {
-      const facts = bootstrapFacts(input.data);
+      const facts = input.facts ?? { files: [] };
       const controller = input.kind === "k0s-controller";
       const reset = `k0s reset${facts.kubeletRootDir ? ` --kubelet-root-dir ${shq(facts.kubeletRootDir)}` : ""}`;
       const removeFiles = facts.files.length ? `rm -f ${facts.files.map(shq).join(" ")}` : "true";

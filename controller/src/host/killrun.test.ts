@@ -1,6 +1,8 @@
 /**
  * kill-run.sh against real runs on the local /bin/sh: it must stop a run's whole session, also a
- * session that ignores TERM and keeps forking, and say "alive" only when something is truly left.
+ * session that ignores TERM and keeps forking, and say "alive" only when something is truly left;
+ * in mode left (after a deletion's cleanup commands) also what the run started outside its
+ * session (setsid, a double fork), and nothing of another run.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -10,7 +12,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { sleepsOf } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
-import { KILLED, killRunCommand, parseKill } from "./protocol.js";
+import { KILLED, killRunCommand, leftoversCommand, parseKill } from "./protocol.js";
 import { renderRunner, runInput, startAndFollowCommand } from "./runner.js";
 
 const roots: string[] = [];
@@ -33,10 +35,18 @@ async function startRun(runcmd: string[]) {
   return { state, session };
 }
 
-const kill = (state: string, grace: number) => {
-  const r = spawnSync("setsid", ["sh", "-c", killRunCommand(state, KILLED, grace)], { timeout: 60_000 });
+const kill = (state: string, grace: number, mode: "run" | "left" = "run") => {
+  const cmd = mode === "run" ? killRunCommand(state, KILLED, grace) : leftoversCommand(state, grace);
+  const r = spawnSync("setsid", ["sh", "-c", cmd], { timeout: 60_000 });
   return parseKill({ code: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() });
 };
+
+/** Waits until the run of `state` wrote its exit. */
+async function finished(state: string) {
+  const end = Date.now() + 20_000;
+  while (!existsSync(join(state, "exit")) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(existsSync(join(state, "exit")), "the run finished");
+}
 
 describe("kill-run.sh on a real shell", () => {
   it("stops a run whose steps ignore TERM and keep forking: nothing of its session is left", async () => {
@@ -62,5 +72,51 @@ describe("kill-run.sh on a real shell", () => {
       if (sid) spawnSync("pkill", ["-KILL", "-s", sid]);
       spawnSync("pkill", ["-KILL", "-f", `^sleep ${tag}$`]);
     }
+  });
+
+  it("mode left stops daemons the run started outside its session (setsid, double fork, TERM ignored), and nothing of another run", async () => {
+    const tag = `8${process.pid}${Date.now() % 100000}`;
+    const other = `9${process.pid}${Date.now() % 100000}`;
+    const cleared = `6${process.pid}${Date.now() % 100000}`;
+    // Each daemon: a new session (setsid), its parent gone at once (a double fork: init adopts
+    // it), TERM ignored (only KILL ends it), and a child of its own forked every 50 ms for 3 s.
+    const daemon = (t: string) =>
+      `( setsid sh -c "trap '' TERM; i=0; while [ \\$i -lt 60 ]; do sleep ${t} & sleep 0.05; i=\\$((i + 1)); done; sleep ${t}" >/dev/null 2>&1 & ) ; true`;
+    try {
+      const run = await startRun([daemon(tag), daemon(tag), `env -i setsid sleep ${cleared} >/dev/null 2>&1 &`]);
+      const neighbour = await startRun([daemon(other)]);
+      await Promise.all([finished(run.state), finished(neighbour.state)]);
+      await new Promise((r) => setTimeout(r, 300));
+      const before = sleepsOf(tag).length;
+      assert.ok(before >= 2, "the daemons run after the run ended");
+      // The run itself is over: mode run has nothing to stop, and the daemons live on.
+      assert.equal(kill(run.state, 1).state, "finished");
+      assert.ok(sleepsOf(tag).length >= 2, "mode run left the daemons alone");
+      const t0 = Date.now();
+      const k = kill(run.state, 1, "left");
+      const ms = Date.now() - t0;
+      console.log(
+        `kill-run left: ${before} tagged sleeps before; ${k.state} ${k.processes} processes in ${ms} ms (grace 1 s); the run's daemons left: ${sleepsOf(tag).length}; the neighbour run's: ${sleepsOf(other).length}; one started with a cleared environment: ${sleepsOf(cleared).length}`,
+      );
+      assert.equal(k.state, "killed");
+      assert.ok(k.processes >= 4, `it found the daemons and their children (${k.processes})`);
+      assert.deepEqual(sleepsOf(tag), [], "no daemon of the run is left");
+      assert.ok(sleepsOf(other).length >= 1, "another run's daemon was not touched");
+      // What cleared its environment carries no mark: docs/security.md says so.
+      assert.equal(sleepsOf(cleared).length, 1, "a daemon without the mark is not found (the documented limit)");
+      // Nothing left to stop: a second pass finds nothing.
+      assert.deepEqual(kill(run.state, 1, "left"), { state: "killed", processes: 0 });
+      run.session.kill("SIGKILL");
+      neighbour.session.kill("SIGKILL");
+    } finally {
+      for (const t of [tag, other]) spawnSync("pkill", ["-KILL", "-f", `do sleep ${t} &`]);
+      for (const t of [tag, other, cleared]) spawnSync("pkill", ["-KILL", "-f", `^sleep ${t}$`]);
+    }
+  });
+
+  it("mode left with no run record finds nothing to stop", () => {
+    const root = mkdtempSync(join(tmpdir(), "killrun-"));
+    roots.push(root);
+    assert.deepEqual(kill(join(root, "missing"), 1, "left"), { state: "none", processes: 0 });
   });
 });

@@ -244,7 +244,23 @@ export function tailCommand(stateDir: string, lines = 20): string {
  * run finished first. When no run was started, it takes the gate itself, so none can start later.
  */
 export function killRunCommand(stateDir: string, code: number, graceSeconds: number): string {
-  return fill("kill-run", { S: stateDir, CODE: code, KILLED_STEP: KILLED_STEP_RAW, GRACE: graceSeconds });
+  return fill("kill-run", { S: stateDir, CODE: code, KILLED_STEP: KILLED_STEP_RAW, GRACE: graceSeconds, MODE: "run" });
+}
+
+/**
+ * Stops what the run of a state directory left once the cleanup commands ran (kill-run.sh, mode
+ * left): the live processes of its session and every process whose environment carries the run's
+ * mark (daemons its steps started, through `setsid` or a double fork too). "none", "killed <n>" or
+ * "alive <n>", as killRunCommand says them.
+ */
+export function leftoversCommand(stateDir: string, graceSeconds: number): string {
+  return fill("kill-run", {
+    S: stateDir,
+    CODE: KILLED,
+    KILLED_STEP: KILLED_STEP_RAW,
+    GRACE: graceSeconds,
+    MODE: "left",
+  });
 }
 const KILLED_STEP_RAW = { raw: String(KILLED_STEP) };
 

@@ -141,7 +141,33 @@ runcmd:
     assert.equal(statSync(join(r.root, "state/progress")).mode & 0o077, 0);
     // The working directory, made by the session's preamble, as the steps' umask makes it.
     assert.equal(statSync(join(r.root, "work")).mode & 0o777, 0o755);
-    assert.equal(statSync(join(r.root, "state/output.log")).mode & 0o077, 0);
+    // After a success the output (a step may print a token) is gone (L4).
+    assert.equal(existsSync(join(r.root, "state/output.log")), false);
+  });
+
+  it("after a success no file of the run holds the data; after a failure its output stays root's only (L4)", () => {
+    const token = "RunnerL4Token-5f0c2e9a71";
+    const data = `#cloud-config
+write_files:
+- {path: $ROOT/written, content: "${token}"}
+runcmd:
+- "echo ${token}; echo ${token} >&2"
+- [sh, -c, "echo ${token}"]
+- "touch $SENTINEL"
+`;
+    const ok = runLocally(data);
+    assert.equal(ok.exit, "exit 0 0");
+    const holding = (root: string) =>
+      spawnSync("grep", ["-rl", token, root]).stdout.toString().trim().split("\n").filter(Boolean);
+    // Only the file the data itself asked for.
+    assert.deepEqual(holding(ok.root), [join(ok.root, "written")]);
+    const failed = runLocally(data.replace('"touch $SENTINEL"', '"exit 7"'));
+    assert.equal(failed.exit, "exit 7 4");
+    assert.deepEqual(holding(failed.root).sort(), [
+      join(failed.root, "state/output.log"),
+      join(failed.root, "written"),
+    ]);
+    assert.equal(statSync(join(failed.root, "state/output.log")).mode & 0o077, 0);
   });
 
   it("writes files byte for byte with their modes, text through the shell and binary through base64", () => {

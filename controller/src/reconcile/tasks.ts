@@ -34,7 +34,7 @@ import { renderRunner, runInput, startAndFollowCommand, watchCommand } from "../
 import type { Dialer, ExecResult, SSHConnection, SSHTarget } from "../ssh/executor.js";
 import { InputFeed, SSHError } from "../ssh/executor.js";
 import { acceptHostKey } from "../ssh/hostkeys.js";
-import { SCRUB_STEP, scrubCommands } from "../ssh/scrub.js";
+import { LEFTOVERS_STEP, SCRUB_STEP, scrubCommands, stopLeftovers } from "../ssh/scrub.js";
 import { FairSlots, type Lane, namespaceOfKey, type SlotLimits, slotLimits } from "../ssh/slots.js";
 
 export type { TaskFailure } from "../host/protocol.js";
@@ -93,6 +93,8 @@ export interface TaskState {
   leftUndone?: string[];
   /** For kill and cleanup: how stopping the run on the machine went (provablyDead tells). */
   killed?: KillOutcome;
+  /** For cleanup: how stopping what the run left after the cleanup commands went. */
+  leftovers?: KillOutcome;
   abort: AbortController;
 }
 
@@ -761,6 +763,18 @@ export class TaskManager {
             .catch((e: unknown) => ({ code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) }));
           if (r.code !== 0) undone.push(cmd);
         }
+        const total = input.commands.length + (input.scrub ? 2 : 1);
+        // What the run left (daemons, also outside its session) goes after the commands, which
+        // may need it to stop cleanly; while any of it lives, nothing more is removed.
+        const exec = (cmd: string, timeoutMs: number) =>
+          conn.exec(asRoot(cmd, input.useSudo, input.target.user), { timeoutMs, signal: t.abort.signal });
+        t.leftovers = await stopLeftovers(exec, input.stateDir, KILL_GRACE_SECONDS);
+        if (!provablyDead(t.leftovers)) {
+          t.leftUndone = [...undone, LEFTOVERS_STEP];
+          t.ok = false;
+          t.failure = cleanupFailure(t.leftUndone.length, total);
+          return;
+        }
         if (input.scrub) {
           for (const cmd of await scrubCommands(input.scrub)) {
             const r = await conn.exec(asRoot(cmd, input.useSudo, input.target.user), {
@@ -776,7 +790,7 @@ export class TaskManager {
         t.leftUndone = undone;
         t.ok = undone.length === 0;
         if (!t.ok) {
-          t.failure = cleanupFailure(undone.length, input.commands.length + (input.scrub ? 1 : 0));
+          t.failure = cleanupFailure(undone.length, total);
         }
       } finally {
         conn.close();

@@ -98,7 +98,7 @@ export class SSHError extends Error {
   }
 }
 
-function classify(e: Error & { level?: string; code?: string }, where: string): SSHError {
+function classify(e: Error & { level?: string; code?: string }, where: string, connectMs: number): SSHError {
   if (e instanceof SSHError) return e;
   if (e.level === "client-authentication") {
     return new SSHError(
@@ -107,7 +107,11 @@ function classify(e: Error & { level?: string; code?: string }, where: string): 
     );
   }
   if (/Timed out while waiting for handshake/.test(e.message) || e.code === "ETIMEDOUT") {
-    return new SSHError("HostUnreachable", `${where}: no SSH answer in time (${e.code ?? "handshake timeout"})`);
+    // Names the limit: a host that trickles or floods its handshake is given up at it.
+    return new SSHError(
+      "HostUnreachable",
+      `${where}: no SSH answer in time (${e.code ?? "handshake timeout"}; the limit is spec.timeouts.connectSeconds, ${connectMs / 1000} s)`,
+    );
   }
   if (e.code && /^E(CONNREFUSED|HOSTUNREACH|NETUNREACH|CONNRESET|NOTFOUND|AI_AGAIN|ADDRNOTAVAIL)$/.test(e.code)) {
     return new SSHError("HostUnreachable", `${where}: ${e.code}`);
@@ -277,6 +281,7 @@ function connect(
       client.end();
       reject(e);
     };
+    const connectMs = "connectTimeoutMs" in target ? (target as SSHTarget).connectTimeoutMs : 15_000;
     const onAbort = () => fail(new SSHError("Cancelled", `${where}: cancelled`));
     signal?.addEventListener("abort", onAbort, { once: true });
     client.on("ready", () => {
@@ -295,7 +300,7 @@ function connect(
           new SSHError("HostKeyMismatch", `${where}: the host key does not match the expected one`, presented),
         );
       }
-      fail(classify(e, where));
+      fail(classify(e, where, connectMs));
     });
     client.on("close", () => fail(new SSHError("HostUnreachable", `${where}: connection closed during the handshake`)));
     const algs = hostKeyAlgorithms(target.hostKeys);
@@ -305,7 +310,7 @@ function connect(
       username: target.user,
       privateKey: target.privateKey,
       ...(target.passphrase ? { passphrase: target.passphrase } : {}),
-      readyTimeout: "connectTimeoutMs" in target ? (target as SSHTarget).connectTimeoutMs : 15_000,
+      readyTimeout: connectMs,
       keepaliveInterval: target.keepaliveIntervalMs ?? 10_000,
       keepaliveCountMax: 3,
       ...(sock ? { sock } : {}),

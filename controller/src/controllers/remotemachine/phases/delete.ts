@@ -5,7 +5,7 @@
  * the wait before the next are kept on the object (retries.ts): a restart goes on counting.
  */
 import { ConditionType, cleanUpCommandsOf, Reason, RemoteAnnotations } from "@capi-remote/shared";
-import { cleanupCommands } from "../../../cleanup/sequence.js";
+import { bootstrapFacts, cleanupCommands } from "../../../cleanup/sequence.js";
 import { stateDirFor } from "../../../host/protocol.js";
 import { R } from "../../../kube/api.js";
 import { secretValue } from "../../../kube/objects.js";
@@ -53,14 +53,14 @@ export const cleanup = (d: Deps): Phase<Scope> => ({
       s.release = {};
       return undefined;
     }
-    const commands = commandsOf(d, s);
     const task = d.ctx.tasks.get(s.key);
     const now = d.ctx.now().getTime();
     const before = readRetry(s.rm.metadata.annotations?.[RemoteAnnotations.CleanupAttempts], now, MAX_CLEANUP_WAIT_MS);
     // After a failed attempt (by this process or the one before a restart): not before its time.
     if (!task && before && now < before.notBefore) return { stop: true, requeueAfterMs: before.notBefore - now + 50 };
+    if (task?.running) return { stop: true };
+    const commands = await commandsOf(d, s);
     if (!task) return startCleanup(d, s, commands);
-    if (task.running) return { stop: true };
     d.ctx.tasks.clear(s.key);
     if (task.ok) {
       condition(d, s, ConditionType.CleanupSucceeded, "True", Reason.CleanupSucceeded, "", "Normal");
@@ -89,15 +89,15 @@ export const cleanup = (d: Deps): Phase<Scope> => ({
   },
 });
 
-function commandsOf(d: Deps, s: Scope): string[] {
+/** The cleanup commands; the bootstrap data, when k0s's sequence needs it, is planned off the event loop. */
+async function commandsOf(d: Deps, s: Scope): Promise<string[]> {
   const custom = cleanUpCommandsOf(s.rm.spec);
+  const kind = cleanupKind(s);
   const dataSecret = secretOf(d, s.rm.metadata.namespace ?? "", s.machine?.spec.bootstrap?.dataSecretName);
   const value = secretValue(dataSecret, "value");
-  return cleanupCommands({
-    kind: cleanupKind(s),
-    ...(custom ? { custom } : {}),
-    ...(value !== undefined ? { data: { value, format: secretValue(dataSecret, "format") } } : {}),
-  });
+  const needsData = !custom && (kind === "k0s" || kind === "k0s-controller") && value !== undefined;
+  const facts = needsData ? await bootstrapFacts({ value, format: secretValue(dataSecret, "format") }) : undefined;
+  return cleanupCommands({ kind, ...(custom ? { custom } : {}), ...(facts ? { facts } : {}) });
 }
 
 /** The holder's bootstrap data, when its Secret is still there (ssh/scrub.ts). */
