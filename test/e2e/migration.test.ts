@@ -185,6 +185,11 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
         },
       },
     });
+    // k0smotron's cluster controller: provisioned, and Ready with its reason Ready.
+    await writeStatus("v1beta2", "remoteclusters", "c1", {
+      initialization: { provisioned: true },
+      conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: now }],
+    });
     await writeStatus("v1beta1", "pooledremotemachines", "pm-a", {
       reserved: true,
       machineRef: { name: "k-pool-a", namespace: t.ns },
@@ -230,6 +235,9 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
         }
         if (rms.some((x) => x.metadata.name === "k-del")) pending.push("k-del still there");
         for (const p of prms) if (!p.status?.phase) pending.push(`${p.metadata.name}: no phase`);
+        const rc = await o.getInfra("remoteclusters", "c1");
+        if (o.condition(rc, "Ready")?.reason !== "Provisioned" || !o.condition(rc, "Paused"))
+          pending.push(`RemoteCluster c1: Ready ${o.condition(rc, "Ready")?.reason}`);
         if (pending.length) throw new Error(pending.join("; "));
         return { rms, prms };
       },
@@ -367,15 +375,8 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     const back = await o.list("remotemachines");
     const pools = await o.list("pooledremotemachines");
     assert.deepEqual(back.map((r) => r.metadata.name).sort(), ["k-failed", "k-pool-a", "k-v1", "new-pool"]);
-    for (const rm of back) {
-      const name = rm.metadata.name;
-      // It skips a machine with status.initialization.provisioned or a provider ID: nothing runs again.
-      assert.equal(rm.status?.initialization?.provisioned, true, `${name}: provisioned`);
-      assert.ok(rm.spec.providerID, `${name}: provider ID`);
-      assert.deepEqual(rm.metadata.finalizers, [K0S_FINALIZER], `${name}: k0smotron's finalizer only`);
-      assert.equal(rm.spec.customCleanUpCommands, undefined, `${name}: no v1beta1-only field`);
-      // Its status patch sends every condition back; its CRD validates them as metav1.Condition.
-      for (const c of (rm.status?.conditions ?? []) as Any[]) {
+    const validConditions = (name: string, conditions: Any[] | undefined) => {
+      for (const c of conditions ?? []) {
         assert.match(
           c.type,
           /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
@@ -385,6 +386,19 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
         assert.ok(!Number.isNaN(Date.parse(c.lastTransitionTime)), `${name}/${c.type}: lastTransitionTime`);
         assert.equal(typeof (c.message ?? ""), "string");
       }
+    };
+    const rc = await o.getInfra("remoteclusters", "c1");
+    assert.equal(rc.status?.initialization?.provisioned, true, "RemoteCluster c1 provisioned");
+    validConditions("RemoteCluster c1", rc.status?.conditions);
+    for (const rm of back) {
+      const name = rm.metadata.name;
+      // It skips a machine with status.initialization.provisioned or a provider ID: nothing runs again.
+      assert.equal(rm.status?.initialization?.provisioned, true, `${name}: provisioned`);
+      assert.ok(rm.spec.providerID, `${name}: provider ID`);
+      assert.deepEqual(rm.metadata.finalizers, [K0S_FINALIZER], `${name}: k0smotron's finalizer only`);
+      assert.equal(rm.spec.customCleanUpCommands, undefined, `${name}: no v1beta1-only field`);
+      // Its status patch sends every condition back; its CRD validates them as metav1.Condition.
+      validConditions(name, rm.status?.conditions);
       // For a pool machine it first looks up the pool machine reserved under this name
       // (status.reserved and status.machineRef.name); finding none, it would reserve a free one and
       // overwrite this machine's address. Each must find its own.
