@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -31,6 +31,8 @@ const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
 describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
   const t = useBed("advh");
   let ctl: ControllerProcess;
+  /** Where the controller's bundle is built (removed after). */
+  let bundleDir = "";
   let good: TestHost;
   let target: TestHost;
   let key: KeyPair;
@@ -50,11 +52,13 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
     // The bundle the image runs, not the TypeScript source under tsx: the memory figures below
     // are the controller's as users run it (tsx transpiles in the process and in each planner
     // worker, about 70 MiB more).
-    ctl.entry = await buildController(join(await mkdtemp(join(tmpdir(), "capi-remote-advh-")), "controller.mjs"));
+    bundleDir = await mkdtemp(join(tmpdir(), "capi-remote-advh-"));
+    ctl.entry = await buildController(join(bundleDir, "controller.mjs"));
     await ctl.start();
   });
   after(async () => {
     await ctl?.stop();
+    if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
     for (const s of servers) await s.close();
     await Promise.all([good, target].filter(Boolean).map((h) => destroyHost(h)));
   });

@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -86,6 +86,8 @@ describe("adversarial: hostile SSH servers on the real bed", {
 }, () => {
   let bed: TestBed;
   let ctl: ControllerProcess | undefined;
+  /** Where the controller's bundle is built (removed after). */
+  let bundleDir = "";
   let host: TestHost;
   let key: KeyPair;
   const servers: HostileServer[] = [];
@@ -105,11 +107,13 @@ describe("adversarial: hostile SSH servers on the real bed", {
     // `--namespace=` empty: all namespaces. The bundle the image runs, so the memory figures are
     // the controller's as users run it.
     ctl = new ControllerProcess(bed, nsA, "advs", ["--namespace="]);
-    ctl.entry = await buildController(join(await mkdtemp(join(tmpdir(), "capi-remote-advs-")), "controller.mjs"));
+    bundleDir = await mkdtemp(join(tmpdir(), "capi-remote-advs-"));
+    ctl.entry = await buildController(join(bundleDir, "controller.mjs"));
     await ctl.start();
   });
   after(async () => {
     await ctl?.stop();
+    if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
     for (const s of servers) await s.close();
     if (host) await destroyHost(host);
     await bed?.stop();
