@@ -7,10 +7,12 @@
  * State directory of one RemoteMachine (stateDirFor), on the machine:
  *   started    created exclusively (O_EXCL) by the one start that wins the gate: "<uid> <stamp>",
  *              the identity of the object that ran (empty when written by an older version)
- *   run        "<session id> <start time> <boot id>" of the run's process (its setsid session)
- *   run.sh     the runner when a provision Job uploaded it as a file (run.sh.<nonce> while it runs)
+ *   run        "<session id> <start time> <boot id>" of the run's process (its setsid session);
+ *              its steps carry CAPI_REMOTE_RUN=<session id>.<start time> (kill-run.sh, mode left)
+ *   run.sh     the runner when a provision Job uploaded it as a file and the run failed
+ *              (run.sh.<nonce> while it runs; removed when it succeeds)
  *   progress   "started", then one line per step begun: "<i> <n> <name>"
- *   output.log what the steps printed
+ *   output.log what the steps printed (removed when the run succeeds: it may hold a token)
  *   step       "<i> <pid>" of the step running (for the watchdog)
  *   timedout   the step the watchdog killed for overrunning its time
  *   exit       "<code> <step>" once finished, in one write (0 0 = success, sentinel included;
