@@ -13,6 +13,7 @@ import type {
 } from "@capi-remote/shared";
 import type { Config } from "./config.js";
 import type { Ctx } from "./controllers/context.js";
+import { hostWork } from "./controllers/hostwork.js";
 import { POOL_MACHINE_CONTROLLER, registerPoolMachine } from "./controllers/pooledmachine/register.js";
 import { REMOTE_CLUSTER_CONTROLLER, registerRemoteCluster } from "./controllers/remotecluster/register.js";
 import { nodeToQueue, REMOTE_MACHINE_CONTROLLER, registerRemoteMachine } from "./controllers/remotemachine/register.js";
@@ -22,7 +23,6 @@ import { R } from "./kube/api.js";
 import type { Named, Secret } from "./kube/objects.js";
 import { PoolClaims } from "./pool/claims.js";
 import { JOB_LABEL, type Job } from "./provisionjob/job.js";
-import { TaskManager } from "./reconcile/tasks.js";
 import { Manager } from "./runtime/manager.js";
 import type { WorkQueue } from "./runtime/queue.js";
 import { projectSecret } from "./security/secretcache.js";
@@ -52,10 +52,10 @@ export function setUp(cfg: Config): Manager {
   const templateQueue = m.queue(TEMPLATE_CONTROLLER, 2);
   const rcQueue = m.queue(REMOTE_CLUSTER_CONTROLLER, 2);
   const dialer = new Ssh2Dialer((n) => m.metrics.sshSessions.set(n));
-  const tasks = taskManager(m, cfg, dialer, queue, prmQueue);
+  const { tasks, hosts, slots } = sshWork(m, cfg, dialer, queue, prmQueue);
   const nodes = new NodeWatcher(m.log, (clusterKey, node) => onNode(clusterKey, node));
   // Health probes of provisioned machines wait in the task manager's probe lane.
-  const health = probeLaneProber(dialer, tasks.slots, (k) => queue.add(k), cfg.healthCheck);
+  const health = probeLaneProber(dialer, slots, (k) => queue.add(k), cfg.healthCheck);
   const ctx: Ctx = {
     api: m.api,
     kc: m.kc,
@@ -63,6 +63,7 @@ export function setUp(cfg: Config): Manager {
     events: m.events,
     metrics: m.metrics,
     tasks,
+    hosts,
     health,
     nodes,
     queue,
@@ -78,25 +79,27 @@ export function setUp(cfg: Config): Manager {
   registerTemplate(m, ctx, templateQueue);
   registerRemoteCluster(m, ctx, remoteClusters, rcQueue);
   m.onStop(() => health.stop());
-  m.onStop(() => tasks.shutdown());
+  m.onStop(() => {
+    hosts.close();
+    return tasks.shutdown();
+  });
   m.onStop(() => nodes.stop());
   return m;
 }
 
 /** SSH work, with its notifications routed to the queue of the controller that started it. */
-function taskManager(m: Manager, cfg: Config, dialer: Ssh2Dialer, queue: WorkQueue, prmQueue: WorkQueue): TaskManager {
-  return new TaskManager(
-    dialer,
+function sshWork(m: Manager, cfg: Config, dialer: Ssh2Dialer, queue: WorkQueue, prmQueue: WorkQueue) {
+  return hostWork(dialer, {
     // Pool machine tasks are keyed "prm:<what>:<ns>/<name>"; the rest are RemoteMachine keys.
-    (k) => (k.startsWith("prm:") ? prmQueue.add(k.slice(k.indexOf(":", 4) + 1)) : queue.add(k)),
-    slotLimits({
+    notify: (k) => (k.startsWith("prm:") ? prmQueue.add(k.slice(k.indexOf(":", 4) + 1)) : queue.add(k)),
+    limits: slotLimits({
       bootstrap: cfg.maxParallelSSH,
       cleanup: cfg.maxParallelSSHCleanup,
       probe: cfg.maxParallelSSHProbe,
       namespaceShare: cfg.sshNamespaceShare,
     }),
-    (_k, t) => m.words.redact(t),
-    (t) => {
+    redact: (_k, t) => m.words.redact(t),
+    finished: (t) => {
       if (t.kind !== "bootstrap" || t.ok === undefined) return;
       const outcome = t.ok ? "succeeded" : (t.failure?.reason ?? "failed");
       if (t.ok || t.failure?.terminal) {
@@ -107,11 +110,13 @@ function taskManager(m: Manager, cfg: Config, dialer: Ssh2Dialer, queue: WorkQue
         );
       }
     },
-    {
-      max: cfg.maxWarmSSH,
-      perNamespace: Math.ceil(cfg.maxWarmSSH * cfg.sshNamespaceShare),
-      idleMs: 10 * 60_000,
+    sessions: {
+      warm: {
+        max: cfg.maxWarmSSH,
+        perNamespace: Math.ceil(cfg.maxWarmSSH * cfg.sshNamespaceShare),
+        idleMs: 10 * 60_000,
+      },
       trace: (key, msg, fields) => m.log.debug(msg, { remoteMachine: key, ...fields }),
     },
-  );
+  });
 }

@@ -27,6 +27,10 @@ describe("structure check", () => {
     write("controller/src/provisionjob/x.ts", 'import { W } from "../workload/nodes.js";\n');
     write("controller/src/workload/x.ts", 'import { PoolClaims } from "../pool/claims.js";\n');
     write("controller/src/pool/x.ts", 'import type { Ctx } from "../controllers/context.js";\n');
+    write(
+      "controller/src/tasks/manager.ts",
+      'import { FairSlots } from "../ssh/slots.js";\nimport { asRoot } from "../host/protocol.js";\nimport { Task } from "./task.js";\n',
+    );
     write("controller/src/controllers/a/status.ts", 'import { KubeApi } from "../../kube/api.js";\n');
     write("controller/src/controllers/a/phase.ts", 'import { y } from "../b/phase.js";\n');
     write(
@@ -46,6 +50,8 @@ describe("structure check", () => {
       /provisionjob\/x\.ts: host-side code imports \.\.\/workload/,
       /workload\/x\.ts: the Node watcher imports \.\.\/pool/,
       /pool\/x\.ts: only setup\.ts and main\.ts import the controllers/,
+      /tasks\/manager\.ts: the task manager is generic: it imports nothing outside tasks\/, not \.\.\/ssh\/slots\.js/,
+      /tasks\/manager\.ts: the task manager is generic: it imports nothing outside tasks\/, not \.\.\/host\/protocol\.js/,
       /controllers\/a\/status\.ts: status\.ts is pure/,
       /controller a imports controller b/,
       /views\/page\.tsx: views import only the model, not \.\.\/adapter/,
@@ -55,5 +61,6 @@ describe("structure check", () => {
     ])
       assert.match(messages, want);
     assert.doesNotMatch(messages, /long\.test\.ts/);
+    assert.doesNotMatch(messages, /\.\/task\.js/, "tasks/ may import its own folder");
   });
 });

@@ -7,17 +7,21 @@
 import type { Cluster, Machine, PooledRemoteMachine, RemoteMachine, RemoteMachineTemplate } from "@capi-remote/shared";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { HealthProber } from "../health/prober.js";
+import type { HostKind, HostReport, HostSessions } from "../host/session/session.js";
 import type { KubeApi } from "../kube/api.js";
 import type { Named, Secret } from "../kube/objects.js";
 import type { PoolClaims } from "../pool/claims.js";
 import type { Job, JobAllowance } from "../provisionjob/job.js";
-import type { TaskManager } from "../reconcile/tasks.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { WorkQueue } from "../runtime/queue.js";
+import type { Task, TaskManager } from "../tasks/taskmanager.js";
 import type { NodeWatcher } from "../workload/nodes.js";
+
+/** A conversation with a machine, run as a task: its state and its report. */
+export type HostTask = Task<HostKind> & HostReport;
 
 export interface Ctx {
   api: KubeApi;
@@ -25,7 +29,10 @@ export interface Ctx {
   log: Logger;
   events: EventRecorder;
   metrics: Metrics;
-  tasks: TaskManager;
+  /** Slow work per object, off the loop (tasks/taskmanager.ts). */
+  tasks: TaskManager<HostTask>;
+  /** Conversations with machines, run as tasks (host/session/). */
+  hosts: HostSessions;
   /** Reachability checks of provisioned machines (absent or disabled: none). */
   health?: HealthProber;
   nodes: NodeWatcher;

@@ -158,17 +158,25 @@ export interface MachineState {
   onHost: string;
   /** The run's record (`started`): "<uid> <stamp>", empty for older versions. */
   identity: string;
+  /** For a run: seconds since it took its gate, by the machine's clock (when it could tell). */
+  ageSeconds?: number;
 }
 
 /** What stateProbeCommand printed, or undefined when it is not a complete answer. */
 export function parseStateProbe(r: ExecResult): MachineState | undefined {
-  const [hostname = "", state = ""] = r.stdout
-    .slice(0, 2 * MAX_LINE)
+  const [hostname = "", state = "", age = ""] = r.stdout
+    .slice(0, 3 * MAX_LINE)
     .trim()
     .split("\n");
   const [onHost = "", ...id] = state.trim().split(" ");
   if (r.code !== 0 || !hostname.trim() || !["none", "running", "finished"].includes(onHost)) return undefined;
-  return { hostname: hostname.trim().slice(0, 253), onHost, identity: id.join(" ") };
+  const seconds = /^age (-?\d{1,12})$/.exec(age.trim());
+  return {
+    hostname: hostname.trim().slice(0, 253),
+    onHost,
+    identity: id.join(" "),
+    ...(seconds && onHost !== "none" ? { ageSeconds: Math.max(0, Number(seconds[1])) } : {}),
+  };
 }
 
 /** An SSH-level error as a failure (never terminal: the machine may come back). */

@@ -12,9 +12,11 @@ import { claimantName, PoolAnnotations, quarantineOf, RemoteAnnotations } from "
 import { ApiError, R } from "../../kube/api.js";
 import { FakeApi, type Obj } from "../../kube/fake.js";
 import { PoolClaims } from "../../pool/claims.js";
-import { TaskManager } from "../../reconcile/tasks.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
+import type { TaskManager } from "../../tasks/taskmanager.js";
+import type { HostTask } from "../context.js";
+import { hostWork } from "../hostwork.js";
 import { remoteMachineReconciler } from "../remotemachine/controller.js";
 import { addRemoteMachineIndexes } from "../remotemachine/watches.js";
 import { pooledMachineReconciler } from "./controller.js";
@@ -39,7 +41,7 @@ const isKillRun = (c: string) => c.includes("alive");
 const isScrub = (c: string) => c.includes("/etc/pool-join-token");
 const RUN_LINES = ["started", "progress 1 1 runcmd[0]", "exit 0 0"];
 
-const harnesses: { tasks: TaskManager }[] = [];
+const harnesses: { tasks: TaskManager<HostTask> }[] = [];
 afterEach(async () => {
   for (const h of harnesses.splice(0)) await h.tasks.shutdown(1000);
 });
@@ -47,14 +49,11 @@ afterEach(async () => {
 function harness(rules: Rule[]) {
   const api = new FakeApi();
   const dialer = new ScriptedDialer(rules);
-  const tasks = new TaskManager(
-    dialer,
-    () => {},
-    10,
-    (_k, t) => t,
-    undefined,
-    { max: 0, idleMs: 1000 },
-  );
+  const { tasks, hosts } = hostWork(dialer, {
+    notify: () => {},
+    limits: 10,
+    sessions: { warm: { max: 0, idleMs: 1000 } },
+  });
   const inf = {
     remoteMachines: api.informer(R.remoteMachines),
     machines: api.informer(R.machines),
@@ -78,6 +77,7 @@ function harness(rules: Rule[]) {
         void events.push(`${o.kind} ${o.metadata.name}: ${type} ${reason}`),
     },
     tasks,
+    hosts,
     nodes: { nodesOf: () => undefined, forget() {} },
     queue,
     pools,

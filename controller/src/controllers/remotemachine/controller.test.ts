@@ -10,9 +10,11 @@ import { REMOTE_MACHINE_FINALIZER, RemoteAnnotations } from "@capi-remote/shared
 import { stateDirFor } from "../../host/protocol.js";
 import { ApiError, R } from "../../kube/api.js";
 import { FakeApi, type Obj } from "../../kube/fake.js";
-import { TaskManager } from "../../reconcile/tasks.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
+import type { TaskManager } from "../../tasks/taskmanager.js";
+import type { HostTask } from "../context.js";
+import { hostWork } from "../hostwork.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { addRemoteMachineIndexes } from "./watches.js";
 
@@ -26,17 +28,11 @@ function harness(rules: Rule[]) {
   const api = new FakeApi();
   const dialer = new ScriptedDialer(rules);
   const notified: string[] = [];
-  const tasks = new TaskManager(
-    dialer,
-    (k) => notified.push(k),
-    10,
-    (_k, t) => t,
-    undefined,
-    {
-      max: 0,
-      idleMs: 1000,
-    },
-  );
+  const { tasks, hosts } = hostWork(dialer, {
+    notify: (k) => notified.push(k),
+    limits: 10,
+    sessions: { warm: { max: 0, idleMs: 1000 } },
+  });
   const inf = {
     remoteMachines: api.informer(R.remoteMachines),
     machines: api.informer(R.machines),
@@ -55,6 +51,7 @@ function harness(rules: Rule[]) {
     log,
     events: { emit: async (_o: unknown, _t: string, reason: string) => void events.push(reason) },
     tasks,
+    hosts,
     nodes: { nodesOf: () => undefined, forget() {} },
     queue,
     pools: {},
@@ -130,7 +127,7 @@ const isStartAndFollow = (c: string) => c.includes("started") && c.includes("pro
 const ready = (o: { status?: { conditions?: { type: string; reason: string }[] } }) =>
   o.status?.conditions?.find((c) => c.type === "Ready")?.reason;
 
-const harnesses: { tasks: TaskManager }[] = [];
+const harnesses: { tasks: TaskManager<HostTask> }[] = [];
 afterEach(async () => {
   // Tasks a failed assertion left running end here, so no timer keeps the process alive.
   for (const h of harnesses.splice(0)) await h.tasks.shutdown(1000);

@@ -128,6 +128,7 @@ export function remoteMachineReconciler(ctx: Ctx, o: RemoteMachineOptions = {}):
 function forgetObject(ctx: Ctx, mem: Memory, writer: StatusWriter, key: string): void {
   ctx.health?.forget(key);
   ctx.tasks.cancel(key);
+  ctx.hosts.dropWarm(key);
   mem.forget(key);
   writer.forget(key);
 }

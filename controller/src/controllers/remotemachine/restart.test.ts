@@ -9,11 +9,11 @@ import { afterEach, describe, it } from "node:test";
 import { REMOTE_MACHINE_FINALIZER, RemoteAnnotations } from "@capi-remote/shared";
 import { ApiError, R } from "../../kube/api.js";
 import { FakeApi, type Obj } from "../../kube/fake.js";
-import { TaskManager } from "../../reconcile/tasks.js";
 import { WorkQueue } from "../../runtime/queue.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
 import { SSHError } from "../../ssh/executor.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
+import { hostWork } from "../hostwork.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { readRetry } from "./retries.js";
 import { addRemoteMachineIndexes } from "./watches.js";
@@ -37,14 +37,11 @@ afterEach(async () => {
 
 /** One controller process over `api`: its own memory, tasks, queue and clock offset. */
 function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number }) {
-  const tasks = new TaskManager(
-    dialer,
-    () => {},
-    10,
-    (_k, t) => t,
-    undefined,
-    { max: 0, idleMs: 1000 },
-  );
+  const { tasks, hosts } = hostWork(dialer, {
+    notify: () => {},
+    limits: 10,
+    sessions: { warm: { max: 0, idleMs: 1000 } },
+  });
   const queue = new WorkQueue(async () => undefined, { concurrency: 1, baseDelayMs: 500, maxDelayMs: 300_000 });
   /** The backoff delays the bootstrap asked the queue for. */
   const delays: number[] = [];
@@ -71,6 +68,7 @@ function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number 
     log,
     events: { emit: async (_o: unknown, type: string, reason: string) => void events.push(`${type} ${reason}`) },
     tasks,
+    hosts,
     nodes: { nodesOf: () => undefined, forget() {} },
     queue,
     pools: {},

@@ -91,7 +91,7 @@ function start(d: Deps, s: Scope): PhaseResult | undefined {
     closeGate(d, s);
     return undefined;
   }
-  d.ctx.tasks.startProbe(taskKey(key, "facts"), {
+  const probe = d.ctx.hosts.probe(key, {
     target: t.target,
     command: FACTS_SCRIPT,
     timeoutMs: 30_000,
@@ -101,5 +101,6 @@ function start(d: Deps, s: Scope): PhaseResult | undefined {
       });
     },
   });
+  d.ctx.tasks.start(taskKey(key, "facts"), "probe", probe);
   return undefined;
 }

@@ -97,13 +97,14 @@ async function retryCleanup(d: Deps, s: Scope, q: QuarantineRecord): Promise<voi
     }
     // Never the record's commands or paths: see security/quarantine.ts.
     const { commands, stateDir } = releaseCleanup(ns, prm.spec.machine, q);
-    d.ctx.tasks.startCleanup(tkey, {
+    const cleanup = d.ctx.hosts.cleanup({
       target: t.target,
       useSudo: prm.spec.machine.useSudo ?? false,
       commands,
       stateDir,
       commandTimeoutMs: (prm.spec.machine.timeouts?.commandSeconds ?? 300) * 1000,
     });
+    d.ctx.tasks.start(tkey, "cleanup", cleanup);
     const message = `retrying the cleanup (${commands.length} commands)`;
     released(d, s, "Unknown", Reason.CleanupRunning, message, "Normal");
     return;

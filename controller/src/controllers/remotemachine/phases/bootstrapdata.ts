@@ -77,7 +77,7 @@ export const bootstrapData = (d: Deps): Phase<Scope> => ({
 
 /**
  * Everything but the bootstrap data is there: open the SSH connection now (see
- * TaskManager.prepare). Skipped for runs through a Job, after a start, and while a task or a
+ * HostSessions.prepare). Skipped for runs through a Job, after a start, and while a task or a
  * retry wait exists.
  */
 function warmUp(d: Deps, s: Scope): void {
@@ -86,7 +86,7 @@ function warmUp(d: Deps, s: Scope): void {
   if (d.ctx.tasks.get(s.key) || d.mem.retryGate.has(s.key)) return;
   const t = sshTarget(d, s);
   if ("reason" in t) return;
-  d.ctx.tasks.prepare(s.key, {
+  d.ctx.hosts.prepare(s.key, {
     target: t.target,
     useSudo: rm.spec.useSudo ?? false,
     stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),

@@ -31,7 +31,7 @@ export const stopTasks = (d: Deps): Phase<Scope> => ({
     const owned = ownerRef(s.rm);
     const m = owned ? d.ctx.inf.machines.get(s.rm.metadata.namespace ?? "", owned.name) : undefined;
     s.machine = m && !ownerMismatch({ kind: "RemoteMachine", metadata: s.rm.metadata }, m, owned) ? m : undefined;
-    d.ctx.tasks.dropWarm(s.key);
+    d.ctx.hosts.dropWarm(s.key);
     d.ctx.health?.forget(s.key);
     if (d.ctx.tasks.get(s.key)?.kind === "bootstrap") d.ctx.tasks.cancel(s.key);
     s.blocker = { reason: Reason.Deleting, message: "cleaning up" };
@@ -127,7 +127,8 @@ function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | unde
     s.release = { failed: { reason: Reason.CleanupSkipped, message, commands }, warning: message };
     return undefined;
   }
-  d.ctx.tasks.startCleanup(s.key, {
+  // Waits for a cancelled bootstrap of the key to end first (tasks/taskmanager.ts).
+  const cleanup = d.ctx.hosts.cleanup({
     target: t.target,
     useSudo: rm.spec.useSudo ?? false,
     commands,
@@ -136,6 +137,7 @@ function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | unde
     // A pool machine goes to another holder: the files this one's data wrote go first.
     ...(rm.spec.pool ? scrubOf(d, s) : {}),
   });
+  d.ctx.tasks.start(s.key, "cleanup", cleanup);
   const message = `running ${commands.length} cleanup commands`;
   condition(d, s, ConditionType.CleanupSucceeded, "False", Reason.CleanupRunning, message, "Normal");
   return { stop: true };

@@ -52,7 +52,7 @@ export const owner = (d: Deps): Phase<Scope> => ({
       const prev = s.conditions.find((c) => c.type === ConditionType.Ready);
       if (prev?.reason !== Reason.OwnerMachineMismatch)
         void d.ctx.events.emit(targetOf(s), "Warning", Reason.OwnerMachineMismatch, mismatch);
-      d.ctx.tasks.dropWarm(s.key);
+      d.ctx.hosts.dropWarm(s.key);
       return block(s, Reason.OwnerMachineMismatch, mismatch);
     }
     s.machine = machine;

@@ -118,8 +118,8 @@ function start(d: Deps, s: Scope): PhaseResult {
     return block(s, t.reason, t.message);
   }
   const spec = rm.spec;
-  logOf(d, s).info("starting the bootstrap task", { warmConnection: d.ctx.tasks.isWarm(s.key) });
-  d.ctx.tasks.startBootstrap(s.key, {
+  logOf(d, s).info("starting the bootstrap task", { warmConnection: d.ctx.hosts.isWarm(s.key) });
+  const bootstrap = d.ctx.hosts.bootstrap(s.key, {
     target: t.target,
     useSudo: spec.useSudo ?? false,
     workingDir: spec.workingDir ?? DEFAULT_WORKING_DIR,
@@ -136,6 +136,7 @@ function start(d: Deps, s: Scope): PhaseResult {
     attach: (hostKey) => recordAttach(d.writes, ns, rm.metadata.name, hostKey),
     markStarted: (hostKey, stamp) => recordStart(d.writes, ns, rm.metadata.name, hostKey, stamp),
   });
+  d.ctx.tasks.start(s.key, "bootstrap", bootstrap);
   // No Event for the start (the condition and the bootstrap-started annotation say it): the
   // Events of a provisioning are its outcome, and failures, each a write of its own.
   condition(d, s, ConditionType.BootstrapExecSucceeded, "False", Reason.BootstrapRunning, "connecting");

@@ -1,19 +1,23 @@
 /**
- * The TaskManager's host side against a real /bin/sh (LocalDialer: the "host" is this machine,
+ * The host conversations, run as tasks, against a real /bin/sh (LocalDialer: the "host" is this machine,
  * each test in its own scratch directory): stopping runs on timeout and before cleanup, the
  * deadline across restarts, and the once-only record's identity.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Reason } from "@capi-remote/shared";
-import { KILLED_STEP, TIMED_OUT } from "../host/protocol.js";
-import type { SSHTarget } from "../ssh/executor.js";
-import { LocalDialer } from "../ssh/fake.js";
-import { type BootstrapInput, TaskManager, type TaskState } from "./tasks.js";
+import type { SSHTarget } from "../../ssh/executor.js";
+import { LocalDialer } from "../../ssh/fake.js";
+import { FairSlots, namespaceOfKey, slotLimits } from "../../ssh/slots.js";
+import { type Task, TaskManager } from "../../tasks/taskmanager.js";
+import { KILLED_STEP, sshFailure, TIMED_OUT } from "../protocol.js";
+import { type BootstrapInput, type HostKind, type HostReport, HostSessions, LANE } from "./session.js";
+
+type TaskState = Task<HostKind> & HostReport;
 
 const target: SSHTarget = {
   host: "127.0.0.1",
@@ -68,18 +72,38 @@ function scratch() {
   return { root, state: join(root, "state"), sentinel: join(root, "sentinel") };
 }
 
+/** The conversations of `hosts`, run as tasks the way the controller runs them (setup.ts). */
+class Tasks {
+  readonly tasks: TaskManager<TaskState>;
+  constructor(readonly hosts: HostSessions) {
+    const slots = new FairSlots(slotLimits({ bootstrap: 10, cleanup: 10, probe: 10, namespaceShare: 1 }));
+    this.tasks = new TaskManager<TaskState>({
+      acquire: (kind, key, signal) => slots.acquire(LANE[kind as HostKind], namespaceOfKey(key), signal),
+      notify: () => {},
+      failed: (t, e) => {
+        t.failure ??= sshFailure(e);
+      },
+    });
+  }
+  startBootstrap(key: string, input: BootstrapInput): TaskState {
+    return this.tasks.start(key, "bootstrap", this.hosts.bootstrap(key, input));
+  }
+  startCleanup(key: string, input: Parameters<HostSessions["cleanup"]>[0]): TaskState {
+    return this.tasks.start(key, "cleanup", this.hosts.cleanup(input));
+  }
+  startKill(key: string, input: Parameters<HostSessions["kill"]>[0]): TaskState {
+    return this.tasks.start(key, "kill", this.hosts.kill(input));
+  }
+  clear(key: string): void {
+    this.tasks.clear(key);
+  }
+  cancel(key: string): void {
+    this.tasks.cancel(key);
+  }
+}
+
 function manager(dialer = new LocalDialer()) {
-  return {
-    dialer,
-    tasks: new TaskManager(
-      dialer,
-      () => {},
-      10,
-      (_k, t) => t,
-      undefined,
-      { max: 0, idleMs: 1000 },
-    ),
-  };
+  return { dialer, tasks: new Tasks(new HostSessions(dialer, (_k, t) => t, { warm: { max: 0, idleMs: 1000 } })) };
 }
 
 function input(
@@ -121,7 +145,7 @@ async function until(what: () => boolean, ms = 20_000) {
   assert.ok(what(), "condition reached in time");
 }
 
-describe("TaskManager on a real shell", () => {
+describe("host conversations on a real shell", () => {
   it("the bootstrap timeout stops the run's whole process tree (nothing else), records it on the machine, and a later attach reads it", async () => {
     const s = scratch();
     // Another RemoteMachine's run whose state path differs only where a regex dot would match.
@@ -162,11 +186,13 @@ describe("TaskManager on a real shell", () => {
     await until(() => first.step === 1);
     tasks.cancel("t/rm"); // the controller went away; the run goes on
     assert.ok(sessionMembers(runSid(s.state)).length > 0);
-    // A new controller: the run started 100 s ago (its annotation), the limit is 60 s.
+    // A new controller: the run took its gate on the machine 100 s ago, the limit is 60 s. The
+    // object's annotation says it started just now (edited): the machine's clock decides.
+    const hundredAgo = (Date.now() - 100_000) / 1000;
+    utimesSync(join(s.state, "started"), hundredAgo, hundredAgo);
     const { tasks: fresh } = manager();
-    const started = new Date(Date.now() - 100_000).toISOString();
     const t0 = Date.now();
-    const t = await settled(fresh.startBootstrap("t/rm", { ...inp, startStamp: started }));
+    const t = await settled(fresh.startBootstrap("t/rm", { ...inp, startStamp: new Date().toISOString() }));
     assert.equal(t.failure?.reason, Reason.BootstrapTimedOut);
     assert.ok(Date.now() - t0 < 20_000, "not a fresh 60 s");
     assert.deepEqual(sessionMembers(runSid(s.state)), []);
