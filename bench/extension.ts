@@ -15,7 +15,8 @@
  * controllers) holding the objects: first render and update as above (extension/test/realhost/
  * jest/bench.jest.tsx), and the update end to end (a status PATCH on the API server to the change
  * on screen, through the watch and Freelens's store, which applies watch events once a second).
- * The real host runs in a 1280x800 window (extension/test/realhost/jest/harness.tsx windowOf):
+ * The real host runs with React's and MobX's production builds (NODE_ENV=production, as the
+ * packaged app), in a 1280x800 window (extension/test/realhost/jest/harness.tsx windowOf):
  * Freelens's virtual list renders the rows that window shows, not all 5,000 (jsdom has no layout;
  * the count of rows in the DOM is printed). Both hosts change an object in view at the top of the
  * list: on the Pools page a machine of pool-00 (its first row), on Machines the first Machine.
@@ -302,6 +303,9 @@ async function measureRealHost(tree: string, extDir: string, n: number) {
       CAPI_REALHOST_EXT: extDir,
       CAPI_REALHOST_BENCH_OUT: out,
       CAPI_REALHOST_COUNT: String(n),
+      // React's and MobX's production builds, as the packaged Freelens runs them (jest would take
+      // the development builds, which cost about a third of a Machines update: docs/performance.md).
+      NODE_ENV: "production",
     });
     const failed = results.filter((r) => r.status !== "passed");
     if (failed.length || results.length === 0)
@@ -363,7 +367,7 @@ async function realHost(base: Figures, big: Figures) {
     const realBase = await measureRealHost(tree, ext.dir, 50);
     const realBig = await measureRealHost(tree, ext.dir, 5000);
     console.log(
-      "\nreal host (Freelens 1.9.0 renderer under jsdom, real API server) beside the stand-in (Chromium, objects from memory)",
+      "\nreal host (Freelens 1.9.0 renderer under jsdom, React's production build, 1280x800 window, real API server) beside the stand-in (Chromium, objects from memory)",
     );
     console.log(
       "page          objects   first render: real / stand-in (ms)   update: real / stand-in (ms)   update end to end, real (ms)   rows in the DOM, real",
