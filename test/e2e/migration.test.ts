@@ -121,6 +121,14 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       spec: { pool: "workers", machine: { address: h("pc"), port: 0, user: "", sshKeyRef: { name: "ssh-key" } } },
       status: { reserved: false, machineRef: { name: "", namespace: "" } },
     });
+    // The pool's RemoteMachineTemplate as a Go client marshals k0smotron's struct (its template
+    // metadata is a zero ObjectMeta).
+    await rest(t.bed, "POST", `/apis/${INFRA}/v1beta2/namespaces/${t.ns}/remotemachinetemplates`, {
+      kind: "RemoteMachineTemplate",
+      apiVersion: `${INFRA}/v1beta2`,
+      metadata: { name: "workers", namespace: t.ns, creationTimestamp: null },
+      spec: { template: { metadata: { creationTimestamp: null }, spec: { pool: "workers" } } },
+    });
     // Pool RemoteMachines as k0smotron fills them in from the pool machine (labels too).
     const poolRm = (host: string) => ({
       pool: "workers",
@@ -202,9 +210,10 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
       reserved: false,
       machineRef: { name: "", namespace: "" },
     });
-    // The deletion k0smotron began and did not finish (its controller is gone): held by its finalizer.
-    await rest(t.bed, "DELETE", path("v1beta2", "remotemachines", "k-del"));
-    assert.ok((await o.rm("k-del")).metadata.deletionTimestamp, "k-del is being deleted");
+    // The deletion k0smotron began and did not finish (its controller is gone): the Machine was
+    // deleted, Cluster API deleted its RemoteMachine, k0smotron's finalizer holds it.
+    await o.deleteMachine("k-del");
+    await waitFor("k-del being deleted", async () => !!(await o.rm("k-del")).metadata.deletionTimestamp);
   });
 
   after(async () => {
@@ -310,6 +319,13 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     assert.equal(m.metadata.labels["example.com/keep"], "machine", "the Machine's own value stays");
     assert.equal(m.metadata.annotations?.["example.com/owner"], "ops");
     assert.equal(m.metadata.annotations?.["cluster.x-k8s.io/cloned-from-name"], undefined);
+
+    // The Go-written template reads its pool: three machines, pm-b free.
+    await waitFor("the template's pool counts", async () => {
+      const pool = (await o.getInfra("remotemachinetemplates", "workers")).status?.pool;
+      if (pool?.total !== 3 || pool?.available !== 1) throw new Error(JSON.stringify(pool));
+      return true;
+    });
 
     // Nothing ran again on any machine k0smotron had provisioned.
     for (const n of ["v1", "v2", "pa", "pb"])
