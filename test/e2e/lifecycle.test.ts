@@ -25,7 +25,7 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
     o = objects(t.bed, t.ns);
     const key = await makeKeyPair("ed25519");
     const made = await Promise.all(
-      ["life-kill", "life-paused", "life-target", "life-bastion", "life-leader"].map((n) =>
+      ["life-kill", "life-paused", "life-target", "life-bastion", "life-leader", "life-annot"].map((n) =>
         createHost(n, [key.publicKey]),
       ),
     );
@@ -75,6 +75,46 @@ describe("controller life cycle", { skip: canMakeHosts() ? false : "test hosts n
     assert.equal(await countLines(h, RUNS, "run"), 1, "the bootstrap ran once");
     assert.equal(await progressLines(h, "m-kill"), 5, "each of the 5 steps began once");
     assert.equal((await progressOf(h, "m-kill")).filter((l) => l === "started").length, 1, "the gate was taken once");
+    await ctl.stop();
+  });
+
+  it("the machine's gate, not the bootstrap-started annotation, decides (L6): set before the start it skips nothing; edited or removed it is refused and starts nothing twice", async () => {
+    const STARTED = "remote.infrastructure.cluster.x-k8s.io/bootstrap-started";
+    const h = hosts["life-annot"]!;
+    const ctl = await controller("annot");
+    // Written by the tenant before any start, claiming a start long ago: the run still starts,
+    // and gets its whole bootstrapSeconds (counted from its start on the machine).
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "m-annot",
+      "c1",
+      { address: h.address, sshKeyRef: { name: "ssh-key" }, timeouts: { bootstrapSeconds: 120 } },
+      testBootstrap(t.bed, { sleep: 6 }),
+      { annotations: { [STARTED]: "2000-01-01T00:00:00Z" } },
+    );
+    await waitFor("the sleep step to begin", async () => (await progressLines(h, "m-annot")) >= 3, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
+    // Mid-run, the tenant removes it, then edits it: each refused, naming the record.
+    for (const value of [null, new Date().toISOString()]) {
+      const err = await o
+        .patchInfra("remotemachines", "m-annot", { metadata: { annotations: { [STARTED]: value } } })
+        .then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+      assert.ok(err, `setting the annotation to ${value} was admitted`);
+      assert.match(String(err.message), /bootstrap-started of RemoteMachine m-annot is the controller's record/);
+    }
+    // A restart mid-run: the new process finds the run by the machine's gate and follows it.
+    await ctl.kill();
+    await ctl.start();
+    const rm = await o.waitProvisioned("m-annot");
+    assert.equal(o.condition(rm, "BootstrapExecSucceeded")?.status, "True");
+    assert.equal(await countLines(h, RUNS, "run"), 1, "the bootstrap ran once");
+    assert.equal((await progressOf(h, "m-annot")).filter((l) => l === "started").length, 1, "the gate was taken once");
     await ctl.stop();
   });
 

@@ -244,7 +244,7 @@ runcmd:
     await new Promise((r) => setTimeout(r, 400));
     const waiting = spawnSync("pgrep", ["-af", state]).stdout.toString();
     assert.match(waiting, /sh -s \S+\/run\.sh/, "the run waits for its input");
-    assert.match(waiting, /tail -n \+1 -f/, "the progress stream waits");
+    assert.match(waiting, /tail -n \+1 -F --pid=\d+/, "the progress stream waits (and ends with the run)");
     const runPid = /^(\d+) sh -s /m.exec(waiting)?.[1];
     const watchdog = spawnSync("pgrep", ["-P", String(runPid)])
       .stdout.toString()

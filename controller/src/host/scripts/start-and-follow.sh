@@ -31,9 +31,22 @@ if [ -e __S/started ]; then cat >/dev/null; cr_id=; [ ! -f __S/started ] || { re
   setsid sh -s __S/run.sh <&4 >/dev/null 2>&1 4<&- &
   run=$!
   exec 4<&-
-  tail -n +1 -f __S/progress 2>/dev/null &
+  # The follower ends with the run, never later: killed below when the run ends, and on its own
+  # (--pid) when this shell is gone first (a cut session, a killed sshd). It must not wait for its
+  # next write to fail: after a cleanup removed the state directory nothing is written again.
+  # -F follows the name: a progress file truncated or replaced is read again from its start. A tail
+  # without --pid (busybox) refuses the probe, and a loop of builtins follows instead, looking
+  # each second whether the run lives. The probe runs while the run waits for its script.
+  if tail --pid=$$ -n 0 /dev/null 2>/dev/null; then
+    tail -n +1 -F --pid="$run" __S/progress 2>/dev/null &
+  else
+    # A line read in two parts (written while it was read) is printed whole.
+    (exec 3<__S/progress || exit 0; p=; l=; while :; do while IFS= read -r l <&3; do printf '%s\n' "$p$l"; p=; done; p=$p$l; kill -0 "$run" 2>/dev/null || exit 0; sleep 1 >/dev/null; done) &
+  fi
   follow=$!
   wait "$run"
   kill "$follow" 2>/dev/null
+  # A last line the follower printed in part is ended here, never glued to the watch's first.
+  echo
 fi
 __WATCH

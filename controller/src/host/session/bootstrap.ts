@@ -78,10 +78,11 @@ export function bootstrapConversation(env: BootstrapEnv, input: BootstrapInput, 
           () => undefined,
           (e: unknown) => (e instanceof BootstrapDataError ? e : undefined),
         );
+  // The trace's milestones count from the task's start (this call), so they include the wait for a slot.
+  const created = env.now();
   return async (r, signal, changed) => {
-    const began = env.now();
-    const since = () => env.now() - began;
-    const timing: Record<string, number> = { slot: 0 };
+    const since = () => env.now() - created;
+    const timing: Record<string, number> = { slot: since() };
     const abort = linked(signal);
     const dialing = warm?.conn ? Promise.resolve(warm.conn) : env.dialer.dial(input.target, abort.signal);
     const refused = await Promise.race([refusal, dialing.then(() => undefined)]);
