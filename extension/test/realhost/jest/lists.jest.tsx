@@ -13,6 +13,8 @@ jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtua
 import { act, fireEvent } from "@testing-library/react";
 import * as Mobx from "mobx";
 import selectedNamespacesStorageInjectable from "../features/namespace-filtering/renderer/storage.injectable";
+import customResourceDefinitionStoreInjectable from "../renderer/components/custom-resource-definitions/store.injectable";
+import ipcRendererInjectable from "../renderer/utils/channel/ipc-renderer.injectable";
 import {
   adminRequest,
   apiGetJson,
@@ -180,6 +182,92 @@ it("offers Uncordon instead of Cordon in the row menu of the cordoned machine, a
     const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pl-free`);
     expect(pm.body.spec.cordoned ?? false).toBe(false);
   }, "pl-free uncordoned in the API server");
+});
+
+/** Opens the row menu of `name` in list `l`; returns the menu once it holds `action`. */
+async function rowMenu(l: Element, name: string, action: string) {
+  const row = await until(() => {
+    const r = rowOf(l, name) ?? $$(".TableRow", l).find((x) => text(x).includes(name));
+    if (!r) throw new Error(`no ${name} row: ${text(l).slice(0, 300)}`);
+    return r;
+  }, `${name} row`);
+  await click($('[data-testid^="icon-for-menu-actions-for-kube-object-menu-for-"]', row));
+  return until(() => {
+    const m = $$(".Menu.MenuActions:not(.toolbar)").at(-1);
+    if (!m?.querySelector(`[data-action="${action}"]`)) throw new Error(`no ${action} in the menu: ${text(m)}`);
+    return m;
+  }, `row menu of ${name}`);
+}
+
+/** The menu item `action` of menu `m`, checked to be an icon with its title (as Lens's own items). */
+function menuItem(m: Element, action: string, icon: string, title: RegExp) {
+  const item = m.querySelector(`[data-action="${action}"]`).closest(".MenuItem");
+  expect(item.querySelector(`.Icon [data-icon-name="${icon}"]`)).toBeTruthy();
+  expect(text(item.querySelector(".title"))).toMatch(title);
+  return item;
+}
+
+const confirmDialog = () =>
+  until(() => {
+    const d = $$(".ConfirmDialog").find((x) => !x.closest(".leave"));
+    if (!d) throw new Error("no confirm dialog");
+    return d;
+  }, "confirm dialog");
+
+it("releases from a row's menu, through the ConfirmDialog, to the API server", async () => {
+  // The pool's page, where the tests before left it (else opened from the Pools page).
+  const table = await until(() => {
+    const l = $('.KubeObjectListLayout[data-testid="pool-machines-table"]');
+    if (l) return l;
+    const link = $(`.capi-pool-link[data-target="${ns}/${POOL}"]`);
+    if (link) fireEvent.click(link);
+    else void host.extension.navigate("capi-pools");
+    throw new Error(link ? "clicked the pool, no list yet" : "no pool link");
+  }, "pool list");
+  const m = await rowMenu(table, "pl-stale", "release");
+  await click(menuItem(m, "release", "logout", /^Release$/));
+  const dialog = await confirmDialog();
+  expect(text(dialog.querySelector(".capi-confirm-title"))).toBe("Release pl-stale");
+  await click([...dialog.querySelectorAll("button")].find((b) => /Clear claim/.test(text(b))));
+  await eventually(async () => {
+    const pm = await apiGetJson(`${INFRA}/pooledremotemachines/pl-stale`);
+    expect(pm.body.metadata.annotations?.["remote.infrastructure.cluster.x-k8s.io/release"]).toBeTruthy();
+  }, "release annotation on pl-stale");
+});
+
+it("offers Pause and the Scale items in the row menus of Freelens's own lists of Clusters and MachineDeployments", async () => {
+  // Loading the CRDs makes the cluster frame ask the main process (over Electron's IPC, which the
+  // harness's electron mock lacks) to refresh the cluster's accessibility.
+  const ipc = host.windowDi.inject(ipcRendererInjectable);
+  const invoke = ipc.invoke;
+  ipc.invoke = (...args) => Promise.resolve(invoke?.apply(ipc, args));
+  // The extension's Clusters page makes and loads its stores of Clusters and MachineDeployments,
+  // which Freelens's own lists of those kinds then use (the API manager has one store per kind).
+  await host.extension.navigate("capi-clusters");
+  await until(() => expect(text($('[data-testid="page-clusters"]'))).toMatch(/md1/), "clusters page");
+  const crds = host.windowDi.inject(customResourceDefinitionStoreInjectable);
+  await crds.loadAll();
+  for (const [plural, name, action, icon, title, dialogTitle] of [
+    ["clusters", "c1", "pause", "pause", /^Pause$/, /^Pause Cluster c1$/],
+    ["machinedeployments", "md1", "scale-down", "remove_circle_outline", /^Scale to \d+$/, /^Scale md1 down to \d+$/],
+    ["machinedeployments", "md1", "scale-up", "add_circle_outline", /^Scale to \d+$/, null],
+  ]) {
+    globalThis.LensExtensions.Renderer.Navigation.navigate(`/crd/cluster.x-k8s.io/${plural}`);
+    const l = await until(() => {
+      const el = $(".KubeObjectListLayout.CustomResources");
+      if (!el || !text(el).includes(name)) throw new Error(`no ${plural} list with ${name}: ${text(el).slice(0, 200)}`);
+      return el;
+    }, `Freelens's ${plural} list`);
+    const m = await rowMenu(l, name, action);
+    const item = menuItem(m, action, icon, title);
+    if (!dialogTitle) continue;
+    // The item asks first, from the row menu as from the toolbar; cancelled, nothing changes.
+    await click(item);
+    const dialog = await confirmDialog();
+    expect(text(dialog.querySelector(".capi-confirm-title"))).toMatch(dialogTitle);
+    await click([...dialog.querySelectorAll("button")].find((b) => /Cancel/.test(text(b))));
+  }
+  expect((await apiGetJson(`${CAPI}/clusters/c1`)).body.spec.paused ?? false).toBe(false);
 });
 
 it("follows the namespace filter: another namespace lists that one only, and back", async () => {
