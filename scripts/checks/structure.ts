@@ -3,7 +3,7 @@
  *
  * - `shared/` imports nothing of ours outside itself and does no I/O (no `node:` module).
  * - What runs on or talks to machines (`host/`, `ssh/`, `tasks/`, `cloudinit/`, `provisionjob/`
- *   in the controller) never imports the controllers, the reconcile layer, the runtime, the API
+ *   in the controller) never imports the controllers, the runtime, the API
  *   layer, the pool claims or the workload clusters' Node watcher.
  * - The workload clusters' Node watcher (`workload/`) never imports the controllers, the pool
  *   claims or the task manager: it is a cache the controllers read, as Cluster API's ClusterCache.
@@ -155,13 +155,13 @@ export function checkStructure(root: string): { broken: Violation[]; stale: stri
       if (
         hostSide &&
         relative_ &&
-        /^controller\/src\/(controllers|reconcile|runtime|kube|pool|workload)\/|^controller\/src\/(main|setup)/.test(to)
+        /^controller\/src\/(controllers|runtime|kube|pool|workload)\/|^controller\/src\/(main|setup)/.test(to)
       )
-        bad(`host-side code imports ${spec} (controllers, reconcile, runtime, the API layer, pool or workload)`);
+        bad(`host-side code imports ${spec} (controllers, runtime, the API layer, pool or workload)`);
       if (
         rel.startsWith("controller/src/workload/") &&
         relative_ &&
-        /^controller\/src\/(controllers|reconcile|pool|tasks)\/|^controller\/src\/(main|setup)/.test(to)
+        /^controller\/src\/(controllers|pool|tasks)\/|^controller\/src\/(main|setup)/.test(to)
       )
         bad(`the Node watcher imports ${spec} (controllers, pool claims or tasks)`);
       if (
