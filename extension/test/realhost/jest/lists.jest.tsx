@@ -184,19 +184,30 @@ it("offers Uncordon instead of Cordon in the row menu of the cordoned machine, a
   }, "pl-free uncordoned in the API server");
 });
 
-/** Opens the row menu of `name` in list `l`; returns the menu once it holds `action`. */
-async function rowMenu(l: Element, name: string, action: string) {
-  const row = await until(() => {
-    const r = rowOf(l, name) ?? $$(".TableRow", l).find((x) => text(x).includes(name));
-    if (!r) throw new Error(`no ${name} row: ${text(l).slice(0, 300)}`);
-    return r;
-  }, `${name} row`);
-  await click($('[data-testid^="icon-for-menu-actions-for-kube-object-menu-for-"]', row));
+/**
+ * Opens the row menu of `name` in list `l`; returns the menu once it holds `action` (with a title
+ * matching `title`, if given). A menu opened before the list had the object's last change is
+ * closed and opened again.
+ */
+async function rowMenu(l: Element, name: string, action: string, title?: RegExp) {
+  let toggled = 0;
   return until(() => {
-    const m = $$(".Menu.MenuActions:not(.toolbar)").at(-1);
-    if (!m?.querySelector(`[data-action="${action}"]`)) throw new Error(`no ${action} in the menu: ${text(m)}`);
-    return m;
-  }, `row menu of ${name}`);
+    const row = rowOf(l, name) ?? $$(".TableRow", l).find((x) => text(x).includes(name));
+    if (!row) throw new Error(`no ${name} row: ${text(l).slice(0, 300)}`);
+    const icon = $('[data-testid^="icon-for-menu-actions-for-kube-object-menu-for-"]', row);
+    const open = $$(".Menu.MenuActions:not(.toolbar):not(.leave)").at(-1);
+    const item = open?.querySelector(`[data-action="${action}"]`);
+    if (item && (!title || title.test(text(item.closest(".MenuItem")?.querySelector(".title"))))) return open;
+    // Toggles the menu (closes a stale one, opens a fresh one), at most twice a second: the
+    // check also runs on every change of the DOM, and a menu takes a moment to open.
+    if (Date.now() - toggled > 500) {
+      toggled = Date.now();
+      act(() => {
+        fireEvent.click(icon);
+      });
+    }
+    throw new Error(`no ${action} in the menu of ${name}: ${text(open)}`);
+  }, `row menu of ${name} with ${action}`);
 }
 
 /** The menu item `action` of menu `m`, checked to be an icon with its title (as Lens's own items). */
@@ -213,6 +224,15 @@ const confirmDialog = () =>
     if (!d) throw new Error("no confirm dialog");
     return d;
   }, "confirm dialog");
+
+const notification = (re: RegExp) =>
+  until(() => {
+    const n = $$(".Notifications .notification, .notification")
+      .map(text)
+      .find((t) => re.test(t));
+    if (!n) throw new Error(`no notification matching ${re}; shown: ${$$(".notification").map(text).join(" | ")}`);
+    return n;
+  }, "notification");
 
 it("releases from a row's menu, through the ConfirmDialog, to the API server", async () => {
   // The pool's page, where the tests before left it (else opened from the Pools page).
@@ -235,7 +255,7 @@ it("releases from a row's menu, through the ConfirmDialog, to the API server", a
   }, "release annotation on pl-stale");
 });
 
-it("offers Pause and the Scale items in the row menus of Freelens's own lists of Clusters and MachineDeployments", async () => {
+it("pauses, resumes and scales from the row menus of Freelens's own lists of Clusters and MachineDeployments, through the ConfirmDialog, the API server and a notification", async () => {
   // Loading the CRDs makes the cluster frame ask the main process (over Electron's IPC, which the
   // harness's electron mock lacks) to refresh the cluster's accessibility.
   const ipc = host.windowDi.inject(ipcRendererInjectable);
@@ -247,27 +267,69 @@ it("offers Pause and the Scale items in the row menus of Freelens's own lists of
   await until(() => expect(text($('[data-testid="page-clusters"]'))).toMatch(/md1/), "clusters page");
   const crds = host.windowDi.inject(customResourceDefinitionStoreInjectable);
   await crds.loadAll();
-  for (const [plural, name, action, icon, title, dialogTitle] of [
-    ["clusters", "c1", "pause", "pause", /^Pause$/, /^Pause Cluster c1$/],
-    ["machinedeployments", "md1", "scale-down", "remove_circle_outline", /^Scale to \d+$/, /^Scale md1 down to \d+$/],
-    ["machinedeployments", "md1", "scale-up", "add_circle_outline", /^Scale to \d+$/, null],
-  ]) {
+  const freelensList = async (plural: string, name: string) => {
     globalThis.LensExtensions.Renderer.Navigation.navigate(`/crd/cluster.x-k8s.io/${plural}`);
-    const l = await until(() => {
+    return until(() => {
       const el = $(".KubeObjectListLayout.CustomResources");
       if (!el || !text(el).includes(name)) throw new Error(`no ${plural} list with ${name}: ${text(el).slice(0, 200)}`);
       return el;
     }, `Freelens's ${plural} list`);
-    const m = await rowMenu(l, name, action);
-    const item = menuItem(m, action, icon, title);
-    if (!dialogTitle) continue;
-    // The item asks first, from the row menu as from the toolbar; cancelled, nothing changes.
-    await click(item);
+  };
+  const confirm = async (title: RegExp, button: RegExp) => {
     const dialog = await confirmDialog();
-    expect(text(dialog.querySelector(".capi-confirm-title"))).toMatch(dialogTitle);
-    await click([...dialog.querySelectorAll("button")].find((b) => /Cancel/.test(text(b))));
-  }
-  expect((await apiGetJson(`${CAPI}/clusters/c1`)).body.spec.paused ?? false).toBe(false);
+    expect(text(dialog.querySelector(".capi-confirm-title"))).toMatch(title);
+    await click([...dialog.querySelectorAll("button")].find((b) => button.test(text(b).trim())));
+  };
+  const spec = async (path: string) => (await apiGetJson(`${CAPI}/${path}`)).body.spec;
+
+  // Pause, confirmed; then Resume from the same row's menu once the list shows it paused (no question).
+  expect((await spec("clusters/c1")).paused ?? false).toBe(false);
+  let l = await freelensList("clusters", "c1");
+  await click(menuItem(await rowMenu(l, "c1", "pause"), "pause", "pause", /^Pause$/));
+  await confirm(/^Pause Cluster c1$/, /^Pause$/);
+  await eventually(async () => expect((await spec("clusters/c1")).paused).toBe(true), "c1 paused in the API server");
+  await notification(/Cluster c1 paused/);
+  const asked = $$(".capi-confirm").length;
+  await click(menuItem(await rowMenu(l, "c1", "resume"), "resume", "play_arrow", /^Resume$/));
+  await eventually(
+    async () => expect((await spec("clusters/c1")).paused ?? false).toBe(false),
+    "c1 resumed in the API server",
+  );
+  await notification(/Cluster c1 resumed/);
+  expect($$(".capi-confirm").length).toBe(asked);
+
+  // Scale down, confirmed (it deletes a Machine); then back up from the row menu (no question).
+  const replicas = (await spec("machinedeployments/md1")).replicas;
+  expect(replicas).toBeGreaterThan(0);
+  l = await freelensList("machinedeployments", "md1");
+  await click(
+    menuItem(
+      await rowMenu(l, "md1", "scale-down"),
+      "scale-down",
+      "remove_circle_outline",
+      new RegExp(`^Scale to ${replicas - 1}$`),
+    ),
+  );
+  await confirm(new RegExp(`^Scale md1 down to ${replicas - 1}$`), new RegExp(`^Scale to ${replicas - 1}$`));
+  await eventually(
+    async () => expect((await spec("machinedeployments/md1")).replicas).toBe(replicas - 1),
+    "md1 scaled down in the API server",
+  );
+  await notification(new RegExp(`md1 scaled from ${replicas} to ${replicas - 1}`));
+  await click(
+    menuItem(
+      await rowMenu(l, "md1", "scale-up", new RegExp(`^Scale to ${replicas}$`)),
+      "scale-up",
+      "add_circle_outline",
+      new RegExp(`^Scale to ${replicas}$`),
+    ),
+  );
+  await eventually(
+    async () => expect((await spec("machinedeployments/md1")).replicas).toBe(replicas),
+    "md1 scaled back up in the API server",
+  );
+  await notification(new RegExp(`md1 scaled from ${replicas - 1} to ${replicas}`));
+  expect($$(".capi-confirm").length).toBe(asked);
 });
 
 it("follows the namespace filter: another namespace lists that one only, and back", async () => {
