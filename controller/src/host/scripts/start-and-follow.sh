@@ -46,7 +46,5 @@ if [ -e __S/started ]; then cat >/dev/null; cr_id=; [ ! -f __S/started ] || { re
   follow=$!
   wait "$run"
   kill "$follow" 2>/dev/null
-  # A last line the follower printed in part is ended here, never glued to the watch's first.
-  echo
 fi
 __WATCH
