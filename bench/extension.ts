@@ -326,10 +326,10 @@ async function measureRealHost(tree: string, extDir: string, n: number) {
 /** The packed extension, unpacked (as Freelens installs it). */
 async function packed(): Promise<{ dir: string; cleanup(): void }> {
   const run = promisify(execFile);
-  const { stdout } = await run("npm", ["run", "pack", "-w", "extension"], { cwd: REPO_ROOT });
+  const scratch = mkdtempSync(join(tmpdir(), "capi-bench-ext-"));
+  const { stdout } = await run("npm", ["run", "pack", "-w", "extension", "--", "--out", scratch], { cwd: REPO_ROOT });
   const tgz = /packed (\S+\.tgz)/.exec(stdout)?.[1];
   if (!tgz) throw new Error(`npm run pack printed no tarball: ${stdout}`);
-  const scratch = mkdtempSync(join(tmpdir(), "capi-bench-ext-"));
   const dir = join(scratch, "extension");
   mkdirSync(dir);
   await run("tar", ["xzf", tgz, "-C", dir, "--strip-components=1"]);

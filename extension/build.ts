@@ -2,11 +2,14 @@
  * Builds the extension bundle with esbuild: one CommonJS file whose default export is the
  * extension class, with the modules the host provides mapped to its globals (Lens and Freelens
  * inject `LensExtensions`, `React`, `ReactDOM`, `Mobx`, `MobxReact`), and capi-remote's install
- * manifests (deploy/install.yaml) as data. `--pack` also writes a
- * clean package (no dependencies, no "type": "module") and runs `npm pack` on it.
+ * manifests (deploy/install.yaml) as data. `--pack` instead writes a
+ * clean package (no dependencies, no "type": "module") and runs `npm pack` on it; the tarball goes to
+ * `dist/`, or to the folder after `--out`. Each pack stages in a private temporary folder, so packs
+ * running side by side (test suites, a bench) never share a file.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
@@ -83,38 +86,40 @@ export async function bundle(outdir = join(here, "dist"), minify = true): Promis
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const out = await bundle();
-  console.log(`built ${out}`);
-  if (process.argv.includes("--pack")) {
-    const stage = join(here, ".pack");
-    rmSync(stage, { recursive: true, force: true });
-    mkdirSync(join(stage, "dist"), { recursive: true });
-    cpSync(out, join(stage, "dist", "renderer.js"));
-    writeFileSync(
-      join(stage, "package.json"),
-      `${JSON.stringify(
-        {
-          name: "capi-remote-lens-extension",
-          version: pkg.version,
-          description: pkg.description,
-          license: "Apache-2.0",
-          renderer: "dist/renderer.js",
-          engines: { lens: "^6.5.0", freelens: "^1.3.0" },
-          keywords: ["lens", "freelens", "extension", "cluster-api"],
-          files: ["dist"],
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    writeFileSync(
-      join(stage, "README.md"),
-      "# capi-remote Lens/Freelens extension\n\nCluster API views, machine pools and cordon/release of pooled remote machines. Install this tarball from the Extensions page.\n",
-    );
-    const tgz = execFileSync("npm", ["pack", "--pack-destination", join(here, "dist")], {
-      cwd: stage,
-      encoding: "utf8",
-    }).trim();
-    console.log(`packed ${join(here, "dist", tgz.split("\n").pop() ?? "")}`);
+  if (!process.argv.includes("--pack")) {
+    console.log(`built ${await bundle()}`);
+  } else {
+    const at = process.argv.indexOf("--out");
+    const dest = at > 0 && process.argv[at + 1] ? process.argv[at + 1] : join(here, "dist");
+    const stage = mkdtempSync(join(tmpdir(), "capi-remote-pack-"));
+    try {
+      await bundle(join(stage, "dist"));
+      writeFileSync(
+        join(stage, "package.json"),
+        `${JSON.stringify(
+          {
+            name: "capi-remote-lens-extension",
+            version: pkg.version,
+            description: pkg.description,
+            license: "Apache-2.0",
+            renderer: "dist/renderer.js",
+            engines: { lens: "^6.5.0", freelens: "^1.3.0" },
+            keywords: ["lens", "freelens", "extension", "cluster-api"],
+            files: ["dist"],
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      writeFileSync(
+        join(stage, "README.md"),
+        "# capi-remote Lens/Freelens extension\n\nCluster API views, machine pools and cordon/release of pooled remote machines. Install this tarball from the Extensions page.\n",
+      );
+      mkdirSync(dest, { recursive: true });
+      const tgz = execFileSync("npm", ["pack", "--pack-destination", dest], { cwd: stage, encoding: "utf8" }).trim();
+      console.log(`packed ${join(dest, tgz.split("\n").pop() ?? "")}`);
+    } finally {
+      rmSync(stage, { recursive: true, force: true });
+    }
   }
 }

@@ -38,12 +38,13 @@ describe("the shipped extension bundle", () => {
   before(async () => {
     const out = await mkdtemp(join(tmpdir(), "capi-remote-pack-"));
     // Build and pack exactly as a release would, then unpack the tarball.
-    execFileSync("npx", ["tsx", "build.ts", "--pack"], { cwd: join(REPO_ROOT, "extension"), stdio: "pipe" });
-    const tgz = execFileSync("sh", ["-c", "ls dist/*.tgz"], {
+    const printed = execFileSync("npx", ["tsx", "build.ts", "--pack", "--out", out], {
       cwd: join(REPO_ROOT, "extension"),
       encoding: "utf8",
-    }).trim();
-    execFileSync("tar", ["-xzf", join(REPO_ROOT, "extension", tgz), "-C", out]);
+    });
+    const tgz = /packed (\S+\.tgz)/.exec(printed)?.[1];
+    assert.ok(tgz, `build.ts --pack printed no tarball: ${printed}`);
+    execFileSync("tar", ["-xzf", tgz, "-C", out]);
     pkg = JSON.parse(readFileSync(join(out, "package", "package.json"), "utf8")) as Record<string, unknown>;
     h = await startHarness(join(out, "package", String(pkg.renderer)), fakeK8s);
   });

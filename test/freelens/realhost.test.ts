@@ -225,7 +225,7 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
 
   async function packExtension() {
     const t0 = Date.now();
-    const { stdout } = await run("npm", ["run", "pack", "-w", "extension"], { cwd: REPO_ROOT });
+    const { stdout } = await run("npm", ["run", "pack", "-w", "extension", "--", "--out", scratch], { cwd: REPO_ROOT });
     const tgz = /packed (\S+\.tgz)/.exec(stdout)?.[1];
     assert.ok(tgz, `npm run pack printed no tarball: ${stdout}`);
     extDir = join(scratch, "extension");
