@@ -243,17 +243,28 @@ async function openPage(browser: Browser, port: number, opts: { namespace?: stri
   page.setDefaultTimeout(60_000);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  const failed: string[] = [];
+  page.on("requestfailed", (r) => failed.push(`${new URL(r.url()).pathname}: ${r.failure()?.errorText ?? "failed"}`));
   const url = `https://127.0.0.1:${port}/${opts.namespace ? `?namespace=${encodeURIComponent(opts.namespace)}` : ""}`;
   // Test hosts being made or destroyed next door change this machine's interfaces, and Chromium
-  // aborts a navigation when it sees the network change: try again.
+  // aborts a navigation, or one of the page's scripts (the extension's bundle included), when it
+  // sees the network change: load the page again. Any other failure is the test's answer.
   for (let attempt = 1; ; attempt++) {
+    failed.length = 0;
+    let error: unknown;
     try {
       await page.goto(url);
-      break;
+      if (await page.evaluate("typeof window.__extClass === 'function'")) break;
+      error = new Error(
+        `the extension's bundle defined no extension class (failed requests: ${failed.join("; ") || "none"}; page errors: ${errors.join("; ") || "none"})`,
+      );
     } catch (e) {
-      if (attempt >= 5 || !String(e).includes("ERR_NETWORK_CHANGED")) throw e;
-      await new Promise((r) => setTimeout(r, 500));
+      error = e;
     }
+    const networkChanged =
+      String(error).includes("ERR_NETWORK_CHANGED") || failed.some((f) => f.includes("ERR_NETWORK_CHANGED"));
+    if (attempt >= 5 || !networkChanged) throw error;
+    await new Promise((r) => setTimeout(r, 500));
   }
   // page.evaluate has no timeout of its own: an extension that never finishes booting must fail.
   const boot = (await Promise.race([
