@@ -35,6 +35,20 @@ export const sleepsOf = (arg: string): string[] =>
     .split("\n")
     .filter(Boolean);
 
+/**
+ * The processes matching `pgrep -f pattern` once they are gone or 5 s have passed: a process that
+ * was just killed takes a moment to exit on a loaded machine, so "left behind" means still there
+ * after that, not in the instant the kill was sent. What escaped a kill lives far longer.
+ */
+export function processesLeft(pattern: string, ms = 5_000): string[] {
+  const end = Date.now() + ms;
+  for (;;) {
+    const left = spawnSync("pgrep", ["-f", pattern]).stdout.toString().trim().split("\n").filter(Boolean);
+    if (left.length === 0 || Date.now() >= end) return left;
+    spawnSync("sleep", ["0.05"]);
+  }
+}
+
 /** Thrown inside a `waitFor` callback to stop waiting at once (the thing waited for died). */
 export class Fatal extends Error {}
 

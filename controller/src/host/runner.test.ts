@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { sleepsOf } from "../../../test/bed/util.js";
+import { processesLeft, sleepsOf } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { SENTINEL_STEP } from "./protocol.js";
 import {
@@ -86,21 +86,6 @@ const uniqueLimit = (salt: number) => {
   const period = 1000 + ((process.pid * 7 + salt) % 50000);
   return { limit: period * 10, sleep: `^sleep ${period}$` };
 };
-
-/**
- * The processes whose command line holds `pattern`, once they are gone or 5 s have passed: a
- * killed follower or watchdog takes a moment to exit on a loaded machine, and "left" means still
- * there after that, not in the instant the session ended.
- */
-function processesLeft(pattern: string): string {
-  let left = "";
-  for (let i = 0; i < 100; i++) {
-    left = spawnSync("pgrep", ["-f", pattern]).stdout.toString().trim();
-    if (left === "") break;
-    spawnSync("sleep", ["0.05"]);
-  }
-  return left;
-}
 
 describe("bootstrap runner (real /bin/sh)", () => {
   it("runs every step in order, once, and writes a receipt", () => {
@@ -285,8 +270,8 @@ runcmd:
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(existsSync(join(state, "started")), false, "no gate");
     assert.equal(existsSync(join(root, "ran")), false, "nothing ran");
-    assert.equal(processesLeft(state), "", "no process of this start is left");
-    assert.equal(processesLeft(wd.sleep), "", "the watchdog's sleep is gone");
+    assert.deepEqual(processesLeft(state), [], "no process of this start is left");
+    assert.deepEqual(processesLeft(wd.sleep), [], "the watchdog's sleep is gone");
     // The next start, with `cr_main`, runs it once.
     const again = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
       input: fullInput(state, script),
@@ -338,7 +323,7 @@ runcmd: ["touch ${root}/ran", [touch, "${root}/ran2"], "touch ${sentinel}"]
     // The whole function without `cr_main`: parsed, never run.
     spawnSync("sh", ["-c", startAndFollowCommand(state)], { input: pre + body, timeout: 20_000 });
     assert.equal(existsSync(join(state, "started")), false);
-    assert.equal(processesLeft(state), "", "no process left");
+    assert.deepEqual(processesLeft(state), [], "no process left");
     // And whole, with it: runs once.
     const ok = spawnSync("sh", ["-c", startAndFollowCommand(state)], {
       input: pre + body + runInput.go,
@@ -439,7 +424,7 @@ runcmd:
         { limit: 2 },
       );
       assert.equal(r.exit, "exit 124 2");
-      assert.deepEqual(sleepsOf(`8${tag}`), [], "the step's grandchild was killed");
+      assert.deepEqual(processesLeft(`^sleep 8${tag}$`), [], "the step's grandchild was killed");
       assert.equal(existsSync(join(r.root, "late")), false);
       assert.equal(sleepsOf(`7${tag}`).length, 1, "the first step's background process was left alone");
     } finally {
@@ -457,7 +442,7 @@ runcmd:
       const loop = `i=0; while [ $i -lt 500 ]; do sleep 9${tag} & sleep 0.02; i=$((i + 1)); done`;
       const r = runLocally(`#cloud-config\nruncmd: ["${loop}"]\n`, { limit: 2 });
       assert.equal(r.exit, "exit 124 1");
-      assert.deepEqual(sleepsOf(`9${tag}`), [], "no child of the step lives on");
+      assert.deepEqual(processesLeft(`^sleep 9${tag}$`), [], "no child of the step lives on");
     } finally {
       spawnSync("pkill", ["-f", `^sleep 9${tag}$`]);
     }
