@@ -376,7 +376,7 @@ async function realHost(base: Figures, big: Figures) {
       "\nreal host (Freelens 1.9.0 renderer under jsdom, React's production build, 1280x800 window, real API server) beside the stand-in (Chromium, objects from memory)",
     );
     console.log(
-      "page          objects   first render: real / stand-in (ms)   update: real / stand-in (ms)   update end to end, real (ms)   rows in the DOM, real",
+      "page              objects   first render: real / stand-in (ms)   update: real / stand-in (ms)   update end to end, real (ms)   rows in the DOM, real",
     );
     for (const [n, real, standin] of [
       [50, realBase, base],
@@ -385,7 +385,7 @@ async function realHost(base: Figures, big: Figures) {
       for (const [name, r] of Object.entries(real)) {
         const s = standin[name];
         console.log(
-          `${name.padEnd(13)} ${String(n).padStart(7)}   ${`${r.render.toFixed(1)} / ${s?.render.toFixed(1) ?? "-"}`.padStart(33)}   ${`${r.update.toFixed(1)} / ${s?.update.toFixed(1) ?? "-"}`.padStart(27)}   ${r.endToEnd.toFixed(0).padStart(28)}   ${String(r.rows).padStart(20)}`,
+          `${name.padEnd(17)} ${String(n).padStart(7)}   ${`${r.render.toFixed(1)} / ${s?.render.toFixed(1) ?? "-"}`.padStart(33)}   ${`${r.update.toFixed(1)} / ${s?.update.toFixed(1) ?? "-"}`.padStart(27)}   ${r.endToEnd.toFixed(0).padStart(28)}   ${String(r.rows).padStart(20)}`,
         );
       }
     // The baseline: Freelens's own list of the same Machines, over the same store, in the same run.
