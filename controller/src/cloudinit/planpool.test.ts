@@ -5,11 +5,12 @@
  * each give their answer.
  */
 import assert from "node:assert/strict";
+import { readlinkSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { BootstrapDataError, planBootstrap } from "./plan.js";
-import { PlanBusy, PlanPool } from "./planpool.js";
+import { PlanBusy, PlanPool, threadCpuMs } from "./planpool.js";
 
 function manyFiles(n: number): string {
   const lines = ["#cloud-config", "write_files:"];
@@ -105,6 +106,40 @@ describe("PlanPool (worker threads)", () => {
     });
     const ok = pool({ workers: 1 });
     assert.equal((await ok.plan("#cloud-config\nruncmd: [a]\n", undefined, {})).steps.length, 1);
+  });
+
+  it("the time limit is the worker's CPU time: a plan descheduled past it goes on, up to its wall limit", async () => {
+    // A thread that got no CPU (a loaded machine, a throttled Pod) is not cut at the limit.
+    const idle = pool({ timeoutMs: 5, wallFactor: 1000, workers: 1, threadCpuMs: () => 0 });
+    const t0 = performance.now();
+    const plan = await idle.plan(manyFiles(1000), undefined, {});
+    const took = performance.now() - t0;
+    assert.ok(took > 5, `the plan took ${took.toFixed(0)} ms, longer than the 5 ms limit`);
+    assert.ok(plan.steps.length > 0);
+    // However little CPU it got, it ends at its wall limit (10 times the limit by default).
+    const capped = pool({ timeoutMs: 5, workers: 1, threadCpuMs: () => 0 });
+    await assert.rejects(capped.plan(manyFiles(10_000), undefined, {}), (e: unknown) => {
+      assert.ok(e instanceof BootstrapDataError);
+      assert.match(e.message, /did not end within 0\.05 s, the limit/);
+      return true;
+    });
+  });
+
+  it("reads a thread's CPU time from /proc: it grows with work and not with sleep", {
+    skip: process.platform !== "linux" && "Linux only",
+  }, async () => {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    const a = threadCpuMs(tid);
+    assert.equal(typeof a, "number");
+    await new Promise((r) => setTimeout(r, 200));
+    const b = threadCpuMs(tid) as number;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 300) Math.sqrt(Math.random());
+    const c = threadCpuMs(tid) as number;
+    assert.ok(b - (a as number) < 100, `slept 200 ms, ${b - (a as number)} ms of CPU`);
+    assert.ok(c - b >= 50, `busy 300 ms of wall time, ${c - b} ms of CPU`);
+    assert.equal(threadCpuMs(undefined), undefined);
+    assert.equal(threadCpuMs(2 ** 30), undefined, "a thread that is not ours");
   });
 
   it("a plan over the heap limit is a terminal refusal naming the limit", async () => {

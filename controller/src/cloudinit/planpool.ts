@@ -6,7 +6,13 @@
  *
  * Going over the time or heap limit is a terminal InvalidBootstrapData naming the limit (the
  * same data would go over it again); a full queue is a transient PlanBusy (retried later).
+ *
+ * The time limit is CPU time of the worker's thread where the kernel tells it (Linux), so that a
+ * loaded machine or a CPU-throttled Pod, which stretches wall time, cannot turn valid data into a
+ * terminal refusal; wall time is still capped at ten times the limit. Elsewhere it is
+ * wall time.
  */
+import { readFileSync } from "node:fs";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { BootstrapDataError, BootstrapErrorReason, type Plan, type PlanOptions } from "./plan.js";
 import type { PlanAnswer, PlanRequest } from "./planworker.js";
@@ -16,13 +22,34 @@ export interface PlanPoolOptions {
   workers: number;
   /** Plans waiting for a worker at most; more are refused with PlanBusy. */
   queue: number;
-  /** Wall time one plan may take in its worker. */
+  /** CPU time one plan may take in its worker (wall time where the thread's CPU time is unknown). */
   timeoutMs: number;
   /** Old-generation heap of each worker, in MiB (V8's resourceLimits). */
   heapMiB: number;
+  /** Wall time a plan may take, in times timeoutMs (10 by default). */
+  wallFactor?: number;
+  /** Reads a worker thread's CPU time (tests give a fake); /proc's by default. */
+  threadCpuMs?: (tid: number | undefined) => number | undefined;
 }
 
 export const PLAN_POOL_DEFAULTS: PlanPoolOptions = { workers: 2, queue: 256, timeoutMs: 3000, heapMiB: 64 };
+
+/** However little CPU a plan gets, it ends after this many times its limit of wall time. */
+const WALL_FACTOR_DEFAULT = 10;
+
+/** CPU time (user + system) of this process's thread `tid` in ms, from /proc; undefined if unknown. */
+export function threadCpuMs(tid: number | undefined): number | undefined {
+  if (tid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    // The fields after the command name (which may hold spaces and parentheses): utime and stime
+    // are the 12th and 13th, in clock ticks of 10 ms (USER_HZ is 100 on every Linux ABI).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Too many plans waiting: try again later (not a verdict on the data). */
 export class PlanBusy extends Error {
@@ -55,6 +82,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   ready: boolean;
+  /** The worker thread's id for the kernel, when it could say (Linux). */
+  tid?: number;
   job?: { id: number; job: Job; timer: NodeJS.Timeout };
 }
 
@@ -118,9 +147,10 @@ export class PlanPool {
     });
     worker.unref();
     const slot: Slot = { worker, ready: false };
-    worker.on("message", (a: PlanAnswer | "ready") => {
-      if (a === "ready") {
+    worker.on("message", (a: PlanAnswer | { ready: number | undefined }) => {
+      if ("ready" in a) {
         slot.ready = true;
+        slot.tid = a.ready;
         // An idle worker never keeps the process alive (a job refs it while it runs).
         worker.unref();
         return this.pump();
@@ -169,8 +199,20 @@ export class PlanPool {
 
   private run(slot: Slot, job: Job): void {
     const id = this.nextId++;
-    const timer = setTimeout(() => {
+    const started = Date.now();
+    const cpuMs = this.opts.threadCpuMs ?? threadCpuMs;
+    const cpuAtStart = cpuMs(slot.tid);
+    const wallMs = this.opts.timeoutMs * (this.opts.wallFactor ?? WALL_FACTOR_DEFAULT);
+    const check = () => {
       if (slot.job?.id !== id) return;
+      const cpu = cpuMs(slot.tid);
+      const used = cpu !== undefined && cpuAtStart !== undefined ? cpu - cpuAtStart : undefined;
+      const waited = Date.now() - started;
+      if (used !== undefined && used < this.opts.timeoutMs && waited < wallMs) {
+        // Descheduled, not busy: look again once the rest of its CPU time could have been used.
+        slot.job.timer = setTimeout(check, Math.max(100, this.opts.timeoutMs - used));
+        return;
+      }
       slot.job = undefined;
       const i = this.slots.indexOf(slot);
       if (i >= 0) this.slots.splice(i, 1);
@@ -178,12 +220,14 @@ export class PlanPool {
       job.reject(
         new BootstrapDataError(
           BootstrapErrorReason.Invalid,
-          `planning the bootstrap data took more than ${this.opts.timeoutMs / 1000} s, the limit (data this large or this deeply structured is not accepted)`,
+          used === undefined || used >= this.opts.timeoutMs
+            ? `planning the bootstrap data took more than ${this.opts.timeoutMs / 1000} s, the limit (data this large or this deeply structured is not accepted)`
+            : `planning the bootstrap data did not end within ${wallMs / 1000} s, the limit (data this large or this deeply structured is not accepted)`,
         ),
       );
       this.pump();
-    }, this.opts.timeoutMs);
-    slot.job = { id, job, timer };
+    };
+    slot.job = { id, job, timer: setTimeout(check, this.opts.timeoutMs) };
     slot.worker.ref();
     slot.worker.postMessage({ id, ...job.req } satisfies PlanRequest);
   }

@@ -4,6 +4,7 @@
  * controller's event loop or grow its heap. Answers each request with the plan or the
  * BootstrapDataError's reason and message (never the data).
  */
+import { readlinkSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import { BootstrapDataError, type PlanOptions, planBootstrap } from "./plan.js";
 
@@ -31,4 +32,13 @@ parentPort?.on("message", (req: PlanRequest) => {
   parentPort?.postMessage(answer);
 });
 // Loaded: the pool starts a plan's clock only now, so a worker's start is not counted against it.
-parentPort?.postMessage("ready");
+// With it, the thread's id for the kernel (Linux), so the pool can read this thread's CPU time.
+parentPort?.postMessage({ ready: osThreadId() });
+
+function osThreadId(): number | undefined {
+  try {
+    return Number(readlinkSync("/proc/thread-self").split("/").pop()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
