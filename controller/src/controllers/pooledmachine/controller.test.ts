@@ -18,7 +18,7 @@ import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
 import { hostWork } from "../hostwork.js";
 import { remoteMachineReconciler } from "../remotemachine/controller.js";
-import { addRemoteMachineIndexes } from "../remotemachine/watches.js";
+import { fakeInformers, silentLog } from "../testing.js";
 import { pooledMachineReconciler } from "./controller.js";
 import { addPoolMachineIndexes } from "./watches.js";
 
@@ -54,19 +54,10 @@ function harness(rules: Rule[]) {
     limits: 10,
     sessions: { warm: { max: 0, idleMs: 1000 } },
   });
-  const inf = {
-    remoteMachines: api.informer(R.remoteMachines),
-    machines: api.informer(R.machines),
-    clusters: api.informer(R.clusters),
-    secrets: api.informer(R.secrets),
-    jobs: api.informer(R.jobs),
-    pooledRemoteMachines: api.informer(R.pooledRemoteMachines),
-    remoteMachineTemplates: api.informer(R.remoteMachineTemplates),
-  };
-  addRemoteMachineIndexes(inf as never);
+  const inf = fakeInformers(api);
   addPoolMachineIndexes(inf.pooledRemoteMachines as never);
   const events: string[] = [];
-  const log = { debug() {}, info() {}, warn() {}, error() {}, with: () => log };
+  const log = silentLog;
   const queue = { add() {}, addRateLimited: () => 1000, forget() {}, depth: 0 };
   const pools = new PoolClaims(api as never, inf.pooledRemoteMachines as never, log as never);
   const ctx = {

@@ -15,11 +15,9 @@ import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
 import { hostWork } from "../hostwork.js";
+import { fakeInformers, silentLog } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
-import { addRemoteMachineIndexes } from "./watches.js";
-
-const NS = "ns";
-const b64 = (s: string) => Buffer.from(s).toString("base64");
+import { NS, putMachineObjects } from "./testobjects.js";
 
 /** One run's progress as a real host's start-and-follow prints it. */
 const RUN_LINES = ["started", "progress 1 1 runcmd[0]", "exit 0 0"];
@@ -33,18 +31,9 @@ function harness(rules: Rule[]) {
     limits: 10,
     sessions: { warm: { max: 0, idleMs: 1000 } },
   });
-  const inf = {
-    remoteMachines: api.informer(R.remoteMachines),
-    machines: api.informer(R.machines),
-    clusters: api.informer(R.clusters),
-    secrets: api.informer(R.secrets),
-    jobs: api.informer(R.jobs),
-    pooledRemoteMachines: api.informer(R.pooledRemoteMachines),
-    remoteMachineTemplates: api.informer(R.remoteMachineTemplates),
-  };
-  addRemoteMachineIndexes(inf as never);
+  const inf = fakeInformers(api);
   const events: string[] = [];
-  const log = { debug() {}, info() {}, warn() {}, error() {}, with: () => log };
+  const log = silentLog;
   const queue = { add() {}, addRateLimited: () => 1000, forget() {}, depth: 0 };
   const ctx = {
     api,
@@ -88,40 +77,6 @@ function harness(rules: Rule[]) {
   return h;
 }
 
-function objects(api: FakeApi, rmExtra: Record<string, unknown> = {}) {
-  api.put(R.clusters, {
-    metadata: { name: "c", namespace: NS },
-    spec: {},
-    status: { initialization: { infrastructureProvisioned: true } },
-  });
-  api.put(R.secrets, { metadata: { name: "key", namespace: NS }, data: { value: b64("PRIVATE KEY") } });
-  api.put(R.secrets, {
-    metadata: { name: "data", namespace: NS },
-    data: { value: b64("#cloud-config\nruncmd: [echo hi]\n"), format: b64("cloud-config") },
-  });
-  api.put(R.machines, {
-    metadata: { name: "m", namespace: NS, uid: "m-uid" },
-    spec: {
-      clusterName: "c",
-      bootstrap: { dataSecretName: "data" },
-      infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "RemoteMachine", name: "rm" },
-    },
-  });
-  api.put(R.remoteMachines, {
-    apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
-    kind: "RemoteMachine",
-    metadata: {
-      name: "rm",
-      namespace: NS,
-      uid: "rm-uid",
-      generation: 1,
-      ownerReferences: [{ apiVersion: "cluster.x-k8s.io/v1beta2", kind: "Machine", name: "m", uid: "m-uid" }],
-      ...rmExtra,
-    },
-    spec: { address: "10.0.0.1", sshKeyRef: { name: "key" } },
-  });
-}
-
 const isProbe = (c: string) => c.startsWith("hostname; ");
 const isStartAndFollow = (c: string) => c.includes("started") && c.includes("progress") && !isProbe(c);
 const ready = (o: { status?: { conditions?: { type: string; reason: string }[] } }) =>
@@ -150,7 +105,7 @@ describe("RemoteMachine reconciler (fake API, scripted host)", () => {
         },
       },
     ]);
-    objects(h.api);
+    putMachineObjects(h.api);
     await h.reconcile(`${NS}/rm`);
     assert.equal(ready(h.rm()), "BootstrapRunning", "the first pass starts the bootstrap and says so");
     await h.until("the bootstrap to end", () => h.tasks.get(`${NS}/rm`)?.running === false);
@@ -181,7 +136,7 @@ describe("RemoteMachine reconciler (fake API, scripted host)", () => {
 
   it("a pass that stops early leaves the later phases out: no Machine yet, nothing dialled", async () => {
     const h = harness([]);
-    objects(h.api);
+    putMachineObjects(h.api);
     h.api.store(R.machines).clear();
     await h.reconcile(`${NS}/rm`);
     assert.equal(ready(h.rm()), "WaitingForMachineOwner");
@@ -214,7 +169,7 @@ describe("RemoteMachine reconciler (fake API, scripted host)", () => {
         },
       },
     ]);
-    objects(h.api);
+    putMachineObjects(h.api);
     await h.reconcile(`${NS}/rm`);
     await h.until(
       "the start record",

@@ -14,13 +14,12 @@ import { StatusWriter } from "../../runtime/statuswriter.js";
 import { SSHError } from "../../ssh/executor.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import { hostWork } from "../hostwork.js";
+import { fakeInformers, silentLog } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { readRetry } from "./retries.js";
-import { addRemoteMachineIndexes } from "./watches.js";
+import { NS, putMachineObjects } from "./testobjects.js";
 
-const NS = "ns";
 const KEY = `${NS}/rm`;
-const b64 = (s: string) => Buffer.from(s).toString("base64");
 const isProbe = (c: string) => c.startsWith("hostname; ");
 const isStartAndFollow = (c: string) => c.includes("started") && c.includes("progress") && !isProbe(c);
 
@@ -51,18 +50,9 @@ function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number 
     delays.push(ms);
     return ms;
   };
-  const inf = {
-    remoteMachines: api.informer(R.remoteMachines),
-    machines: api.informer(R.machines),
-    clusters: api.informer(R.clusters),
-    secrets: api.informer(R.secrets),
-    jobs: api.informer(R.jobs),
-    pooledRemoteMachines: api.informer(R.pooledRemoteMachines),
-    remoteMachineTemplates: api.informer(R.remoteMachineTemplates),
-  };
-  addRemoteMachineIndexes(inf as never);
+  const inf = fakeInformers(api);
   const events: string[] = [];
-  const log = { debug() {}, info() {}, warn() {}, error() {}, with: () => log };
+  const log = silentLog;
   const ctx = {
     api,
     log,
@@ -99,40 +89,6 @@ function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number 
   return { pass, settled, tasks, delays, events };
 }
 
-function objects(api: FakeApi, rm: Partial<View> = {}) {
-  api.put(R.clusters, {
-    metadata: { name: "c", namespace: NS },
-    spec: {},
-    status: { initialization: { infrastructureProvisioned: true } },
-  });
-  api.put(R.secrets, { metadata: { name: "key", namespace: NS }, data: { value: b64("PRIVATE KEY") } });
-  api.put(R.secrets, {
-    metadata: { name: "data", namespace: NS },
-    data: { value: b64("#cloud-config\nruncmd: [echo hi]\n"), format: b64("cloud-config") },
-  });
-  api.put(R.machines, {
-    metadata: { name: "m", namespace: NS, uid: "m-uid" },
-    spec: {
-      clusterName: "c",
-      bootstrap: { dataSecretName: "data" },
-      infrastructureRef: { apiGroup: "infrastructure.cluster.x-k8s.io", kind: "RemoteMachine", name: "rm" },
-    },
-  });
-  api.put(R.remoteMachines, {
-    apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2",
-    kind: "RemoteMachine",
-    metadata: {
-      name: "rm",
-      namespace: NS,
-      uid: "rm-uid",
-      generation: 1,
-      ownerReferences: [{ apiVersion: "cluster.x-k8s.io/v1beta2", kind: "Machine", name: "m", uid: "m-uid" }],
-      ...rm.metadata,
-    },
-    spec: { address: "10.0.0.1", sshKeyRef: { name: "key" }, ...rm.spec },
-  });
-}
-
 const rmOf = (api: FakeApi) => api.store(R.remoteMachines).get(KEY) as View;
 const ready = (o: View) => o.status?.conditions?.find((c) => c.type === "Ready");
 /** A change a person makes to the spec: a new input, which opens the retry gate. */
@@ -154,7 +110,7 @@ describe("RemoteMachine retry pacing across a controller restart (fake API, scri
     ]);
     const clock = { skew: 0 };
     dialer.dialError = new SSHError("HostUnreachable", "10.0.0.1:22: ECONNREFUSED");
-    objects(api);
+    putMachineObjects(api);
     const first = controller(api, dialer, clock);
     await first.pass();
     await first.settled();
@@ -210,7 +166,7 @@ describe("RemoteMachine retry pacing across a controller restart (fake API, scri
     ];
     const dialer = new ScriptedDialer(failing);
     const clock = { skew: 0 };
-    objects(api, {
+    putMachineObjects(api, {
       metadata: {
         name: "rm",
         finalizers: [REMOTE_MACHINE_FINALIZER],
