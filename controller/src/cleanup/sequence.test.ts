@@ -3,6 +3,7 @@ import { cpus, loadavg } from "node:os";
 import { after, describe, it } from "node:test";
 import { BootstrapDataError, planBootstrap } from "../cloudinit/plan.js";
 import { PlanPool } from "../cloudinit/planpool.js";
+import { manyFiles, measured } from "../cloudinit/testing.js";
 import { bootstrapFacts, cleanupCommands } from "./sequence.js";
 
 const pool = new PlanPool({ workers: 2, queue: 16, timeoutMs: 3000, heapMiB: 64 });
@@ -13,36 +14,6 @@ const facts = (value: string) => bootstrapFacts({ value }, pool);
  * Runs `fn` and reports its wall time and the event loop's worst delay meanwhile: the longest gap
  * between ticks of a 5 ms interval that runs from before `fn` until after it.
  */
-/** Runs fn with a 5 ms timer beside it: the loop's worst delay, and how often the timer ran during fn. */
-async function measured<T>(
-  fn: () => Promise<T> | T,
-): Promise<{ ms: number; maxDelayMs: number; ticks: number; result: T | Error }> {
-  let last = performance.now();
-  let worst = 0;
-  let ticks = 0;
-  const tick = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - 5);
-    last = now;
-    ticks++;
-  }, 5);
-  await new Promise((r) => setTimeout(r, 20));
-  worst = 0;
-  ticks = 0;
-  const t0 = performance.now();
-  let result: T | Error;
-  try {
-    result = await fn();
-  } catch (e) {
-    result = e as Error;
-  }
-  const ms = performance.now() - t0;
-  const during = ticks;
-  await new Promise((r) => setTimeout(r, 20));
-  clearInterval(tick);
-  return { ms, maxDelayMs: worst, ticks: during, result };
-}
-
 const SENTINEL_RM = "rm -f /run/cluster-api/bootstrap-success.complete";
 const K0S_WORKER = `## template: jinja
 #cloud-config
@@ -102,9 +73,7 @@ describe("cleanupCommands", () => {
 
   it("L9: a hostile data's k0s cleanup is planned off the event loop (figure, beside the same data on the loop)", async () => {
     // 20,000 write_files in just under 1 MiB: refused by the token limit, after lexing up to it.
-    const lines = ["#cloud-config", "write_files:"];
-    for (let i = 0; i < 20_000; i++) lines.push(`- {path: /f${i}, content: HostileSuite}`);
-    const value = lines.join("\n");
+    const value = manyFiles(20_000);
     assert.ok(value.length <= 1024 * 1024);
     await facts("#cloud-config\nruncmd: [a]\n"); // the workers are up
     const off = await measured(async () => cleanupCommands({ kind: "k0s", facts: await facts(value) }));
