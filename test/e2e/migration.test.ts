@@ -281,6 +281,10 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     // where the Machine has no value (here example.com/keep), Cluster API's keys not at all. Its
     // RemoteMachine as a Go client writes k0smotron's v1beta2 struct: sshKeyRef is a struct
     // without omitempty, so an unset one is {name: ""}; the zero status is {}.
+    // pm-b, returned by the deletion, is free as well, and a claim starts at a place in the pool
+    // drawn from the RemoteMachine's UID: pm-b is cordoned while new-pool claims, so it gets pm-c,
+    // the machine k0smotron left free as a Go client wrote it (and pm-b stays as the deletion left it).
+    await o.patchInfra("pooledremotemachines", "pm-b", { spec: { cordoned: true } });
     await rest(t.bed, "POST", `/apis/${INFRA}/v1beta2/namespaces/${t.ns}/remotemachines`, {
       kind: "RemoteMachine",
       apiVersion: `${INFRA}/v1beta2`,
@@ -308,6 +312,7 @@ describe("migration from k0smotron", { skip: canMakeHosts() ? false : "test host
     assert.equal(fresh.metadata.annotations?.[POOL_MACHINE], "pm-c");
     assert.equal(fresh.spec.port, 22, "port 0 of the Go-written pool machine read as 22");
     assert.equal(await countLines(hosts.pc as TestHost, RUNS, "run"), 1);
+    await o.patchInfra("pooledremotemachines", "pm-b", { spec: { cordoned: null } });
     const holders = (await o.list("pooledremotemachines")).map((p) => p.metadata.annotations?.[CLAIMED_BY]);
     assert.deepEqual(holders.sort(), [undefined, "k-pool-a", "new-pool"].sort());
     const m = await waitFor("labels on the Machine", async () => {
