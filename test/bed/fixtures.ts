@@ -2,7 +2,7 @@
  * Test fixtures: SSH key pairs made with ssh-keygen (ed25519 and ECDSA in OpenSSH format, RSA in
  * PEM, one ed25519 encrypted with a passphrase), and the Secrets that carry them and bootstrap data.
  */
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileAsync } from "./util.js";
@@ -27,8 +27,15 @@ export async function makeKeyPair(kind: KeyKind, name: string = kind): Promise<K
   if (kind === "rsa-pem") args.push("-t", "rsa", "-b", "2048", "-m", "PEM");
   else if (kind === "ecdsa") args.push("-t", "ecdsa", "-b", "256");
   else args.push("-t", "ed25519");
-  await execFileAsync("ssh-keygen", args);
-  const [privateKey, publicKey] = await Promise.all([readFile(file, "utf8"), readFile(`${file}.pub`, "utf8")]);
+  let privateKey: string;
+  let publicKey: string;
+  try {
+    await execFileAsync("ssh-keygen", args);
+    [privateKey, publicKey] = await Promise.all([readFile(file, "utf8"), readFile(`${file}.pub`, "utf8")]);
+  } finally {
+    // The pair lives in memory from here; no private key is left in /tmp.
+    await rm(dir, { recursive: true, force: true });
+  }
   return { name, privateKey, publicKey: publicKey.trim(), ...(passphrase ? { passphrase } : {}) };
 }
 
