@@ -19,13 +19,13 @@ import { REMOTE_CLUSTER_CONTROLLER, registerRemoteCluster } from "./controllers/
 import { nodeToQueue, REMOTE_MACHINE_CONTROLLER, registerRemoteMachine } from "./controllers/remotemachine/register.js";
 import { registerTemplate, TEMPLATE_CONTROLLER } from "./controllers/template/register.js";
 import { probeLaneProber } from "./health/prober.js";
-import { R } from "./kube/api.js";
+import { isNotFound, R } from "./kube/api.js";
 import type { Named, Secret } from "./kube/objects.js";
 import { PoolClaims } from "./pool/claims.js";
 import { JOB_LABEL, type Job } from "./provisionjob/job.js";
 import { Manager } from "./runtime/manager.js";
 import type { WorkQueue } from "./runtime/queue.js";
-import { projectSecret } from "./security/secretcache.js";
+import { projectSecretMeta, type SecretMeta, SecretReader } from "./security/secrets.js";
 import { setRequirePinnedHostKeys } from "./security/sshtarget.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 import { slotLimits } from "./ssh/slots.js";
@@ -39,14 +39,12 @@ export function setUp(cfg: Config): Manager {
     remoteMachines: m.informer<RemoteMachine & Named>(R.remoteMachines),
     machines: m.informer<Machine & Named>(R.machines),
     clusters: m.informer<Cluster & Named>(R.clusters),
-    // Its first handler learns each Secret's words, before anything reads the Secret.
-    // Held as the fields we read: a Helm release or a token is kept without its data.
-    secrets: m.informer<Secret>(R.secrets, { learnSecrets: true, project: projectSecret }),
     jobs: m.informer<Job>(R.jobs, { labelSelector: JOB_LABEL }),
     pooledRemoteMachines: m.informer<PooledRemoteMachine & Named>(R.pooledRemoteMachines),
     remoteMachineTemplates: m.informer<RemoteMachineTemplate & Named>(R.remoteMachineTemplates),
   };
   const remoteClusters = m.informer<RemoteCluster & Named>(R.remoteClusters);
+  const secrets = secretReader(m);
   const queue = m.queue(REMOTE_MACHINE_CONTROLLER, cfg.concurrency);
   const prmQueue = m.queue(POOL_MACHINE_CONTROLLER, cfg.concurrency);
   const templateQueue = m.queue(TEMPLATE_CONTROLLER, 2);
@@ -70,6 +68,7 @@ export function setUp(cfg: Config): Manager {
     pools: new PoolClaims(m.api, inf.pooledRemoteMachines, m.log),
     poolFacts: cfg.poolFacts,
     provisionJobAllow: new Set(cfg.provisionJobAllow),
+    secrets,
     inf,
     now: () => new Date(),
   };
@@ -84,7 +83,27 @@ export function setUp(cfg: Config): Manager {
     return tasks.shutdown();
   });
   m.onStop(() => nodes.stop());
+  m.onStop(() => secrets.stop());
   return m;
+}
+
+/**
+ * Secrets: watched as metadata only (what wakes a machine), read with a GET when a machine names
+ * one; the words of what was read are the redaction words (security/secrets.ts).
+ */
+function secretReader(m: Manager): SecretReader {
+  const meta = m.informer<SecretMeta>(R.secrets, { metadataOnly: true, project: projectSecretMeta });
+  const fetch = (ns: string, name: string) =>
+    m.api.get<Secret>(R.secrets, ns, name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+  return new SecretReader(meta, fetch, m.words, {
+    onHeld: (copies, bytes) => {
+      m.metrics.secretCopies.set(copies);
+      m.metrics.secretCopyBytes.set(bytes);
+    },
+  });
 }
 
 /** SSH work, with its notifications routed to the queue of the controller that started it. */

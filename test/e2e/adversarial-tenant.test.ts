@@ -7,6 +7,7 @@
  * same namespace provisions all the while.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
@@ -32,6 +33,9 @@ const RUNS = "/var/log/capi-remote-test-runs";
 const CANARY = "CLUSTER-CA-PRIVATE-KEY-5b1e9c0d7a";
 /** The token of the hostile kubeconfig: must never appear in logs, Events or status either. */
 const KC_TOKEN = "hostile-kubeconfig-token-4c8d2e";
+/** M5: unnamed Secrets in the namespace, and the data each holds. */
+const NOISE = 30;
+const NOISE_BYTES = 256 * 1024;
 
 describe("adversarial tenant", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
   const t = useBed("advt");
@@ -77,6 +81,13 @@ describe("adversarial tenant", { skip: canMakeHosts() ? false : "test hosts need
     port = (listener.address() as { port: number }).port;
     rmSync(marker, { force: true });
     await o.apply([sshKeySecret(t.ns, "ssh-key", key)]);
+    // M5: Secrets no machine names (a Helm release among them), there before the controller lists.
+    for (let i = 0; i < NOISE; i++)
+      await rest(t.bed, "POST", `/api/v1/namespaces/${t.ns}/secrets`, {
+        metadata: { name: `noise-${i}` },
+        type: i === 0 ? "helm.sh/release.v1" : "Opaque",
+        data: { blob: randomBytes(NOISE_BYTES).toString("base64") },
+      });
     await makeCluster(t.bed, t.ns, "c1");
     ctl = new ControllerProcess(t.bed, t.ns, "advt");
     await ctl.start();
@@ -130,6 +141,26 @@ describe("adversarial tenant", { skip: canMakeHosts() ? false : "test hosts need
     );
     await o.waitProvisioned("legit-0", 90_000);
     assert.equal(await countLines(victim, RUNS, "run"), 1);
+  });
+
+  it("M5: the controller reads and holds only the Secrets its machines name", async () => {
+    // One more unnamed Secret after the list: it comes through the watch.
+    await rest(t.bed, "POST", `/api/v1/namespaces/${t.ns}/secrets`, {
+      metadata: { name: "noise-late" },
+      data: { blob: randomBytes(NOISE_BYTES).toString("base64") },
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const text = await ctl.metricsText();
+    assert.match(text, /^capi_remote_secret_copies \d+$/m, "the controller reports the Secrets it holds");
+    const copies = await ctl.metric("capi_remote_secret_copies");
+    const bytes = await ctl.metric("capi_remote_secret_copy_bytes");
+    const noise = ((NOISE + 1) * NOISE_BYTES * 4) / 3;
+    console.log(
+      `# ${NOISE + 1} unnamed Secrets with ${(noise / 2 ** 20).toFixed(1)} MiB of data in the namespace: the controller holds ${copies} Secrets with data (${bytes} bytes)`,
+    );
+    // legit-0 names its SSH key, its bootstrap data and its cluster's kubeconfig: those, at most.
+    assert.ok(copies >= 2 && copies <= 3, `${copies} Secrets held`);
+    assert.ok(bytes < (NOISE_BYTES * 4) / 3, `${bytes} bytes held: an unnamed Secret was read`);
   });
 
   it("H6: an owner reference to a Machine that does not name it back gets nothing of that Machine", async () => {

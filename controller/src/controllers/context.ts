@@ -9,7 +9,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { HealthProber } from "../health/prober.js";
 import type { HostKind, HostReport, HostSessions } from "../host/session/session.js";
 import type { KubeApi } from "../kube/api.js";
-import type { Named, Secret } from "../kube/objects.js";
+import type { Named } from "../kube/objects.js";
 import type { PoolClaims } from "../pool/claims.js";
 import type { Job, JobAllowance } from "../provisionjob/job.js";
 import type { EventRecorder } from "../runtime/events.js";
@@ -17,6 +17,7 @@ import type { Informer } from "../runtime/informer.js";
 import type { Logger } from "../runtime/log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { WorkQueue } from "../runtime/queue.js";
+import type { SecretReader } from "../security/secrets.js";
 import type { Task, TaskManager } from "../tasks/taskmanager.js";
 import type { NodeWatcher } from "../workload/nodes.js";
 
@@ -42,11 +43,12 @@ export interface Ctx {
   poolFacts: boolean;
   /** Pod features a provisionJob may ask for beyond the default (--provision-job-allow). */
   provisionJobAllow?: ReadonlySet<JobAllowance>;
+  /** Secrets by name, read on demand; their watch is metadata only (security/secrets.ts). */
+  secrets: Pick<SecretReader, "get" | "getAll" | "version" | "on">;
   inf: {
     remoteMachines: Informer<RemoteMachine & Named>;
     machines: Informer<Machine & Named>;
     clusters: Informer<Cluster & Named>;
-    secrets: Informer<Secret>;
     jobs: Informer<Job>;
     pooledRemoteMachines: Informer<PooledRemoteMachine & Named>;
     remoteMachineTemplates: Informer<RemoteMachineTemplate & Named>;

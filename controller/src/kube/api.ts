@@ -98,6 +98,23 @@ export function resourcePath(r: Resource, namespace?: string, name?: string, sub
   return `${base}${ns}/${r.plural}${name ? `/${encodeURIComponent(name)}` : ""}${sub ? `/${sub}` : ""}`;
 }
 
+/**
+ * Accept headers that ask the API server for metadata only (PartialObjectMetadata), as
+ * client-go's metadata client does: a list or watch of Secrets then carries no data at all.
+ * Plain JSON is the fallback a server without it answers with.
+ */
+export const METADATA_ONLY = {
+  list: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+  watch: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json",
+} as const;
+
+/** How a request is sent: its body's type, how long it may take, what it accepts back. */
+interface RequestShape {
+  contentType?: string;
+  timeoutMs?: number;
+  accept?: string;
+}
+
 export type PatchType = "merge" | "json" | "apply";
 const PATCH_CONTENT: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
@@ -213,33 +230,22 @@ export class KubeApi {
   }
 
   /** Sends a request; resolves with the parsed JSON body, rejects with ApiError. */
-  async request<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    contentType = "application/json",
-    timeoutMs = 30_000,
-  ): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, o: RequestShape = {}): Promise<T> {
     try {
-      return await this.send<T>(method, path, body, contentType, timeoutMs);
+      return await this.send<T>(method, path, body, o);
     } catch (e) {
       // A kept-alive connection the server has closed (a restart, an idle timeout) fails on
       // reuse; the agent drops it, and one retry goes out on a new connection.
       const code = (e as { code?: string }).code;
       if (code !== "ECONNRESET" && code !== "EPIPE") throw e;
-      return this.send<T>(method, path, body, contentType, timeoutMs);
+      return this.send<T>(method, path, body, o);
     }
   }
 
-  private async send<T>(
-    method: string,
-    path: string,
-    body: unknown,
-    contentType: string,
-    timeoutMs: number,
-  ): Promise<T> {
+  private async send<T>(method: string, path: string, body: unknown, o: RequestShape): Promise<T> {
+    const { contentType = "application/json", timeoutMs = 30_000, accept = "application/json" } = o;
     const url = new URL(this.server + path);
-    const opts: RequestOptions = { method, headers: { accept: "application/json" }, timeout: timeoutMs };
+    const opts: RequestOptions = { method, headers: { accept }, timeout: timeoutMs };
     if (body !== undefined) (opts.headers as Record<string, string>)["content-type"] = contentType;
     const send = await this.prepare(url, opts, "request");
     const done = (code: number) => this.hooks.onRequest?.(method.toLowerCase(), resourceOfPath(path), code);
@@ -298,10 +304,11 @@ export class KubeApi {
     query: URLSearchParams,
     onEvent: (type: string, object: unknown) => void,
     signal: AbortSignal,
+    accept = "application/json",
   ): Promise<void> {
     query.set("watch", "true");
     const url = new URL(`${this.server}${path}?${query}`);
-    const opts: RequestOptions = { method: "GET", headers: { accept: "application/json" } };
+    const opts: RequestOptions = { method: "GET", headers: { accept } };
     const send = await this.prepare(url, opts, "watch");
     const { eventBytes } = this.limits;
     return new Promise<void>((resolve, reject) => {
@@ -355,8 +362,9 @@ export class KubeApi {
     r: Resource,
     namespace?: string,
     query = "",
+    accept = "application/json",
   ): Promise<{ metadata: { resourceVersion?: string; continue?: string }; items: T[] }> {
-    return this.request("GET", resourcePath(r, namespace) + (query ? `?${query}` : ""));
+    return this.request("GET", resourcePath(r, namespace) + (query ? `?${query}` : ""), undefined, { accept });
   }
 
   create<T>(r: Resource, namespace: string | undefined, obj: unknown): Promise<T> {
@@ -375,7 +383,7 @@ export class KubeApi {
     type: PatchType = "merge",
     sub?: string,
   ): Promise<T> {
-    return this.request<T>("PATCH", resourcePath(r, namespace, name, sub), patch, PATCH_CONTENT[type]);
+    return this.request<T>("PATCH", resourcePath(r, namespace, name, sub), patch, { contentType: PATCH_CONTENT[type] });
   }
 
   delete(r: Resource, namespace: string | undefined, name: string): Promise<unknown> {

@@ -12,7 +12,7 @@
  * - bounds what it holds when the server is not trusted (a workload cluster's): `maxItems`
  *   objects, each cut down by `project` to what is read, and the API client's response limits.
  */
-import { type KubeApi, type Resource, resourcePath } from "../kube/api.js";
+import { type KubeApi, METADATA_ONLY, type Resource, resourcePath } from "../kube/api.js";
 import type { Logger } from "./log.js";
 import { IndexedStore } from "./store.js";
 
@@ -81,6 +81,8 @@ export class Informer<T extends KObject> {
       maxItems?: number;
       /** Keeps of each object only what is read (instead of `slim`). */
       project?: (obj: T) => T;
+      /** Lists and watches metadata only (PartialObjectMetadata): no spec, status or data. */
+      metadataOnly?: boolean;
     } = {},
   ) {}
 
@@ -189,6 +191,7 @@ export class Informer<T extends KObject> {
         this.resource,
         this.opts.namespace,
         this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) }),
+        this.opts.metadataOnly ? METADATA_ONLY.list : undefined,
       );
       if (!Array.isArray(page.items)) throw new Error(`list of ${this.resource.plural}: no items`);
       for (const it of page.items) items.push(this.keep(it));
@@ -281,7 +284,7 @@ export class Informer<T extends KObject> {
         if (prev) this.emit("update", kept, prev);
         else this.emit("add", kept);
       };
-      this.api.watch(path, query, onEvent, abort.signal).then(
+      this.api.watch(path, query, onEvent, abort.signal, this.opts.metadataOnly ? METADATA_ONLY.watch : undefined).then(
         () => finish(),
         (e: unknown) => finish(e),
       );

@@ -16,18 +16,16 @@ import { isConflict, KubeApi, type Resource } from "../kube/api.js";
 import { startMetricsEndpoint } from "../security/metricsendpoint.js";
 import { EventRecorder } from "./events.js";
 import { serveHealth } from "./http.js";
-import { Informer, type KObject, keyOf } from "./informer.js";
+import { Informer, type KObject } from "./informer.js";
 import { LeaderElector } from "./leader.js";
 import { type Logger, makeLogger } from "./log.js";
 import { type Metrics, makeMetrics } from "./metrics.js";
 import { type Handler, WorkQueue } from "./queue.js";
 
-type Secretish = KObject & { data?: Record<string, string> };
-
 export class Manager {
   readonly kc: KubeConfigT;
   readonly metrics: Metrics;
-  /** Secret words of every cached Secret, so that none can reach a log line, Event or message. */
+  /** Secret words of every Secret read, so that none can reach a log line, Event or message. */
   readonly words = new SecretWordIndex();
   readonly log: Logger;
   readonly api: KubeApi;
@@ -56,33 +54,22 @@ export class Manager {
     this.events = new EventRecorder(this.api, "capi-remote-controller", this.log, this.words.redact);
   }
 
-  /**
-   * A cache of `resource` in the watched namespace, started with the others. For Secrets,
-   * `learnSecrets` makes its first handler record their words for redaction, before any other
-   * handler (and so any reconcile) reads them.
-   */
+  /** A cache of `resource` in the watched namespace, started with the others. */
   informer<T extends KObject>(
     resource: Resource,
-    o: { labelSelector?: string; learnSecrets?: boolean; project?: (obj: T) => T } = {},
+    o: { labelSelector?: string; metadataOnly?: boolean; project?: (obj: T) => T } = {},
   ) {
     const inf = new Informer<T>(this.api, resource, this.log, {
       ...(this.cfg.namespace ? { namespace: this.cfg.namespace } : {}),
       ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
       ...(o.project ? { project: o.project } : {}),
+      ...(o.metadataOnly ? { metadataOnly: true } : {}),
       // When the API server is back after an outage (an informer relisted after failing), what
       // failed meanwhile is retried at once instead of after its grown backoff.
       onRecovered: () => {
         for (const q of this.queues) q.retryFailedNow();
       },
     });
-    if (o.learnSecrets) {
-      const learn = (s: T) =>
-        this.words.set(
-          keyOf(s),
-          Object.values((s as Secretish).data ?? {}).map((v) => Buffer.from(v, "base64").toString("utf8")),
-        );
-      inf.on({ onAdd: learn, onUpdate: learn, onDelete: (s) => this.words.delete(keyOf(s)) });
-    }
     this.informers.push(inf as unknown as Informer<KObject>);
     return inf;
   }

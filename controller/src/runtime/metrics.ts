@@ -49,6 +49,16 @@ export function makeMetrics() {
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
       registers: [registry],
     }),
+    secretCopies: new Gauge({
+      name: "capi_remote_secret_copies",
+      help: "Secrets held with their data: those machines named and the controller read.",
+      registers: [registry],
+    }),
+    secretCopyBytes: new Gauge({
+      name: "capi_remote_secret_copy_bytes",
+      help: "Bytes of data (base64) the Secrets held with their data carry together.",
+      registers: [registry],
+    }),
     apiRequests: new Counter({
       name: "capi_remote_api_requests_total",
       help: "Requests to the API server, by verb, resource and HTTP status code (0: no answer).",

@@ -15,7 +15,7 @@ import { withK0smotronDefaults } from "../migration/defaults.js";
 import type { SSHTarget } from "../ssh/executor.js";
 import type { HostKeyPolicy } from "../ssh/hostkeys.js";
 import { hostKeyPolicies } from "./hostkeypolicy.js";
-import { datalessNote } from "./secretcache.js";
+import { datalessNote, type SecretReader } from "./secrets.js";
 
 /**
  * The controller-wide --require-pinned-host-keys flag, set once at start (main.ts): every
@@ -27,6 +27,27 @@ export function setRequirePinnedHostKeys(on: boolean): void {
 }
 
 export type ConnectionSpec = RemoteMachineSpec | PooledRemoteMachineSpec["machine"];
+
+/**
+ * The Secrets a connection reads, by name: its SSH key, its known_hosts, its bastion's key. The
+ * one list both the reads below and the watches that wake a machine when one changes use.
+ */
+export function connectionSecretNames(spec: ConnectionSpec): string[] {
+  return [spec.sshKeyRef?.name, spec.hostKeysSecretRef?.name, spec.bastion?.sshKeyRef.name].filter(
+    (n): n is string => !!n,
+  );
+}
+
+/** `sshTargetFor` over the Secrets of `namespace`, read first (security/secrets.ts). */
+export async function readSshTarget(
+  secrets: Pick<SecretReader, "getAll">,
+  namespace: string,
+  spec: ConnectionSpec,
+  recordedHostKey: string | undefined,
+): Promise<ReturnType<typeof sshTargetFor>> {
+  const got = await secrets.getAll(namespace, connectionSecretNames(spec));
+  return sshTargetFor((n) => (n ? got.get(n) : undefined), spec, recordedHostKey);
+}
 
 /** The target, or the reason (a condition reason) and message why it cannot be built. */
 export function sshTargetFor(

@@ -18,7 +18,7 @@ import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
 import { hostWork } from "../hostwork.js";
 import { remoteMachineReconciler } from "../remotemachine/controller.js";
-import { fakeInformers, silentLog } from "../testing.js";
+import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
 import { pooledMachineReconciler } from "./controller.js";
 import { addPoolMachineIndexes } from "./watches.js";
 
@@ -74,6 +74,7 @@ function harness(rules: Rule[]) {
     pools,
     poolFacts: false,
     inf,
+    secrets: fakeSecrets(api),
     // The controller's clock: a test moves it past a wait (cleanup retries) instead of sleeping.
     now: () => new Date(Date.now() + skew),
   };

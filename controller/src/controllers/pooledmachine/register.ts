@@ -62,5 +62,5 @@ export function registerPoolMachine(m: Manager, ctx: Ctx, queue: WorkQueue): voi
   const fromSecret = (s: Parameters<typeof secretToPoolMachines>[1]) => {
     for (const k of secretToPoolMachines(inf.pooledRemoteMachines, s)) queue.add(k);
   };
-  inf.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
+  ctx.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
 }

@@ -1,8 +1,9 @@
 /** What wakes a pool machine, answered from informer indexes. */
 import { type Machine, PoolAnnotations, type PooledRemoteMachine, returningAfterOf } from "@capi-remote/shared";
-import type { Named, Secret } from "../../kube/objects.js";
+import type { Named } from "../../kube/objects.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Indexed } from "../../runtime/store.js";
+import { connectionSecretNames } from "../../security/sshtarget.js";
 
 type PRM = PooledRemoteMachine & Named;
 
@@ -18,11 +19,7 @@ const at = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
 /** Adds the indexes these mappers read. Call once, before the informer starts. */
 export function addPoolMachineIndexes(prms: Indexed<PRM>): void {
   prms
-    .addIndex(PoolIndex.secret, (p) =>
-      [p.spec.machine.sshKeyRef.name, p.spec.machine.hostKeysSecretRef?.name, p.spec.machine.bastion?.sshKeyRef.name]
-        .filter((n): n is string => !!n)
-        .map((n) => at(p.metadata.namespace, n)),
-    )
+    .addIndex(PoolIndex.secret, (p) => connectionSecretNames(p.spec.machine).map((n) => at(p.metadata.namespace, n)))
     .addIndex(PoolIndex.returningAfter, (p) => {
       const after = returningAfterOf(p.metadata.annotations)?.machine;
       return after ? [at(p.metadata.namespace, after)] : [];
@@ -30,7 +27,7 @@ export function addPoolMachineIndexes(prms: Indexed<PRM>): void {
 }
 
 /** A Secret changed: the pool machines that read it. */
-export function secretToPoolMachines(prms: Indexed<PRM>, s: Secret): string[] {
+export function secretToPoolMachines(prms: Indexed<PRM>, s: Named): string[] {
   return prms.byIndex(PoolIndex.secret, keyOf(s)).map(keyOf);
 }
 

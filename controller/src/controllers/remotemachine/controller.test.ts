@@ -15,7 +15,7 @@ import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
 import { hostWork } from "../hostwork.js";
-import { fakeInformers, silentLog } from "../testing.js";
+import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { NS, putMachineObjects } from "./testobjects.js";
 
@@ -46,6 +46,7 @@ function harness(rules: Rule[]) {
     pools: {},
     poolFacts: false,
     inf,
+    secrets: fakeSecrets(api),
     now: () => new Date(),
   };
   // Every write at once (no coalescing): the test reads each decision's status.

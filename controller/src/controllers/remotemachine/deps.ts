@@ -9,7 +9,7 @@ import type { Named, Secret } from "../../kube/objects.js";
 import { FreshCache } from "../../runtime/fresh.js";
 import type { PhaseResult } from "../../runtime/reconciler.js";
 import type { StatusWriter } from "../../runtime/statuswriter.js";
-import { sshTargetFor } from "../../security/sshtarget.js";
+import { readSshTarget } from "../../security/sshtarget.js";
 import type { Ctx } from "../context.js";
 import type { RM, Scope } from "./scope.js";
 import type { WriteDeps } from "./writes.js";
@@ -103,8 +103,9 @@ export async function jsonPatch(d: Deps, s: Scope, ops: unknown[]): Promise<void
   s.rm = { ...res, status: s.rm.status };
 }
 
-export function secretOf(d: Deps, ns: string, name: string | undefined): Secret | undefined {
-  return name ? d.ctx.inf.secrets.get(ns, name) : undefined;
+/** The Secret `name` of `ns`, with its data (read on demand: security/secrets.ts). */
+export async function secretOf(d: Deps, ns: string, name: string | undefined): Promise<Secret | undefined> {
+  return name ? d.ctx.secrets.get(ns, name) : undefined;
 }
 
 /** The owner reference to a Cluster API Machine. */
@@ -116,8 +117,9 @@ export function ownerRef(rm: RM): { name: string; uid?: string } | undefined {
 
 /** The SSH target of the machine, or a reason it cannot be built. */
 export function sshTarget(d: Deps, s: Scope) {
-  return sshTargetFor(
-    (n) => secretOf(d, s.rm.metadata.namespace ?? "", n),
+  return readSshTarget(
+    d.ctx.secrets,
+    s.rm.metadata.namespace ?? "",
     s.rm.spec,
     s.rm.metadata.annotations?.[RemoteAnnotations.HostKey],
   );

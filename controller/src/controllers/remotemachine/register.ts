@@ -74,7 +74,7 @@ export function registerRemoteMachine(m: Manager, ctx: Ctx): void {
   const fromSecret = (s: Parameters<typeof secretToRemoteMachines>[1]) => {
     for (const k of secretToRemoteMachines(inf, s)) queue.add(k);
   };
-  inf.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
+  ctx.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
   const fromJob = (j: Parameters<typeof jobToRemoteMachine>[0]) => add(jobToRemoteMachine(j));
   inf.jobs.on({ onAdd: fromJob, onUpdate: fromJob, onDelete: fromJob });
 }

@@ -14,7 +14,7 @@ import { StatusWriter } from "../../runtime/statuswriter.js";
 import { SSHError } from "../../ssh/executor.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import { hostWork } from "../hostwork.js";
-import { fakeInformers, silentLog } from "../testing.js";
+import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { readRetry } from "./retries.js";
 import { NS, putMachineObjects } from "./testobjects.js";
@@ -64,6 +64,7 @@ function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number 
     pools: {},
     poolFacts: false,
     inf,
+    secrets: fakeSecrets(api),
     now: () => new Date(Date.now() + clock.skew),
   };
   const once = remoteMachineReconciler(ctx as never, {

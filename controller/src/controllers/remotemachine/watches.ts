@@ -12,10 +12,11 @@ import {
   type RemoteMachine,
   referenceOf,
 } from "@capi-remote/shared";
-import type { Named, Secret } from "../../kube/objects.js";
+import type { Named } from "../../kube/objects.js";
 import { JOB_LABEL, type Job } from "../../provisionjob/job.js";
 import { keyOf } from "../../runtime/informer.js";
 import type { Indexed } from "../../runtime/store.js";
+import { connectionSecretNames } from "../../security/sshtarget.js";
 
 type RM = RemoteMachine & Named;
 type M = Machine & Named;
@@ -49,11 +50,7 @@ export function addRemoteMachineIndexes(inf: RemoteMachineWatchInformers): void 
       const o = ownerOf(rm);
       return o ? [at(rm.metadata.namespace, o)] : [];
     })
-    .addIndex(Index.secret, (rm) =>
-      [rm.spec.sshKeyRef?.name, rm.spec.hostKeysSecretRef?.name, rm.spec.bastion?.sshKeyRef.name]
-        .filter((n): n is string => !!n)
-        .map((n) => at(rm.metadata.namespace, n)),
-    )
+    .addIndex(Index.secret, (rm) => connectionSecretNames(rm.spec).map((n) => at(rm.metadata.namespace, n)))
     .addIndex(Index.pool, (rm) => (rm.spec.pool ? [at(rm.metadata.namespace, rm.spec.pool)] : []));
   inf.machines
     .addIndex(Index.cluster, (m) => [at(m.metadata.namespace, m.spec.clusterName)])
@@ -127,7 +124,7 @@ export function clusterChanged(c: Cluster & Named, old: Cluster & Named): boolea
 }
 
 /** A Secret changed: the RemoteMachines that read it (their keys, the Machine's data or kubeconfig). */
-export function secretToRemoteMachines(inf: RemoteMachineWatchInformers, s: Secret): string[] {
+export function secretToRemoteMachines(inf: RemoteMachineWatchInformers, s: Named): string[] {
   const k = keyOf(s);
   const out = new Set(inf.remoteMachines.byIndex(Index.secret, k).map(keyOf));
   for (const m of inf.machines.byIndex(Index.secret, k)) for (const r of ofMachine(inf, m)) out.add(r);

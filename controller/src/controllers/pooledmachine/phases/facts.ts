@@ -6,7 +6,7 @@
 import { ConditionType, formatTime, parseFacts, Reason, RemoteAnnotations } from "@capi-remote/shared";
 import { R } from "../../../kube/api.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
-import { sshTargetFor } from "../../../security/sshtarget.js";
+import { readSshTarget } from "../../../security/sshtarget.js";
 import { fingerprint } from "../../../ssh/hostkeys.js";
 import { condition, type Deps, taskKey } from "../deps.js";
 import type { Scope } from "../scope.js";
@@ -27,7 +27,7 @@ const FACTS_MAX_DELAY_MS = 300_000;
 
 export const facts = (d: Deps): Phase<Scope> => ({
   name: "facts",
-  run: (s) => {
+  run: async (s) => {
     if (!d.ctx.poolFacts) {
       const message = "fact gathering is switched off (--pool-facts=false)";
       condition(d, s, ConditionType.FactsGathered, "False", Reason.FactsDisabled, message);
@@ -47,7 +47,7 @@ export const facts = (d: Deps): Phase<Scope> => ({
       prm.status.conditions?.find((c) => c.type === ConditionType.FactsGathered)?.observedGeneration === generation;
     if (current) return undefined;
     const task = d.ctx.tasks.get(taskKey(key, "facts"));
-    if (!task) return start(d, s);
+    if (!task) return await start(d, s);
     if (task.running) return undefined;
     d.ctx.tasks.clear(taskKey(key, "facts"));
     if (task.ok) {
@@ -76,13 +76,14 @@ function closeGate(d: Deps, s: Scope): void {
   d.mem.factsGate.set(s.key, { at, generation: s.prm.metadata.generation });
 }
 
-function start(d: Deps, s: Scope): PhaseResult | undefined {
+async function start(d: Deps, s: Scope): Promise<PhaseResult | undefined> {
   const { prm, key, ns } = s;
   const gate = d.mem.factsGate.get(key);
   if (gate && gate.generation === prm.metadata.generation && Date.now() < gate.at)
     return { requeueAfterMs: gate.at - Date.now() + 50 };
-  const t = sshTargetFor(
-    (n) => (n ? d.ctx.inf.secrets.get(ns, n) : undefined),
+  const t = await readSshTarget(
+    d.ctx.secrets,
+    ns,
     prm.spec.machine,
     prm.metadata.annotations?.[RemoteAnnotations.HostKey],
   );

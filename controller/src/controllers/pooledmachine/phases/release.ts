@@ -20,7 +20,7 @@ import { isNotFound, R } from "../../../kube/api.js";
 import type { Phase } from "../../../runtime/reconciler.js";
 import { ownerMismatch } from "../../../security/ownership.js";
 import { releaseCleanup } from "../../../security/quarantine.js";
-import { sshTargetFor } from "../../../security/sshtarget.js";
+import { readSshTarget } from "../../../security/sshtarget.js";
 import { type CondStatus, condition, type Deps, taskKey } from "../deps.js";
 import type { Scope } from "../scope.js";
 
@@ -85,8 +85,9 @@ async function retryCleanup(d: Deps, s: Scope, q: QuarantineRecord): Promise<voi
   const tkey = taskKey(s.key, "release");
   const task = d.ctx.tasks.get(tkey);
   if (!task) {
-    const t = sshTargetFor(
-      (n) => (n ? d.ctx.inf.secrets.get(ns, n) : undefined),
+    const t = await readSshTarget(
+      d.ctx.secrets,
+      ns,
       prm.spec.machine,
       prm.metadata.annotations?.[RemoteAnnotations.HostKey],
     );

@@ -40,17 +40,17 @@ export const clusterInfra = (_d: Deps): Phase<Scope> => ({
 export const bootstrapData = (d: Deps): Phase<Scope> => ({
   name: "bootstrapData",
   when: notRebuilt,
-  run: (s) => {
+  run: async (s) => {
     const ns = s.rm.metadata.namespace ?? "";
     const dataSecretName = s.machine?.spec.bootstrap?.dataSecretName;
     if (!dataSecretName) {
-      warmUp(d, s);
+      await warmUp(d, s);
       return block(s, Reason.WaitingForBootstrapData, "waiting for the bootstrap provider's data Secret");
     }
-    const dataSecret = secretOf(d, ns, dataSecretName);
+    const dataSecret = await secretOf(d, ns, dataSecretName);
     const value = secretValue(dataSecret, "value");
     if (value === undefined) {
-      warmUp(d, s);
+      await warmUp(d, s);
       return block(
         s,
         Reason.BootstrapSecretNotFound,
@@ -80,11 +80,11 @@ export const bootstrapData = (d: Deps): Phase<Scope> => ({
  * HostSessions.prepare). Skipped for runs through a Job, after a start, and while a task or a
  * retry wait exists.
  */
-function warmUp(d: Deps, s: Scope): void {
+async function warmUp(d: Deps, s: Scope): Promise<void> {
   const { rm } = s;
   if (rm.spec.provisionJob || rm.metadata.annotations?.[RemoteAnnotations.BootstrapStarted]) return;
   if (d.ctx.tasks.get(s.key) || d.mem.retryGate.has(s.key)) return;
-  const t = sshTarget(d, s);
+  const t = await sshTarget(d, s);
   if ("reason" in t) return;
   d.ctx.hosts.prepare(s.key, {
     target: t.target,

@@ -93,7 +93,7 @@ export const cleanup = (d: Deps): Phase<Scope> => ({
 async function commandsOf(d: Deps, s: Scope): Promise<string[]> {
   const custom = cleanUpCommandsOf(s.rm.spec);
   const kind = cleanupKind(s);
-  const dataSecret = secretOf(d, s.rm.metadata.namespace ?? "", s.machine?.spec.bootstrap?.dataSecretName);
+  const dataSecret = await secretOf(d, s.rm.metadata.namespace ?? "", s.machine?.spec.bootstrap?.dataSecretName);
   const value = secretValue(dataSecret, "value");
   const needsData = !custom && (kind === "k0s" || kind === "k0s-controller") && value !== undefined;
   const facts = needsData ? await bootstrapFacts({ value, format: secretValue(dataSecret, "format") }) : undefined;
@@ -101,13 +101,13 @@ async function commandsOf(d: Deps, s: Scope): Promise<string[]> {
 }
 
 /** The holder's bootstrap data, when its Secret is still there (ssh/scrub.ts). */
-function scrubOf(d: Deps, s: Scope): { scrub?: { value: string; format?: string } } {
-  const dataSecret = secretOf(d, s.rm.metadata.namespace ?? "", s.machine?.spec.bootstrap?.dataSecretName);
+async function scrubOf(d: Deps, s: Scope): Promise<{ scrub?: { value: string; format?: string } }> {
+  const dataSecret = await secretOf(d, s.rm.metadata.namespace ?? "", s.machine?.spec.bootstrap?.dataSecretName);
   const value = secretValue(dataSecret, "value");
   return value === undefined ? {} : { scrub: { value, format: secretValue(dataSecret, "format") } };
 }
 
-function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | undefined {
+async function startCleanup(d: Deps, s: Scope, commands: string[]): Promise<PhaseResult | undefined> {
   const { rm } = s;
   const held = rm.spec.pool ? d.ctx.pools.heldBy(rm) : undefined;
   const changed = connectionChanged(
@@ -121,7 +121,7 @@ function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | unde
     s.release = { failed: { reason: Reason.ConnectionChanged, message, commands }, warning: message };
     return undefined;
   }
-  const t = sshTarget(d, s);
+  const t = await sshTarget(d, s);
   if ("reason" in t) {
     const message = `cleanup skipped: ${t.message}`;
     s.release = { failed: { reason: Reason.CleanupSkipped, message, commands }, warning: message };
@@ -135,7 +135,7 @@ function startCleanup(d: Deps, s: Scope, commands: string[]): PhaseResult | unde
     stateDir: stateDirFor(rm.metadata.namespace ?? "", rm.metadata.name),
     commandTimeoutMs: (rm.spec.timeouts?.commandSeconds ?? 300) * 1000,
     // A pool machine goes to another holder: the files this one's data wrote go first.
-    ...(rm.spec.pool ? scrubOf(d, s) : {}),
+    ...(rm.spec.pool ? await scrubOf(d, s) : {}),
   });
   d.ctx.tasks.start(s.key, "cleanup", cleanup);
   const message = `running ${commands.length} cleanup commands`;

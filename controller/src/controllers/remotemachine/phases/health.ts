@@ -14,14 +14,14 @@ import type { Scope } from "../scope.js";
 export const health = (d: Deps): Phase<Scope> => ({
   name: "health",
   when: (s) => !!s.rebuilt,
-  run: (s) => {
+  run: async (s) => {
     const h = d.ctx.health;
     if (!h?.enabled || s.rm.spec.provisionJob) {
       h?.forget(s.key);
       s.conditions = s.conditions.filter((c) => c.type !== ConditionType.HostHealthy);
       return undefined;
     }
-    const t = sshTarget(d, s);
+    const t = await sshTarget(d, s);
     if ("reason" in t) {
       h.forget(s.key);
       condition(

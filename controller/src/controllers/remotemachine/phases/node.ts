@@ -25,7 +25,7 @@ const isSet = (d: Deps, s: Scope, node: string) =>
 export const node = (d: Deps): Phase<Scope> => ({
   name: "node",
   when: (s) => !!s.checkNode,
-  run: (s) => {
+  run: async (s) => {
     const machine = s.machine;
     const clusterName = s.cluster?.metadata.name ?? "";
     if (!machine) return undefined;
@@ -33,7 +33,7 @@ export const node = (d: Deps): Phase<Scope> => ({
       isSet(d, s, machine.status.nodeRef.name);
       return undefined;
     }
-    const workload = workloadOf(d, s, clusterName);
+    const workload = await workloadOf(d, s, clusterName);
     if (!workload) return undefined;
     const match = matchNode(workload.nodes, {
       machineNames: [s.rm.metadata.name, machine.metadata.name],
@@ -54,9 +54,9 @@ export const node = (d: Deps): Phase<Scope> => ({
 });
 
 /** The workload cluster's Nodes once readable; otherwise says why not and returns undefined. */
-function workloadOf(d: Deps, s: Scope, clusterName: string): Ready | undefined {
+async function workloadOf(d: Deps, s: Scope, clusterName: string): Promise<Ready | undefined> {
   const ns = s.rm.metadata.namespace ?? "";
-  const secret = secretOf(d, ns, `${clusterName}-kubeconfig`);
+  const secret = await secretOf(d, ns, `${clusterName}-kubeconfig`);
   const workload = d.ctx.nodes.nodesOf(
     `${ns}/${clusterName}`,
     secretValue(secret, "value"),

@@ -18,7 +18,7 @@ import { stateDirFor } from "../../../host/protocol.js";
 import { R } from "../../../kube/api.js";
 import type { Phase, PhaseResult } from "../../../runtime/reconciler.js";
 import { fingerprint } from "../../../ssh/hostkeys.js";
-import { block, condition, type Deps, logOf, secretOf, sshTarget, targetOf } from "../deps.js";
+import { block, condition, type Deps, logOf, sshTarget, targetOf } from "../deps.js";
 import { formatRetry, inputsDigest, readRetry } from "../retries.js";
 import type { RM, Scope } from "../scope.js";
 import { hostKeySource, progressOf, setBootstrapRunning } from "../status.js";
@@ -46,7 +46,7 @@ export const provision = (d: Deps): Phase<Scope> => ({
       // to an unrelated event): never leave a failing machine without a scheduled retry.
       return { stop: true, requeueAfterMs: gate.at - Date.now() + 50 };
     }
-    if (!task) return start(d, s);
+    if (!task) return await start(d, s);
     if (task.hostKey) s.status.hostKey = { fingerprint: fingerprint(task.hostKey), source: hostKeySource(s.rm.spec) };
     if (task.running) return running(d, s, task);
     return finished(d, s, task, inputs);
@@ -62,7 +62,7 @@ const PACING = new Set<string>([RemoteAnnotations.BootstrapRetry, RemoteAnnotati
  */
 function inputsOf(d: Deps, s: Scope): string {
   const ns = s.rm.metadata.namespace ?? "";
-  const rv = (name: string | undefined) => secretOf(d, ns, name)?.metadata.resourceVersion ?? "-";
+  const rv = (name: string | undefined) => (name ? d.ctx.secrets.version(ns, name) : undefined) ?? "-";
   const annotations = Object.entries(s.rm.metadata.annotations ?? {}).filter(([k]) => !PACING.has(k));
   return inputsDigest(
     [
@@ -108,11 +108,11 @@ function blockConnecting(s: Scope): PhaseResult {
   return block(s, Reason.BootstrapRunning, "connecting");
 }
 
-function start(d: Deps, s: Scope): PhaseResult {
+async function start(d: Deps, s: Scope): Promise<PhaseResult> {
   const { rm } = s;
   const ns = rm.metadata.namespace ?? "";
   d.mem.retryGate.delete(s.key);
-  const t = sshTarget(d, s);
+  const t = await sshTarget(d, s);
   if ("reason" in t) {
     condition(d, s, ConditionType.HostReachable, "False", t.reason, t.message, "Warning");
     return block(s, t.reason, t.message);
