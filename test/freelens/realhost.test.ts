@@ -20,7 +20,7 @@ import { apply, clientsFor, parseYamlObjects, waitEstablished } from "../bed/kub
 import { INFRA, makeCluster, objects } from "../e2e/harness.js";
 import { useBed } from "../integration/helpers.js";
 import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
-import { listBox, shoot, WINDOW } from "./screenshots.js";
+import { listBox, shoot, tableProblems, visibleText, WINDOW } from "./screenshots.js";
 
 // CAPI_REALHOST_FILES (comma-separated) runs only some of them while iterating on one.
 const FILES = process.env.CAPI_REALHOST_FILES?.split(",") ?? [
@@ -356,6 +356,23 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
     console.log(`# ${names.length} screenshots in ${Date.now() - t0} ms: ${out}/freelens-*.png`);
     assert.deepEqual(names, [...expected].sort());
     for (const n of names) assert.ok(statSync(join(out, `freelens-${n}.png`)).size > 10_000, `${n}.png is empty`);
+    // The drawers name the object's namespace once (Lens's meta block), as a person sees them.
+    for (const d of ["drawer-pooledremotemachine", "drawer-remotemachine", "drawer-machine"].filter((n) =>
+      names.includes(n),
+    )) {
+      const seen = await visibleText(shots, d, ".Drawer .drawer-content");
+      assert.equal(seen.split(t.ns).length - 1, 1, `${d}: the namespace ${t.ns} is shown other than once:\n${seen}`);
+      assert.equal(seen.split("Namespace").length - 1, 1, `${d}: other than one Namespace row:\n${seen}`);
+    }
+    // Our own tables read in a 1280x800 window: no text cut without an ellipsis and a title, no
+    // two neighbouring headers or cells run together.
+    for (const [page, rows] of [
+      ["page-clusters", "table.capi-tree tr"],
+      ["page-pools", ".capi-table .capi-thead, .capi-table .capi-row"],
+    ] as const) {
+      if (!names.includes(page)) continue;
+      assert.deepEqual(await tableProblems(shots, page, rows), [], `${page}: tables hard to read`);
+    }
     if (names.includes("page-machines")) {
       // The list height the harness gives Freelens's virtual lists is the one Chromium lays out
       // for the Machines page with Freelens's CSS in the same window.

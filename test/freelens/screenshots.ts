@@ -21,7 +21,7 @@ import {
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 
 const run = promisify(execFile);
 
@@ -127,11 +127,7 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
           ` .mainLayout { height: 100vh !important; }` +
           // The frame's contents are folded away (max-height 0) by a rule the cluster frame lifts
           // when it is shown; jsdom's DOM has no frame around them.
-          ` .mainLayout > .contents { max-height: none !important; }` +
-          // The harness's tooltip mock writes each tooltip as a <div> after its target (an icon, a
-          // badge); a real tooltip shows only while the pointer is on the target.
-          ` [data-testid^="tooltip-content-for-"], i.Icon + div:not([class]), .badge + div:not([class])` +
-          ` { display: none !important; }</style></head>${body}</html>`,
+          ` .mainLayout > .contents { max-height: none !important; }</style></head>${body}</html>`,
       );
       await page.goto(`file://${file}`);
       await page.evaluate(() => document.fonts.ready);
@@ -143,12 +139,8 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
   return names;
 }
 
-/**
- * The box Chromium gives the first virtual list (`.VirtualList`) of a page made by `shoot` (its
- * `<name>.page.html` in `from`) in the harness's window, with the list's own content not counted
- * (its height is what the harness set): what AutoSizer would measure in a real window.
- */
-export async function listBox(from: string, name: string): Promise<{ width: number; height: number }> {
+/** Opens a page made by `shoot` (its `<name>.page.html` in `from`) in the harness's window. */
+async function onPage<T>(from: string, name: string, look: (page: Page) => Promise<T>): Promise<T> {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"],
@@ -156,12 +148,85 @@ export async function listBox(from: string, name: string): Promise<{ width: numb
   try {
     const page = await browser.newPage({ viewport: { width: WINDOW.width, height: WINDOW.height } });
     await page.goto(`file://${join(from, `${name}.page.html`)}`);
-    await page.addStyleTag({ content: ".VirtualList > div, .VirtualList .list { height: 0 !important; }" });
-    return await page.evaluate(() => {
-      const r = document.querySelector(".VirtualList")?.getBoundingClientRect();
-      return { width: r?.width ?? 0, height: r?.height ?? 0 };
-    });
+    await page.evaluate(() => document.fonts.ready);
+    return await look(page);
   } finally {
     await browser.close();
   }
+}
+
+/**
+ * The box Chromium gives the first virtual list (`.VirtualList`) of a page made by `shoot` in the
+ * harness's window, with the list's own content not counted (its height is what the harness
+ * set): what AutoSizer would measure in a real window.
+ */
+export function listBox(from: string, name: string): Promise<{ width: number; height: number }> {
+  return onPage(from, name, async (page) => {
+    await page.addStyleTag({ content: ".VirtualList > div, .VirtualList .list { height: 0 !important; }" });
+    return page.evaluate(() => {
+      const r = document.querySelector(".VirtualList")?.getBoundingClientRect();
+      return { width: r?.width ?? 0, height: r?.height ?? 0 };
+    });
+  });
+}
+
+/** The text a person sees in the first element matching `sel` (its `innerText`: hidden parts left out). */
+export function visibleText(from: string, name: string, sel: string): Promise<string> {
+  return onPage(from, name, (page) =>
+    page.evaluate(
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is the point (hidden parts left out)
+      (sel) => (document.querySelector(sel) as HTMLElement | null)?.innerText ?? "",
+      sel,
+    ),
+  );
+}
+
+/**
+ * What a reader of a page made by `shoot` would find unreadable in its tables (each row matched
+ * by `rows`, in the harness's window, with Freelens's CSS): a cell whose text is cut without an
+ * ellipsis and a `title` saying it in full, and two neighbouring cells whose texts are less than
+ * `gap` px apart (they read as one word: "ReplicasAvailable"). Each problem is one line.
+ */
+export function tableProblems(from: string, name: string, rows: string, gap = 8): Promise<string[]> {
+  return onPage(from, name, (page) =>
+    page.evaluate(
+      ({ rows, gap }) => {
+        const problems: string[] = [];
+        const found = Array.from(document.querySelectorAll(rows));
+        if (found.length === 0) return [`no rows match ${rows}`];
+        for (const row of found) {
+          // Each cell's text as laid out: from its first glyph to its last, cut at the cell's
+          // content box when the text overflows it.
+          const texts = Array.from(row.children).flatMap((c) => {
+            const cell = c as HTMLElement;
+            const text = cell.textContent?.trim() ?? "";
+            if (!text) return [];
+            const style = getComputedStyle(cell);
+            const cut = cell.scrollWidth > cell.clientWidth;
+            const ellipsis = style.textOverflow === "ellipsis" && style.overflowX === "hidden";
+            if (cut && !(ellipsis && cell.title))
+              problems.push(
+                `"${text.slice(0, 40)}" is cut (${cell.scrollWidth} px in ${cell.clientWidth}) without an ellipsis and a title`,
+              );
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const r = range.getBoundingClientRect();
+            const box = cell.getBoundingClientRect();
+            const right = Math.min(r.right, box.right - Number.parseFloat(style.paddingRight));
+            return [{ text, left: r.left, right }];
+          });
+          for (let i = 1; i < texts.length; i++) {
+            const a = texts[i - 1] as { text: string; right: number };
+            const b = texts[i] as { text: string; left: number };
+            if (b.left - a.right < gap)
+              problems.push(
+                `"${a.text.slice(0, 40)}" and "${b.text.slice(0, 40)}" are ${(b.left - a.right).toFixed(0)} px apart`,
+              );
+          }
+        }
+        return problems;
+      },
+      { rows, gap },
+    ),
+  );
 }

@@ -40,25 +40,39 @@ function clusterInput(source: DataSource): ClusterInput {
   };
 }
 
+/**
+ * The tree's columns, laid out as Lens's own table heads (its header colours, 8 px padding, one
+ * line each): the browser sizes each column to its content, so a header never runs into the
+ * next, the name stays on one line and the message takes the rest, wrapping.
+ */
+const TREE_COLUMNS = ["Name", "Replicas", "Available", "Ready", "Up to date", "Status", "Reason", "Since", "Message"];
+
+const cell: React.CSSProperties = { padding: "6px 8px", verticalAlign: "top", textAlign: "left" };
+const short: React.CSSProperties = { ...cell, whiteSpace: "nowrap" };
+const headCell: React.CSSProperties = {
+  ...short,
+  padding: 8,
+  fontWeight: "normal",
+  background: "var(--tableHeaderBackground, #2d3035)",
+  color: "var(--tableHeaderColor, #ddd)",
+};
+const rule = { borderBottom: "1px solid var(--borderFaintColor, #373a3e)" };
+
 const TreeTable = (props: { rows: TreeRow[]; ui: ViewProps["ui"] }) => (
   <table className="capi-tree" style={{ borderCollapse: "collapse", width: "100%", marginBottom: 24 }}>
     <thead>
-      <tr style={{ textAlign: "left" }}>
-        <th>Name</th>
-        <th>Replicas</th>
-        <th>Available</th>
-        <th>Ready</th>
-        <th>Up to date</th>
-        <th>Status</th>
-        <th>Reason</th>
-        <th>Since</th>
-        <th>Message</th>
+      <tr style={rule}>
+        {TREE_COLUMNS.map((c) => (
+          <th key={c} style={headCell}>
+            {c}
+          </th>
+        ))}
       </tr>
     </thead>
     <tbody>
       {props.rows.map((r) => (
-        <tr key={r.id} data-kind={r.kind} data-name={r.name} data-level={r.level}>
-          <td style={{ paddingLeft: 8 + r.depth * 18, whiteSpace: "nowrap" }}>
+        <tr key={r.id} data-kind={r.kind} data-name={r.name} data-level={r.level} style={rule}>
+          <td style={{ ...short, paddingLeft: 8 + r.depth * 18 }}>
             <Dot level={r.level} />
             <span style={{ color: "var(--textColorSecondary, #999)" }}>{r.kind} </span>
             {r.names ? (
@@ -68,16 +82,16 @@ const TreeTable = (props: { rows: TreeRow[]; ui: ViewProps["ui"] }) => (
             )}
             {r.paused ? " (paused)" : ""}
           </td>
-          <td>{r.replicas ?? ""}</td>
-          <td>{r.available ?? ""}</td>
-          <td>{r.ready ?? ""}</td>
-          <td>{r.upToDate ?? ""}</td>
-          <td>{r.status}</td>
-          <td>{r.reason}</td>
-          <td>
+          <td style={short}>{r.replicas ?? ""}</td>
+          <td style={short}>{r.available ?? ""}</td>
+          <td style={short}>{r.ready ?? ""}</td>
+          <td style={short}>{r.upToDate ?? ""}</td>
+          <td style={short}>{r.status}</td>
+          <td style={short}>{r.reason}</td>
+          <td style={short}>
             <Since ts={r.since} />
           </td>
-          <td style={{ whiteSpace: "pre-wrap", maxWidth: 480 }}>{r.message}</td>
+          <td style={{ ...cell, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{r.message}</td>
         </tr>
       ))}
     </tbody>

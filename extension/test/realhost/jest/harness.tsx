@@ -17,7 +17,10 @@
  *
  * Every test file also replaces Freelens's jest mock of react-virtualized-auto-sizer (a fixed
  * 420,000 px, so a virtual list renders every row) by the real one; `windowOf` below gives it
- * what a window of window.json's size gives it in a browser.
+ * what a window of window.json's size gives it in a browser. And Freelens's jest mock of
+ * `withTooltip` (every tooltip's text written into the DOM beside its target, so a drawer read
+ * the namespace twice: Lens's meta block shows it as a badge whose tooltip is itself) by the real
+ * one, which renders a tooltip only while the pointer is on its target.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Agent } from "node:https";

@@ -7,6 +7,7 @@
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
+jest.mock("@freelensapp/tooltip", () => jest.requireActual("@freelensapp/tooltip"));
 
 import {
   adminRequest,
@@ -84,6 +85,18 @@ const notification = (re: RegExp) =>
     if (!n) throw new Error(`no notification matching ${re}; shown: ${$$(".notification").map(text).join(" | ")}`);
     return n;
   }, "notification");
+
+/**
+ * The drawer names the object's namespace once, in Lens's own meta block above our panel (as
+ * Freelens's own detail panels leave it there): one "Namespace" row, and the namespace's text
+ * once in the whole drawer (tooltips are Freelens's real ones here, which render only on hover).
+ */
+const namespaceShownOnce = () => {
+  const drawer = $(".Drawer .drawer-content");
+  const rows = [...drawer.querySelectorAll(".DrawerItem > .name")].filter((n) => text(n).trim() === "Namespace");
+  expect(rows.length).toBe(1);
+  expect(text(drawer).split(ns).length - 1).toBe(1);
+};
 
 it("puts Cluster API with its four pages into the cluster sidebar", async () => {
   const parent = await until(() => {
@@ -220,6 +233,7 @@ it("shows the pool machine panel in the real drawer, with icon menu items in the
   const panel = await showDetails(`${INFRA}/pooledremotemachines/pm-stale`, "panel-pool-machine");
   expect(text($(".Drawer .drawer-title"))).toMatch(/PooledRemoteMachine: pm-stale/);
   await until(() => expect(text(panel)).toMatch(/no longer exists/), "stale claim note");
+  namespaceShownOnce();
   keep("drawer-pooledremotemachine");
   for (const [action, icon] of [
     ["cordon", "block"],
@@ -285,9 +299,11 @@ it("uncordons from the drawer toolbar once the machine is cordoned, without aski
 it("shows the RemoteMachine and Machine panels in the drawer", async () => {
   const rm = await showDetails(`${INFRA}/remotemachines/m-one`, "panel-remote-machine");
   await until(() => expect(text(rm)).toMatch(/Machine\s*m-one/), "RemoteMachine panel names its Machine");
+  namespaceShownOnce();
   keep("drawer-remotemachine");
   const m = await showDetails(`${CAPI}/machines/m-one`, "panel-machine-remote");
   await until(() => expect(text(m)).toMatch(/RemoteMachine\s*m-one/), "Machine panel");
+  namespaceShownOnce();
   keep("drawer-machine");
 });
 

@@ -9,6 +9,7 @@
 jest.mock("@freelensapp/legacy-global-di", () => require("./legacy-global-di.mock"));
 jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
+jest.mock("@freelensapp/tooltip", () => jest.requireActual("@freelensapp/tooltip"));
 
 import { apiGetJson, body, click, type Host, keep, startHost, text, until } from "./harness";
 
