@@ -20,6 +20,7 @@ export const CLUSTER_ROLE = "capi-remote-manager";
 export const LEADER_ROLE = "capi-remote-leader-election";
 export const LEASE_NAME = "capi-remote-controller";
 export const METRICS_AUTH_ROLE = "capi-remote-metrics-auth";
+export const PROVISION_JOB_ROLE = "capi-remote-provision-jobs";
 export const METRICS_READER_ROLE = "capi-remote-metrics-reader";
 /**
  * The namespace the namespaced install (`deploy/namespaced/`) watches and is granted rights in;
@@ -87,22 +88,36 @@ export const CLUSTER_RULES: Rule[] = [
     verbs: ["get", "list", "watch"],
   },
   {
-    why: "Bootstrap data, SSH keys, known_hosts and workload kubeconfigs are read from Secrets; a provisionJob's bootstrap Secret is created.",
+    why: "Bootstrap data, SSH keys, known_hosts and workload kubeconfigs are read from the Secrets machines name (a GET each); all others are watched as metadata only.",
     apiGroups: [""],
     resources: ["secrets"],
-    verbs: ["get", "list", "watch", "create"],
-  },
-  {
-    why: "provisionJob: the Job that provisions a machine is created and watched.",
-    apiGroups: ["batch"],
-    resources: ["jobs"],
-    verbs: ["get", "list", "watch", "create"],
+    verbs: ["get", "list", "watch"],
   },
   {
     why: "Kubernetes Events on the objects we reconcile (aggregated repeats are patches).",
     apiGroups: [""],
     resources: ["events"],
     verbs: ["create", "patch"],
+  },
+];
+
+/**
+ * provisionJob: the only rights to create anything but Events. A grant of its own, so that an
+ * operator who runs the controller with `--provision-jobs=false` deletes it (and its binding)
+ * and leaves the controller no right to create Jobs or Secrets.
+ */
+export const PROVISION_JOB_RULES: Rule[] = [
+  {
+    why: "provisionJob: the Secret holding the Job's script is created.",
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["create"],
+  },
+  {
+    why: "provisionJob: the Job that provisions a machine is created and watched.",
+    apiGroups: ["batch"],
+    resources: ["jobs"],
+    verbs: ["get", "list", "watch", "create"],
   },
 ];
 
@@ -209,6 +224,9 @@ export function managerObjects(v: Vars, namespaced?: string): Obj[] {
     ...(namespaced
       ? grant("Role", { ...meta(CLUSTER_ROLE), namespace: namespaced }, CLUSTER_RULES)
       : grant("ClusterRole", meta(CLUSTER_ROLE, false), CLUSTER_RULES)),
+    ...(namespaced
+      ? grant("Role", { ...meta(PROVISION_JOB_ROLE), namespace: namespaced }, PROVISION_JOB_RULES)
+      : grant("ClusterRole", meta(PROVISION_JOB_ROLE, false), PROVISION_JOB_RULES)),
     ...grant("ClusterRole", meta(METRICS_AUTH_ROLE, false), METRICS_AUTH_RULES),
     {
       apiVersion: "rbac.authorization.k8s.io/v1",

@@ -37,5 +37,15 @@ describe("parseConfig", () => {
     assert.throws(() => parseConfig(["--log-level=loud"], {}), /--log-level/);
     assert.throws(() => parseConfig(["--no-such-flag"], {}), /Unknown option/);
   });
+  it("--provision-jobs: on unless turned off, by flag or environment", () => {
+    const on = parseConfig([], {});
+    const off = parseConfig([], { CAPI_REMOTE_PROVISION_JOBS: "false" });
+    const flag = parseConfig(["--provision-jobs=false"], { CAPI_REMOTE_PROVISION_JOBS: "true" });
+    assert.ok(on !== "help" && off !== "help" && flag !== "help");
+    assert.equal(on.provisionJobs, true);
+    assert.equal(off.provisionJobs, false);
+    assert.equal(flag.provisionJobs, false);
+    assert.throws(() => parseConfig(["--provision-jobs=no"], {}), /--provision-jobs must be true or false/);
+  });
   it("--help", () => assert.equal(parseConfig(["--help"], {}), "help"));
 });

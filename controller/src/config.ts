@@ -34,6 +34,8 @@ export interface Config {
   metricsCertDir?: string;
   /** Refuse machines without pinned host keys instead of recording the key on first use. */
   requirePinnedHostKeys: boolean;
+  /** Provision machines that ask for it through a Job (false: refuse them; no Job or Secret is created). */
+  provisionJobs: boolean;
   provisionJobAllow: JobAllowance[];
 }
 
@@ -99,6 +101,10 @@ const FLAGS = {
   "metrics-auth": {
     env: "CAPI_REMOTE_METRICS_AUTH",
     help: "who may read /metrics: kube (a bearer token allowed to get /metrics, checked with TokenReview and SubjectAccessReview) | none (default kube)",
+  },
+  "provision-jobs": {
+    env: "CAPI_REMOTE_PROVISION_JOBS",
+    help: "provision machines with spec.provisionJob through a Job: true|false; false refuses them and needs no rights to create Jobs or Secrets (default true; docs/security.md)",
   },
   "provision-job-allow": {
     env: "CAPI_REMOTE_PROVISION_JOB_ALLOW",
@@ -183,9 +189,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   for (const a of allow)
     if (!(JOB_ALLOWANCES as readonly string[]).includes(a))
       throw new Error(`--provision-job-allow takes ${JOB_ALLOWANCES.join(", ")}, not ${JSON.stringify(a)}`);
+  const jobs = (get("provision-jobs") ?? "true").toLowerCase();
+  if (!["true", "false"].includes(jobs)) throw new Error("--provision-jobs must be true or false");
   const share = num(get("ssh-namespace-share"), 0.5, "ssh-namespace-share");
   if (share > 1) throw new Error(`--ssh-namespace-share must be at most 1, not ${share}`);
   return {
+    provisionJobs: jobs === "true",
     provisionJobAllow: allow as JobAllowance[],
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,

@@ -39,7 +39,7 @@ export function setUp(cfg: Config): Manager {
     remoteMachines: m.informer<RemoteMachine & Named>(R.remoteMachines),
     machines: m.informer<Machine & Named>(R.machines),
     clusters: m.informer<Cluster & Named>(R.clusters),
-    jobs: m.informer<Job>(R.jobs, { labelSelector: JOB_LABEL }),
+    ...(cfg.provisionJobs ? { jobs: m.informer<Job>(R.jobs, { labelSelector: JOB_LABEL }) } : {}),
     pooledRemoteMachines: m.informer<PooledRemoteMachine & Named>(R.pooledRemoteMachines),
     remoteMachineTemplates: m.informer<RemoteMachineTemplate & Named>(R.remoteMachineTemplates),
   };

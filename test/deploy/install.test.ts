@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { buildController } from "../../controller/scripts/build.js";
-import { renderDeployFiles } from "../../scripts/manifests.js";
+import { PROVISION_JOB_ROLE, renderDeployFiles } from "../../scripts/manifests.js";
 import { kubeconfigYaml } from "../bed/controlplane.js";
 import { CONTROLLER_NAMESPACE, controllerKubeconfig, serviceAccountToken, shippedRbac } from "../bed/identity.js";
 import { REPO_ROOT, startTestBed, type TestBed } from "../bed/index.js";
@@ -80,21 +80,14 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
     }
   });
 
-  it("namespaced install: the controller works under a Role in its namespace and has no rights elsewhere", async () => {
-    // First in this bed: the ServiceAccount has no cluster-wide binding yet (the next tests add it).
-    const watched = "install-watched";
+  /** deploy/namespaced/manager.yaml for `watched`, its RBAC applied (without the grants named in `without`). */
+  async function namespacedInstall(watched: string, without: string[] = []) {
     await ensureNamespace(t.bed.clients, watched);
-    await ensureNamespace(t.bed.clients, "install-other");
     const text = readFileSync(join(DEPLOY, "namespaced", "manager.yaml"), "utf8").replaceAll(
       "capi-remote-watched",
       watched,
     );
-    const objs = docs(text);
-    // Cluster-wide, only token and access reviews (for /metrics) and the scrapers' reader role.
-    const clusterRules = objs
-      .filter((o) => o.kind === "ClusterRole")
-      .flatMap((o) => (o.rules as Any[]).map((r) => [...(r.resources ?? []), ...(r.nonResourceURLs ?? [])].join(",")));
-    assert.deepEqual(clusterRules, ["tokenreviews", "subjectaccessreviews", "/metrics"]);
+    const objs = docs(text).filter((o) => !without.includes(o.metadata?.name));
     await apply(
       t.bed.clients,
       objs.filter((o) =>
@@ -103,35 +96,33 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
       "capi-remote-rbac-namespaced",
     );
     const token = await serviceAccountToken(t.bed, 600);
-    const as = (method: string, path: string) =>
-      statusAs(t.bed.controlPlane.server, t.bed.controlPlane.caPEM, token, method, path);
-    for (const p of [
-      `/api/v1/namespaces/${watched}/secrets`,
-      `/apis/cluster.x-k8s.io/v1beta2/namespaces/${watched}/machines`,
-      `/apis/batch/v1/namespaces/${watched}/jobs`,
-      `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${watched}/remotemachines`,
-    ])
-      assert.equal(await as("GET", p), 200, `GET ${p}`);
-    for (const p of [
-      "/api/v1/secrets",
-      "/api/v1/namespaces/install-other/secrets",
-      "/apis/cluster.x-k8s.io/v1beta2/machines",
-      "/apis/batch/v1/jobs",
-      "/apis/infrastructure.cluster.x-k8s.io/v1beta2/remotemachines",
-    ])
-      assert.equal(await as("GET", p), 403, `GET ${p} must be refused`);
-    // The controller itself, as the Deployment runs it (its --namespace from the env), syncs its
-    // caches and leads under exactly these rights.
+    const as = (method: string, path: string, body?: unknown) =>
+      statusAs(t.bed.controlPlane.server, t.bed.controlPlane.caPEM, token, method, path, body);
+    return { objs, token, as };
+  }
+
+  /**
+   * The controller as the namespaced Deployment runs it (its --namespace from the env, plus
+   * `extra` flags) under that identity, until it is ready and leads (or, with `until`, until its
+   * log shows that). Returns its log.
+   */
+  async function runNamespaced(
+    objs: Any[],
+    watched: string,
+    token: string,
+    leaseId: string,
+    extra: string[] = [],
+    until?: (log: string) => boolean,
+  ) {
     const dep = objs.find((o) => o.kind === "Deployment") as Any;
     const c = dep.spec.template.spec.containers[0];
     assert.equal(c.env.find((e: Any) => e.name === "CAPI_REMOTE_NAMESPACE")?.value, watched);
-    const path = join(t.bed.dir, "controller-namespaced.kubeconfig");
+    const path = join(t.bed.dir, `controller-${leaseId}.kubeconfig`);
     await writeFile(
       path,
       kubeconfigYaml(t.bed.controlPlane.server, t.bed.controlPlane.caPEM, token, "capi-remote-manager"),
     );
     const port = await freePort();
-    const leaseId = "namespaced-install";
     const args = (c.args as string[])
       .filter((a) => !/^--(health-addr|metrics-addr|leader-election-id)=/.test(a))
       .concat([
@@ -139,6 +130,7 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
         `--health-addr=127.0.0.1:${port}`,
         `--metrics-addr=127.0.0.1:${await freePort()}`,
         `--leader-election-id=${leaseId}`,
+        ...extra,
       ]);
     const log: string[] = [];
     const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "controller/src/main.ts"), ...args], {
@@ -149,6 +141,10 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
     child.stdout.on("data", (d: Buffer) => log.push(d.toString()));
     child.stderr.on("data", (d: Buffer) => log.push(d.toString()));
     try {
+      if (until) {
+        await waitFor("the controller's log", () => until(log.join("")), { timeoutMs: 30_000, intervalMs: 200 });
+        return log.join("");
+      }
       await waitFor("namespaced controller ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
         timeoutMs: 60_000,
         intervalMs: 200,
@@ -168,10 +164,56 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
         },
         { timeoutMs: 60_000 },
       );
-      assert.ok(!/forbidden/i.test(log.join("")), `a request was refused:\n${log.join("").slice(-2000)}`);
+      return log.join("");
     } finally {
       await stopPid(child.pid, 10_000);
     }
+  }
+
+  it("namespaced install: the controller works under a Role in its namespace and has no rights elsewhere", async () => {
+    // First in this bed: the ServiceAccount has no cluster-wide binding yet (the next tests add it).
+    const watched = "install-watched";
+    await ensureNamespace(t.bed.clients, "install-other");
+    const { objs, token, as } = await namespacedInstall(watched);
+    // Cluster-wide, only token and access reviews (for /metrics) and the scrapers' reader role.
+    const clusterRules = objs
+      .filter((o) => o.kind === "ClusterRole")
+      .flatMap((o) => (o.rules as Any[]).map((r) => [...(r.resources ?? []), ...(r.nonResourceURLs ?? [])].join(",")));
+    assert.deepEqual(clusterRules, ["tokenreviews", "subjectaccessreviews", "/metrics"]);
+    for (const p of [
+      `/api/v1/namespaces/${watched}/secrets`,
+      `/apis/cluster.x-k8s.io/v1beta2/namespaces/${watched}/machines`,
+      `/apis/batch/v1/namespaces/${watched}/jobs`,
+      `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${watched}/remotemachines`,
+    ])
+      assert.equal(await as("GET", p), 200, `GET ${p}`);
+    for (const p of [
+      "/api/v1/secrets",
+      "/api/v1/namespaces/install-other/secrets",
+      "/apis/cluster.x-k8s.io/v1beta2/machines",
+      "/apis/batch/v1/jobs",
+      "/apis/infrastructure.cluster.x-k8s.io/v1beta2/remotemachines",
+    ])
+      assert.equal(await as("GET", p), 403, `GET ${p} must be refused`);
+    // The controller itself syncs its caches and leads under exactly these rights.
+    const log = await runNamespaced(objs, watched, token, "namespaced-install");
+    assert.ok(!/forbidden/i.test(log), `a request was refused:\n${log.slice(-2000)}`);
+  });
+
+  it("without the provision-jobs grant, a controller with --provision-jobs=false needs no right to create Jobs or Secrets", async () => {
+    const watched = "install-nojobs";
+    const { objs, token, as } = await namespacedInstall(watched, [PROVISION_JOB_ROLE]);
+    assert.ok(!objs.some((o) => o.metadata?.name === PROVISION_JOB_ROLE));
+    const job = { metadata: { name: "j" }, spec: { template: { spec: { containers: [], restartPolicy: "Never" } } } };
+    assert.equal(await as("POST", `/apis/batch/v1/namespaces/${watched}/jobs`, job), 403);
+    assert.equal(await as("GET", `/apis/batch/v1/namespaces/${watched}/jobs`), 403);
+    assert.equal(await as("POST", `/api/v1/namespaces/${watched}/secrets`, { metadata: { name: "s" } }), 403);
+    assert.equal(await as("GET", `/api/v1/namespaces/${watched}/secrets`), 200);
+    const log = await runNamespaced(objs, watched, token, "namespaced-nojobs", ["--provision-jobs=false"]);
+    assert.ok(!/forbidden/i.test(log), `a request was refused:\n${log.slice(-2000)}`);
+    // The same controller with Jobs on is refused its watch of Jobs: the grant is what it needs.
+    const refusedJobs = (l: string) => /jobs[^\n]*forbidden|forbidden[^\n]*jobs/i.test(l);
+    assert.ok(refusedJobs(await runNamespaced(objs, watched, token, "namespaced-nojobs-on", [], refusedJobs)));
   });
 
   it("infrastructure-components.yaml has the shape clusterctl requires", async () => {

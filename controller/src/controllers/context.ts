@@ -49,7 +49,8 @@ export interface Ctx {
     remoteMachines: Informer<RemoteMachine & Named>;
     machines: Informer<Machine & Named>;
     clusters: Informer<Cluster & Named>;
-    jobs: Informer<Job>;
+    /** Absent when provisionJob is turned off (--provision-jobs=false). */
+    jobs?: Informer<Job>;
     pooledRemoteMachines: Informer<PooledRemoteMachine & Named>;
     remoteMachineTemplates: Informer<RemoteMachineTemplate & Named>;
   };

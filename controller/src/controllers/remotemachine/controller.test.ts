@@ -22,7 +22,7 @@ import { NS, putMachineObjects } from "./testobjects.js";
 /** One run's progress as a real host's start-and-follow prints it. */
 const RUN_LINES = ["started", "progress 1 1 runcmd[0]", "exit 0 0"];
 
-function harness(rules: Rule[]) {
+function harness(rules: Rule[], o: { provisionJobs?: boolean } = {}) {
   const api = new FakeApi();
   const dialer = new ScriptedDialer(rules);
   const notified: string[] = [];
@@ -31,7 +31,8 @@ function harness(rules: Rule[]) {
     limits: 10,
     sessions: { warm: { max: 0, idleMs: 1000 } },
   });
-  const inf = fakeInformers(api);
+  const inf: Partial<ReturnType<typeof fakeInformers>> = fakeInformers(api);
+  if (o.provisionJobs === false) delete inf.jobs;
   const events: string[] = [];
   const log = silentLog;
   const queue = { add() {}, addRateLimited: () => 1000, forget() {}, depth: 0 };
@@ -133,6 +134,35 @@ describe("RemoteMachine reconciler (fake API, scripted host)", () => {
       h.api.writes.filter((w) => !w.includes("status")),
       ["json remotemachines", "merge remotemachines"],
     );
+  });
+
+  it("with Jobs turned off (--provision-jobs=false), a provisionJob machine is refused with a condition and an Event; nothing is created", async () => {
+    const provisionJob = {
+      jobSpecTemplate: { spec: { template: { spec: { containers: [{ name: "p", image: "x" }] } } } },
+    };
+    const on = harness([]);
+    putMachineObjects(on.api, { spec: { provisionJob } });
+    await on.reconcile(`${NS}/rm`);
+    assert.deepEqual(
+      on.api.writes.filter((w) => w.startsWith("create")),
+      ["create secrets", "create jobs"],
+      "with Jobs on, the same machine gets its Job",
+    );
+    const off = harness([], { provisionJobs: false });
+    putMachineObjects(off.api, { spec: { provisionJob } });
+    await off.reconcile(`${NS}/rm`);
+    const c = off.rm().status?.conditions?.find((x) => x.type === "BootstrapExecSucceeded") as
+      | { reason: string; message: string }
+      | undefined;
+    assert.equal(c?.reason, "ProvisionJobRefused");
+    assert.match(c?.message ?? "", /^spec\.provisionJob: .*--provision-jobs=false/);
+    assert.equal(ready(off.rm()), "ProvisionJobRefused");
+    assert.deepEqual(off.events, ["ProvisionJobRefused"]);
+    assert.deepEqual(
+      off.api.writes.filter((w) => w.startsWith("create")),
+      [],
+    );
+    assert.equal(off.dialer.dials, 0);
   });
 
   it("a pass that stops early leaves the later phases out: no Machine yet, nothing dialled", async () => {

@@ -76,5 +76,5 @@ export function registerRemoteMachine(m: Manager, ctx: Ctx): void {
   };
   ctx.secrets.on({ onAdd: fromSecret, onUpdate: fromSecret, onDelete: fromSecret });
   const fromJob = (j: Parameters<typeof jobToRemoteMachine>[0]) => add(jobToRemoteMachine(j));
-  inf.jobs.on({ onAdd: fromJob, onUpdate: fromJob, onDelete: fromJob });
+  inf.jobs?.on({ onAdd: fromJob, onUpdate: fromJob, onDelete: fromJob });
 }

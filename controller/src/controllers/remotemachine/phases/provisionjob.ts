@@ -39,10 +39,17 @@ export const provisionJob = (d: Deps): Phase<Scope> => ({
   run: async (s) => {
     const { rm } = s;
     const ns = rm.metadata.namespace ?? "";
+    const jobs = d.ctx.inf.jobs;
+    if (!jobs)
+      return refuseJob(
+        d,
+        s,
+        "spec.provisionJob: this controller provisions no machine through a Job (--provision-jobs=false); provision over SSH, or ask its operator to turn Jobs on",
+      );
     const refused = jobPolicyViolation(rm, d.ctx.provisionJobAllow);
     if (refused) return refuseJob(d, s, `${refused.field}: ${refused.message}`);
     const name = jobName(rm, s.machine?.spec.clusterName ?? "");
-    const job = d.ctx.inf.jobs.get(ns, name);
+    const job = jobs.get(ns, name);
     if (job && !ownedBy(job, rm)) return refuseJob(d, s, notOurs(name));
     if (!job) return createJob(d, s, name);
     const outcome = jobOutcome(job);
