@@ -17,7 +17,7 @@ import { hostWork } from "../hostwork.js";
 import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { readRetry } from "./retries.js";
-import { NS, putMachineObjects } from "./testobjects.js";
+import { b64, NS, putMachineObjects } from "./testobjects.js";
 
 const KEY = `${NS}/rm`;
 const isProbe = (c: string) => c.startsWith("hostname; ");
@@ -157,6 +157,26 @@ describe("RemoteMachine retry pacing across a controller restart (fake API, scri
       ["json remotemachines", "merge remotemachines"],
       "the start record and the provider ID: no write of its own for the end of the record",
     );
+  });
+
+  it("a changed SSH key Secret opens the retry gate: its version in the metadata watch is an input", async () => {
+    const api = new FakeApi();
+    const dialer = new ScriptedDialer([{ match: isProbe, reply: { lines: ["node-1", "none"] } }]);
+    dialer.dialError = new SSHError("AuthenticationFailed", "10.0.0.1:22: the machine refused the SSH key");
+    putMachineObjects(api);
+    const c = controller(api, dialer, { skew: 0 });
+    await c.pass();
+    await c.settled();
+    await c.pass();
+    const dials = dialer.dials;
+    await c.pass();
+    assert.equal(dialer.dials, dials, "the gate holds while nothing changed");
+    // The user puts the right key in the Secret: only its resourceVersion says so (the watch
+    // carries no data), and that alone lets the next pass try again.
+    api.put(R.secrets, { metadata: { name: "key", namespace: NS }, data: { value: b64("THE RIGHT KEY") } });
+    await c.pass();
+    await c.settled();
+    assert.equal(dialer.dials, dials + 1, "a new attempt with the new key");
   });
 
   it("a restarted controller goes on counting cleanup attempts and waits out the last one's delay", async () => {
