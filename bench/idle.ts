@@ -23,6 +23,7 @@ import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../tes
 const N = Number(process.env.BENCH_IDLE_N ?? 2000);
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const TICKS = 100; // USER_HZ on Linux
+const QUIET_MS = 15_000;
 const pad = (i: number) => String(i).padStart(5, "0");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const inBatches = async <T>(items: T[], size: number, fn: (x: T) => Promise<unknown>) => {
@@ -133,7 +134,8 @@ async function measure(bed: TestBed, n: number, entry: string) {
   ctl.entry = entry;
   const t0 = Date.now();
   await ctl.start();
-  // Settled: every RemoteMachine provisioned, every pool machine Available, and no request for 5 s.
+  // Settled: every RemoteMachine provisioned, every pool machine Available, and no request for
+  // 15 s (progress writes are spaced up to 10 s apart: runtime/statuswriter.ts).
   let quietSince = Date.now();
   let last = (await requests(ctl)).total;
   for (;;) {
@@ -141,10 +143,10 @@ async function measure(bed: TestBed, n: number, entry: string) {
     const now = (await requests(ctl)).total;
     if (now !== last) quietSince = Date.now();
     last = now;
-    if (Date.now() - quietSince >= 5000) break;
+    if (Date.now() - quietSince >= QUIET_MS) break;
     if (Date.now() - t0 > 600_000) throw new Error("never settled");
   }
-  const settledS = (Date.now() - t0 - 5000) / 1000;
+  const settledS = (Date.now() - t0 - QUIET_MS) / 1000;
   if (n > 0) {
     const rms = await o.list("remotemachines");
     const prov = rms.filter((r: Any) => r.status?.initialization?.provisioned === true).length;
