@@ -28,16 +28,16 @@
  * and Freelens's prepared tree: extension/test/realhost/prepare.sh, made on first use)
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { bundle } from "../extension/build.js";
-import { type K8sHandler, startHarness, tempDir } from "../extension/test/standin/server.js";
+import { type K8sHandler, startHarness } from "../extension/test/standin/server.js";
 import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "../test/bed/controlplane.js";
 import { REPO_ROOT } from "../test/bed/index.js";
 import { apply, clientsFor, parseYamlObjects, waitEstablished } from "../test/bed/kube.js";
+import { scratchDir } from "../test/bed/util.js";
 import { goModuleDir, VERSIONS } from "../test/bed/versions.js";
 import { prepareFreelens, runJest } from "../test/freelens/realhost.js";
 
@@ -280,7 +280,7 @@ async function crds() {
 
 /** The real-host figures for n objects of each kind (see the top of this file). */
 async function measureRealHost(tree: string, extDir: string, n: number) {
-  const dir = mkdtempSync(join(tmpdir(), "capi-bench-realhost-"));
+  const dir = scratchDir("bench-realhost-");
   const cp = await startControlPlane(dir);
   try {
     const c = clientsFor(cp.kubeconfig);
@@ -326,7 +326,7 @@ async function measureRealHost(tree: string, extDir: string, n: number) {
 /** The packed extension, unpacked (as Freelens installs it). */
 async function packed(): Promise<{ dir: string; cleanup(): void }> {
   const run = promisify(execFile);
-  const scratch = mkdtempSync(join(tmpdir(), "capi-bench-ext-"));
+  const scratch = scratchDir("bench-ext-");
   const { stdout } = await run("npm", ["run", "pack", "-w", "extension", "--", "--out", scratch], { cwd: REPO_ROOT });
   const tgz = /packed (\S+\.tgz)/.exec(stdout)?.[1];
   if (!tgz) throw new Error(`npm run pack printed no tarball: ${stdout}`);
@@ -340,7 +340,7 @@ async function main() {
   // BENCH_EXTENSION_HOST=realhost (or standin) measures one host only.
   const only = process.env.BENCH_EXTENSION_HOST;
   if (only === "realhost") return realHost({}, {});
-  const js = await bundle(await tempDir("capi-remote-bench-"), true);
+  const js = await bundle(scratchDir("bench-"), true);
   const base = await measure(50, js);
   const big = await measure(5000, js);
   console.log("page          objects   first render (ms)   update to screen (ms)");

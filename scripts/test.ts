@@ -8,6 +8,9 @@
  * ~/.cache/capi-remote), starts one shared test bed (kube-apiserver, etcd, Cluster API manager,
  * our CRDs) and passes it to the test processes through CAPI_REMOTE_TESTBED.
  *
+ * Test scratch folders (test/bed/util.ts `scratchDir`) go to a folder of this run; a folder
+ * the tests leave there fails the run, named, and is removed.
+ *
  *   npm test                 everything
  *   npm test -- --unit       lint, types and unit tests only (no test bed)
  *   npm test -- FILE...      lint, types and just these test files
@@ -18,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { reapStaleHosts } from "../test/bed/hosts.js";
 import { ENV_VAR, REPO_ROOT, reapStaleBeds, startTestBed } from "../test/bed/index.js";
+import { startScratchRun } from "../test/bed/util.js";
 import { ensureBinaries, KUBEADM_BINARIES } from "../test/bed/versions.js";
 
 const args = process.argv.slice(2);
@@ -102,8 +106,10 @@ async function main(): Promise<number> {
   step(`tests (${files.length} files)`);
   const results = join(REPO_ROOT, "test-results");
   mkdirSync(results, { recursive: true });
+  const scratch = startScratchRun();
+  Object.assign(env, scratch.env);
   try {
-    return await run(
+    const code = await run(
       process.execPath,
       [
         "--import",
@@ -119,6 +125,9 @@ async function main(): Promise<number> {
       ],
       env,
     );
+    const left = scratch.finish();
+    if (left.length) console.error(`\nscratch folders the tests left behind (removed now): ${left.join(" ")}`);
+    return left.length ? 1 : code;
   } finally {
     await stopBed();
   }

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
+import { scratchDir } from "../../test/bed/util.js";
 import { checkStructure } from "./structure.js";
 
-const root = mkdtempSync(join(tmpdir(), "structure-"));
+const root = scratchDir("structure-");
 after(() => rmSync(root, { recursive: true, force: true }));
 const write = (rel: string, text: string) => {
   mkdirSync(dirname(join(root, rel)), { recursive: true });

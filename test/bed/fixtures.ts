@@ -2,10 +2,9 @@
  * Test fixtures: SSH key pairs made with ssh-keygen (ed25519 and ECDSA in OpenSSH format, RSA in
  * PEM, one ed25519 encrypted with a passphrase), and the Secrets that carry them and bootstrap data.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { execFileAsync } from "./util.js";
+import { execFileAsync, scratchDir } from "./util.js";
 
 export interface KeyPair {
   name: string;
@@ -20,7 +19,7 @@ export type KeyKind = "ed25519" | "rsa-pem" | "ecdsa" | "ed25519-encrypted";
 
 /** Generates a key pair of the given kind. */
 export async function makeKeyPair(kind: KeyKind, name: string = kind): Promise<KeyPair> {
-  const dir = await mkdtemp(join(tmpdir(), "capi-remote-key-"));
+  const dir = scratchDir("key-");
   const file = join(dir, "id");
   const passphrase = kind === "ed25519-encrypted" ? "correct horse battery staple" : undefined;
   const args = ["-q", "-C", `capi-remote-test-${name}`, "-f", file, "-N", passphrase ?? ""];

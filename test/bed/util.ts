@@ -1,15 +1,83 @@
 /** Small process, port and polling helpers shared by the test bed modules. */
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { appendFileSync, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 
 export const execFileAsync = promisify(execFile);
 
 /** Where build products and per-run state live: outside the repository, shared by runs. */
 export const CACHE_DIR = process.env.CAPI_REMOTE_CACHE ?? join(homedir(), ".cache", "capi-remote");
+
+/**
+ * The test command points this at a folder of its own run (`startScratchRun`): every scratch
+ * folder goes there, so that what a test leaves is found by listing one folder, and another
+ * run's folders (several beds share a machine) are never counted or removed.
+ */
+export const SCRATCH_ENV = "CAPI_REMOTE_SCRATCH";
+/** The run folder's list of folders kept on purpose (they hold no secret; their path was printed). */
+const KEPT_LIST = ".kept";
+
+const scratchDirs = new Map<string, "on-failure" | "always" | undefined>();
+
+/**
+ * A new empty folder (mode 0700) for a test or a test helper, named `capi-remote-<what>XXXXXX`,
+ * removed when this process exits, passed or failed. On exit rather than in a suite's after():
+ * helpers make folders outside any suite, and one hook covers every test file and bench.
+ * Remove it sooner where it holds a secret that is read into memory (as makeKeyPair does).
+ *
+ * `keep` keeps it for a look, with its path printed: "on-failure" when the process exits with a
+ * failure, "always" when asked to (a debugging switch). Only for folders holding no secret.
+ */
+export function scratchDir(what: string, opts: { keep?: "on-failure" | "always" } = {}): string {
+  const dir = mkdtempSync(join(process.env[SCRATCH_ENV] || tmpdir(), `capi-remote-${what}`));
+  if (scratchDirs.size === 0) process.once("exit", removeScratchDirs);
+  scratchDirs.set(dir, opts.keep);
+  return dir;
+}
+
+function removeScratchDirs(code: number) {
+  for (const [dir, keep] of scratchDirs) {
+    const empty = !existsSync(dir) || readdirSync(dir).length === 0;
+    if (!empty && (keep === "always" || (keep === "on-failure" && code !== 0))) {
+      console.error(`# kept ${dir}`);
+      const root = process.env[SCRATCH_ENV];
+      if (root) appendFileSync(join(root, KEPT_LIST), `${basename(dir)}\n`);
+      continue;
+    }
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (e) {
+      // Something still mounted or busy in it: say so (the test command's check names it too).
+      console.error(`# could not remove ${dir}: ${e}`);
+    }
+  }
+}
+
+/**
+ * The test command's side: a folder for this run's scratch folders (passed to the test processes
+ * in SCRATCH_ENV), and `finish()`, which names what the tests left there, removes it, and
+ * returns those names: a non-empty list fails the run. Folders kept on purpose are printed and
+ * stay.
+ */
+export function startScratchRun(): { root: string; env: Record<string, string>; finish(): string[] } {
+  const root = mkdtempSync(join(tmpdir(), "capi-remote-run-"));
+  return {
+    root,
+    env: { [SCRATCH_ENV]: root },
+    finish() {
+      const list = join(root, KEPT_LIST);
+      const kept = new Set(existsSync(list) ? readFileSync(list, "utf8").split("\n").filter(Boolean) : []);
+      const left = readdirSync(root).filter((f) => f !== KEPT_LIST && !kept.has(f));
+      for (const f of left) rmSync(join(root, f), { recursive: true, force: true });
+      if (kept.size) console.log(`kept for a look (no secrets): ${[...kept].map((f) => join(root, f)).join(" ")}`);
+      else rmSync(root, { recursive: true, force: true });
+      return left;
+    },
+  };
+}
 
 /** A free TCP port on loopback (the kernel picks; the port is released before use). */
 export async function freePort(host = "127.0.0.1"): Promise<number> {

@@ -14,9 +14,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
@@ -27,7 +27,7 @@ import { CONTROLLER_NAMESPACE, controllerKubeconfig, serviceAccountToken, shippe
 import { REPO_ROOT, startTestBed, type TestBed } from "../bed/index.js";
 import { apply, ensureNamespace, waitEstablished } from "../bed/kube.js";
 import { getMetrics } from "../bed/metrics.js";
-import { execFileAsync, freePort, stopPid, waitFor } from "../bed/util.js";
+import { execFileAsync, freePort, scratchDir, stopPid, waitFor } from "../bed/util.js";
 import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "../bed/versions.js";
 import { type Any, INFRA, rest } from "../e2e/harness.js";
 
@@ -320,7 +320,7 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
   });
 
   it("the bundled controller (the image's entrypoint) starts with the Deployment's arguments and leads", async () => {
-    const out = await buildController(join(await mkdtemp(join(tmpdir(), "capi-remote-bundle-")), "controller.mjs"));
+    const out = await buildController(join(scratchDir("bundle-"), "controller.mjs"));
     const dep = docs(await readFile(join(DEPLOY, "manager.yaml"), "utf8")).find((o) => o.kind === "Deployment") as Any;
     const c = dep.spec.template.spec.containers[0];
     const port = await freePort();
@@ -385,7 +385,7 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
   });
 
   it("clusterctl init --infrastructure remote installs the provider from a local repository", async () => {
-    const repo = await mkdtemp(join(tmpdir(), "capi-remote-clusterctl-"));
+    const repo = scratchDir("clusterctl-");
     const files = renderDeployFiles();
     const ours = join(repo, "infrastructure-remote", "v0.1.0");
     await mkdir(ours, { recursive: true });

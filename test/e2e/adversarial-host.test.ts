@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -20,7 +20,7 @@ import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { type HostileServer, startHostile } from "../bed/hostile.js";
 import { createHost, destroyHost, hostExec, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
-import { sleepsOf, waitFor } from "../bed/util.js";
+import { scratchDir, sleepsOf, waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
 import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
 
@@ -52,7 +52,7 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
     // The bundle the image runs, not the TypeScript source under tsx: the memory figures below
     // are the controller's as users run it (tsx transpiles in the process and in each planner
     // worker, about 70 MiB more).
-    bundleDir = await mkdtemp(join(tmpdir(), "capi-remote-advh-"));
+    bundleDir = scratchDir("advh-");
     ctl.entry = await buildController(join(bundleDir, "controller.mjs"));
     await ctl.start();
   });

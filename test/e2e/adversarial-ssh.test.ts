@@ -14,8 +14,8 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RemoteAnnotations } from "@capi-remote/shared";
@@ -25,7 +25,7 @@ import { type HostileMode, type HostileServer, startHostile } from "../bed/hosti
 import { createHost, destroyHost, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts, startTestBed, type TestBed } from "../bed/index.js";
 import { ensureNamespace } from "../bed/kube.js";
-import { waitFor } from "../bed/util.js";
+import { scratchDir, waitFor } from "../bed/util.js";
 import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
 
 /** In every hostile machine's bootstrap data: must never reach a hostile server. */
@@ -107,7 +107,7 @@ describe("adversarial: hostile SSH servers on the real bed", {
     // `--namespace=` empty: all namespaces. The bundle the image runs, so the memory figures are
     // the controller's as users run it.
     ctl = new ControllerProcess(bed, nsA, "advs", ["--namespace="]);
-    bundleDir = await mkdtemp(join(tmpdir(), "capi-remote-advs-"));
+    bundleDir = scratchDir("advs-");
     ctl.entry = await buildController(join(bundleDir, "controller.mjs"));
     await ctl.start();
   });

@@ -11,11 +11,11 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundle } from "../../extension/build.js";
-import { type Harness, proxyTo, startHarness, tempDir } from "../../extension/test/standin/server.js";
+import { type Harness, proxyTo, startHarness } from "../../extension/test/standin/server.js";
 import { makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { createHost, destroyHost, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts, REPO_ROOT } from "../bed/index.js";
-import { waitFor } from "../bed/util.js";
+import { scratchDir, waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
 import { type Any, ControllerProcess, INFRA, makeCluster, objects, testBootstrap } from "./harness.js";
 
@@ -120,7 +120,7 @@ describe("Lens extension in Chromium", { skip: canMakeHosts() ? false : "test ho
       },
       { timeoutMs: 180_000, intervalMs: 500 },
     );
-    const dir = await tempDir("capi-remote-ext-");
+    const dir = scratchDir("ext-");
     const js = await bundle(dir, true);
     // Stores scoped to the suite's namespace, as Lens's namespace filter does (the shared test
     // bed holds every other suite's objects too).

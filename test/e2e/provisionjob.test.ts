@@ -9,15 +9,14 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { makeKeyPair } from "../bed/fixtures.js";
 import { countLines, createHost, destroyHost, hostExec, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
-import { waitFor } from "../bed/util.js";
+import { scratchDir, waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
 import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
 
@@ -34,7 +33,7 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
     o = objects(t.bed, t.ns);
     const key = await makeKeyPair("ed25519");
     h = await createHost("pjob-host", [key.publicKey]);
-    const dir = await mkdtemp(join(tmpdir(), "pjob-"));
+    const dir = scratchDir("pjob-");
     await writeFile(join(dir, "id"), key.privateKey, { mode: 0o600 });
     await writeFile(join(dir, "known_hosts"), `${h.knownHostsLine}\n`);
     // The machine's sshd also answers on 2222 (a redirect inside the host's own network
@@ -151,7 +150,7 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
       name: "c1-m-job-job-bootstrap-data",
       namespace: t.ns,
     });
-    const mount = await mkdtemp(join(tmpdir(), "pjob-mount-"));
+    const mount = scratchDir("pjob-mount-");
     for (const k of ["capi-remote-provision.sh", "k0smotron-entrypoint.sh"])
       await writeFile(join(mount, k), Buffer.from(secret.data?.[k] ?? "", "base64"));
     const entry = Buffer.from(secret.data?.["k0smotron-entrypoint.sh"] ?? "", "base64").toString();

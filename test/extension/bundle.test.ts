@@ -7,12 +7,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Harness, type K8sHandler, startHarness } from "../../extension/test/standin/server.js";
 import { REPO_ROOT } from "../bed/index.js";
+import { scratchDir } from "../bed/util.js";
 
 /** Empty lists for Cluster API kinds; capi-remote's group is not served (CRDs not installed). */
 const fakeK8s: K8sHandler = (req, res, path) => {
@@ -36,7 +35,7 @@ describe("the shipped extension bundle", () => {
   let pkg: Record<string, unknown>;
 
   before(async () => {
-    const out = await mkdtemp(join(tmpdir(), "capi-remote-pack-"));
+    const out = scratchDir("pack-");
     // Build and pack exactly as a release would, then unpack the tarball.
     const printed = execFileSync("npx", ["tsx", "build.ts", "--pack", "--out", out], {
       cwd: join(REPO_ROOT, "extension"),

@@ -7,8 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -17,6 +16,7 @@ import { PoolAnnotations } from "../../shared/src/contract.js";
 import { type ControlPlaneInfo, startControlPlane, stopControlPlane } from "../bed/controlplane.js";
 import { REPO_ROOT } from "../bed/index.js";
 import { apply, clientsFor, parseYamlObjects, waitEstablished } from "../bed/kube.js";
+import { scratchDir } from "../bed/util.js";
 import { INFRA, makeCluster, objects } from "../e2e/harness.js";
 import { useBed } from "../integration/helpers.js";
 import { type JestResult, prepareFreelens, runJest } from "./realhost.js";
@@ -37,7 +37,9 @@ const run = promisify(execFile);
 describe("extension in the real Freelens 1.9.0 renderer", () => {
   const t = useBed("realhost");
   let extDir = "";
-  const scratch = mkdtempSync(join(tmpdir(), "capi-realhost-"));
+  // CAPI_REALHOST_KEEP=1 keeps the scratch folder (the kept markup, the extension) for a look.
+  const keep = process.env.CAPI_REALHOST_KEEP ? "always" : undefined;
+  const scratch = scratchDir("realhost-", { keep });
 
   let results: JestResult[] = [];
   let tree = "";
@@ -88,9 +90,8 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
   after(async () => {
     if (bare) await stopControlPlane(bare);
     if (installInto) await stopControlPlane(installInto);
-    // CAPI_REALHOST_KEEP=1 keeps the scratch folder (the kept markup, the extension) for a look.
-    if (process.env.CAPI_REALHOST_KEEP) console.log(`# kept ${scratch}`);
-    else rmSync(scratch, { recursive: true, force: true });
+    // A kept folder keeps no secret: the two API servers' keys and tokens go with them.
+    for (const d of keep ? ["bare", "install"] : [""]) rmSync(join(scratch, d), { recursive: true, force: true });
   });
 
   /**

@@ -5,9 +5,10 @@
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import { REPO_ROOT } from "../bed/index.js";
+import { scratchDir } from "../bed/util.js";
 
 const cache = () => process.env.CAPI_REMOTE_CACHE ?? join(homedir(), ".cache", "capi-remote");
 
@@ -59,7 +60,9 @@ export async function runJest(
 ): Promise<JestResult[]> {
   const core = join(tree, "packages/core");
   const dir = mkdtempSync(join(core, "src", "capi-remote-"));
-  const out = join(mkdtempSync(join(tmpdir(), "capi-jest-")), "results.json");
+  const out = join(scratchDir("jest-"), "results.json");
+  // A failed wait dumps the page's markup here (harness.tsx); kept, and named, when the run fails.
+  const dumps = scratchDir("realhost-dumps-", { keep: "on-failure" });
   // Our jest files are named *.jest.tsx so the project's own test runner leaves them alone;
   // inside Freelens's tree they become *.test.tsx for its jest.
   cpSync(from, dir, { recursive: true });
@@ -90,6 +93,7 @@ export async function runJest(
           stdio: ["ignore", "inherit", "inherit"],
           env: {
             ...process.env,
+            CAPI_REALHOST_DUMPS: dumps,
             ...env,
             RTL_SKIP_AUTO_CLEANUP: "true",
             PATH: `${join(cache(), "freelens-tools/node/bin")}:${process.env.PATH}`,

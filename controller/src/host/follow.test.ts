@@ -13,15 +13,14 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { scratchDir } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { KILLED, killRunCommand, parseLine } from "./protocol.js";
 import { renderRunner, runInput, startAndFollowCommand, watchCommand } from "./runner.js";
@@ -69,7 +68,7 @@ function listProcesses(path: string): [number, string[]][] {
 
 /** A run of `runcmd` (then the sentinel's step) in a scratch directory. */
 function scratch(runcmd: (root: string, state: string) => string[]) {
-  const root = mkdtempSync(join(tmpdir(), "follow-"));
+  const root = scratchDir("follow-");
   roots.push(root);
   const state = join(root, "state");
   const sentinel = join(root, "sentinel");
@@ -205,7 +204,7 @@ for (const [name, shell] of SHELLS) {
     });
 
     it("partial last lines: a line read in part is printed whole, and one never finished is printed alone at the end", async () => {
-      const root = mkdtempSync(join(tmpdir(), "follow-"));
+      const root = scratchDir("follow-");
       roots.push(root);
       const state = join(root, "state");
       mkdirSync(state);

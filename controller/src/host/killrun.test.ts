@@ -6,11 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { sleepsOf } from "../../../test/bed/util.js";
+import { scratchDir, sleepsOf } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { KILLED, killRunCommand, leftoversCommand, parseKill } from "./protocol.js";
 import { renderRunner, runInput, startAndFollowCommand } from "./runner.js";
@@ -22,7 +21,7 @@ after(() => {
 
 /** Starts a run of `runcmd` in a scratch state directory and returns once its first step runs. */
 async function startRun(runcmd: string[]) {
-  const root = mkdtempSync(join(tmpdir(), "killrun-"));
+  const root = scratchDir("killrun-");
   roots.push(root);
   const state = join(root, "state");
   const plan = planBootstrap(`#cloud-config\nruncmd: ${JSON.stringify(runcmd)}\n`, "cloud-config", {});
@@ -115,7 +114,7 @@ describe("kill-run.sh on a real shell", () => {
   });
 
   it("mode left with no run record finds nothing to stop", () => {
-    const root = mkdtempSync(join(tmpdir(), "killrun-"));
+    const root = scratchDir("killrun-");
     roots.push(root);
     assert.deepEqual(kill(join(root, "missing"), 1, "left"), { state: "none", processes: 0 });
   });

@@ -10,12 +10,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { scratchDir } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { provisionScript } from "../provisionjob/job.js";
 import { KILLED, killRunCommand, stateProbeCommand, TIMED_OUT, tailCommand } from "./protocol.js";
@@ -148,7 +148,7 @@ describe("the bundle carries the scripts", () => {
   it("a bundle run away from the source tree renders the same programs (no file read at run time)", async () => {
     const { build } = await import("esbuild");
     const { hostScriptsDefine } = await import("../../scripts/build.js");
-    const tmp = mkdtempSync(join(tmpdir(), "host-bundle-"));
+    const tmp = scratchDir("host-bundle-");
     try {
       const outfile = join(tmp, "host.mjs");
       await build({
@@ -194,7 +194,7 @@ describe("shell programs pass sh -n (dash) and shellcheck", () => {
   });
 
   it("every rendering of the golden set (comments, and so directives, dropped: warnings and errors)", () => {
-    const tmp = mkdtempSync(join(tmpdir(), "rendered-"));
+    const tmp = scratchDir("rendered-");
     try {
       const out = Object.entries(renderAll()).map(([k, v]) => {
         const f = join(tmp, `${k.replace(/[^A-Za-z0-9.+-]/g, "_")}.sh`);

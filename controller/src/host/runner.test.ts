@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { processesLeft, sleepsOf } from "../../../test/bed/util.js";
+import { processesLeft, scratchDir, sleepsOf } from "../../../test/bed/util.js";
 import { planBootstrap } from "../cloudinit/plan.js";
 import { SENTINEL_STEP } from "./protocol.js";
 import {
@@ -23,7 +23,7 @@ const fullInput = (state: string, script: string, limit = 5, workingDir = dirnam
 
 /** A scratch directory and the runner of a cloud-config for it (5 s per step). */
 function scratchRunner(cloudConfig: (root: string, sentinel: string) => string) {
-  const root = mkdtempSync(join(tmpdir(), "runner-"));
+  const root = scratchDir("runner-");
   const state = join(root, "state");
   const sentinel = join(root, "sentinel");
   const plan = planBootstrap(cloudConfig(root, sentinel), "cloud-config", {});
@@ -39,7 +39,7 @@ function scratchRunner(cloudConfig: (root: string, sentinel: string) => string) 
 
 /** Runs a cloud-config through the real runner with /bin/sh, in a scratch directory. */
 function runLocally(cloudConfig: string, opts: { commandsAsScript?: boolean; limit?: number } = {}) {
-  const root = mkdtempSync(join(tmpdir(), "runner-"));
+  const root = scratchDir("runner-");
   const state = join(root, "state");
   const sentinel = join(root, "sentinel");
   const data = cloudConfig.replaceAll("$ROOT", root).replaceAll("$SENTINEL", sentinel);
@@ -216,7 +216,7 @@ runcmd:
   });
 
   it("a run that loses the gate removes its own upload and exits cleanly, running nothing", () => {
-    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const root = scratchDir("runner-");
     const state = join(root, "state");
     const upload = join(state, "run.sh.abc");
     const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
@@ -228,7 +228,7 @@ runcmd:
   });
 
   it("start-and-follow: the run waits for `cr_main` (sent once the start is recorded); without it nothing runs and nothing is left", async () => {
-    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const root = scratchDir("runner-");
     const state = join(root, "state");
     const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\nmkdir -p $(dirname $S)\necho "0 0" > $S/exit\n`;
     const child = spawn("sh", ["-c", startAndFollowCommand(state)], { stdio: ["pipe", "pipe", "ignore"] });
@@ -450,7 +450,7 @@ runcmd:
 
   it("a write_files path that blocks (a FIFO, as a hung mount would) is ended at the step's limit and named", () => {
     // The FIFO is made where the file goes: opening it for writing waits for a reader forever.
-    const root = mkdtempSync(join(tmpdir(), "runner-fifo-"));
+    const root = scratchDir("runner-fifo-");
     execFileSync("mkfifo", [join(root, "fifo")]);
     const t0 = Date.now();
     const r = runLocally(
@@ -551,7 +551,7 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
   });
 
   it("a truncated upload (the session cut mid-transfer) never runs and takes no gate", () => {
-    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const root = scratchDir("runner-");
     const state = join(root, "state");
     const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\ntouch ${join(root, "ran")}\n`;
     // The session delivers only part of the script (its declared length is the whole).
@@ -577,7 +577,7 @@ runcmd: ["echo one >> $ROOT/s", "false", "echo never >> $ROOT/s"]
   });
 
   it("the gate is taken by the detached runner: killing the starting session right after cannot lose the run", () => {
-    const root = mkdtempSync(join(tmpdir(), "runner-"));
+    const root = scratchDir("runner-");
     const state = join(root, "state");
     const script = `#!/bin/sh\nS=${state}\n${RUN_GATE}\nsleep 0.3; echo x >> ${join(root, "ran")}\n`;
     // SIGKILL the starting session's whole process group as soon as it is done, as sshd does

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { scratchDir } from "../../../test/bed/util.js";
 import { makeLogger } from "../runtime/log.js";
 import { NodeWatcher } from "../workload/nodes.js";
 import { checkWorkloadKubeconfig, kubeConfigOf } from "./kubeconfig.js";
@@ -151,7 +151,7 @@ describe("checkWorkloadKubeconfig: only what a Cluster API kubeconfig Secret hol
 
 describe("NodeWatcher with a hostile kubeconfig (the review's C1 repro, real client code)", () => {
   it("runs no exec plugin, reads no token file and sends no request; says why", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kubeconfig-test-"));
+    const dir = scratchDir("kubeconfig-test-");
     const marker = join(dir, "pwned");
     const tokenFile = join(dir, "sa-token");
     writeFileSync(tokenFile, "CONTROLLER-SA-TOKEN");

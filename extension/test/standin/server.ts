@@ -5,17 +5,17 @@
  * Also launches Chromium through playwright-core.
  */
 
-import { mkdtemp, readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { makeCA, makeServingCert } from "../../../test/bed/certs.js";
+import { scratchDir } from "../../../test/bed/util.js";
 import { HOST_GLOBALS } from "../../build.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -172,30 +172,30 @@ export async function startHarness(
   const bundle = await readFile(bundlePath, "utf8");
   // HTTP/2 (so TLS, with a throwaway CA and certificate): a page holding a watch per kind would
   // exhaust HTTP/1.1's six connections per origin, and further requests would wait forever.
-  const certDir = await tempDir("capi-remote-standin-");
-  const cert = await makeServingCert(certDir, "standin", await makeCA(certDir), { ips: ["127.0.0.1"] });
-  const server = createSecureServer(
-    {
-      key: await readFile(cert.key),
-      cert: await readFile(cert.cert),
-      allowHTTP1: true,
-    },
-    (req, res) => {
-      const url = req.url ?? "/";
-      if (url.startsWith("/k8s/")) return k8s(req, res, url.slice(4));
-      const send = (type: string, body: string) => {
-        res.writeHead(200, { "content-type": type });
-        res.end(body);
-      };
-      if (url === "/" || url.startsWith("/?")) return send("text/html", PAGE);
-      if (url === "/standin.js") return send("text/javascript", standin);
-      if (url === "/dist/renderer.js") return send("text/javascript", bundle);
-      const v = vendor.get(url.replace("/vendor/", ""));
-      if (v) return send("text/javascript", v);
-      res.writeHead(404);
-      res.end();
-    },
-  );
+  const certDir = scratchDir("standin-");
+  let tls: { key: Buffer; cert: Buffer };
+  try {
+    const cert = await makeServingCert(certDir, "standin", await makeCA(certDir), { ips: ["127.0.0.1"] });
+    tls = { key: await readFile(cert.key), cert: await readFile(cert.cert) };
+  } finally {
+    // The server holds its key in memory from here; no CA or server key is left on disk.
+    await rm(certDir, { recursive: true, force: true });
+  }
+  const server = createSecureServer({ ...tls, allowHTTP1: true }, (req, res) => {
+    const url = req.url ?? "/";
+    if (url.startsWith("/k8s/")) return k8s(req, res, url.slice(4));
+    const send = (type: string, body: string) => {
+      res.writeHead(200, { "content-type": type });
+      res.end(body);
+    };
+    if (url === "/" || url.startsWith("/?")) return send("text/html", PAGE);
+    if (url === "/standin.js") return send("text/javascript", standin);
+    if (url === "/dist/renderer.js") return send("text/javascript", bundle);
+    const v = vendor.get(url.replace("/vendor/", ""));
+    if (v) return send("text/javascript", v);
+    res.writeHead(404);
+    res.end();
+  });
   // Open HTTP/2 sessions (watches held by the page) would keep server.close() waiting forever.
   const sessions = new Set<{ destroy(): void }>();
   server.on("session", (sess) => {
@@ -275,8 +275,4 @@ async function openPage(browser: Browser, port: number, opts: { namespace?: stri
   ])) as Record<string, string[]>;
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   return { url, page, boot };
-}
-
-export async function tempDir(prefix: string) {
-  return mkdtemp(join(tmpdir(), prefix));
 }

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Reason } from "@capi-remote/shared";
+import { scratchDir } from "../../../../test/bed/util.js";
 import type { SSHTarget } from "../../ssh/executor.js";
 import { LocalDialer } from "../../ssh/fake.js";
 import { FairSlots, namespaceOfKey, slotLimits } from "../../ssh/slots.js";
@@ -67,7 +67,7 @@ function sessionMembers(sid: string): number[] {
 }
 
 function scratch() {
-  const root = mkdtempSync(join(tmpdir(), "tasks-"));
+  const root = scratchDir("tasks-");
   roots.push(root);
   return { root, state: join(root, "state"), sentinel: join(root, "sentinel") };
 }
