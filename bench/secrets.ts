@@ -25,15 +25,15 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { buildController } from "../controller/scripts/build.js";
 import { getTestBed, REPO_ROOT, type TestBed } from "../test/bed/index.js";
 import { ensureNamespace } from "../test/bed/kube.js";
-import { waitFor } from "../test/bed/util.js";
+import { scratchDir, waitFor } from "../test/bed/util.js";
 import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
 
 const N = Number(process.env.BENCH_SECRETS_N ?? 500);
@@ -337,7 +337,7 @@ function table(rows: Figures[]): string {
   return [head, `|${"---|".repeat(10)}`, ...lines].join("\n");
 }
 
-const work = await mkdtemp(join(tmpdir(), "capi-remote-secrets-"));
+const work = scratchDir("secrets-");
 const bed = await getTestBed();
 const suffix = randomBytes(2).toString("hex");
 const quiet = `bench-secrets-quiet-${suffix}`;
