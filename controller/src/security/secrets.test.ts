@@ -250,6 +250,9 @@ describe("the Secret reader", () => {
     assert.deepEqual(projectSecretMeta(big), {
       metadata: { name: "s", namespace: "t", resourceVersion: "7", uid: "u" },
     });
+    // A server that ignores the metadata-only Accept header sends whole Secrets: the same is kept.
+    const whole = { ...secret("s", "Opaque", { value: "PRIVATE-KEY" }, "7"), metadata: { ...big.metadata } };
+    assert.deepEqual(projectSecretMeta(whole), projectSecretMeta(big));
   });
 });
 
