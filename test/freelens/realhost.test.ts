@@ -375,15 +375,15 @@ describe("extension in the real Freelens 1.9.0 renderer", () => {
       assert.deepEqual(await tableProblems(shots, page, rows), [], `${page}: tables hard to read`);
     }
     if (names.includes("page-machines")) {
-      // The list height the harness gives Freelens's virtual lists is the one Chromium lays out
+      // The list box the harness gives Freelens's virtual lists is the one Chromium lays out
       // for the Machines page with Freelens's CSS in the same window.
       const box = await listBox(shots, "page-machines");
       console.log(
         `# Machines list box in a ${WINDOW.width}x${WINDOW.height} window: ${box.width.toFixed(0)}x${box.height.toFixed(0)} px (harness: ${WINDOW.listWidth}x${WINDOW.listHeight})`,
       );
       assert.ok(
-        Math.abs(box.height - WINDOW.listHeight) <= 8,
-        `list box ${box.height} px, harness ${WINDOW.listHeight}`,
+        Math.abs(box.height - WINDOW.listHeight) <= 8 && Math.abs(box.width - WINDOW.listWidth) <= 8,
+        `list box ${box.width}x${box.height} px, harness ${WINDOW.listWidth}x${WINDOW.listHeight}`,
       );
     }
   });

@@ -125,9 +125,13 @@ export async function shoot(tree: string, from: string, out: string, prefix = "f
           ` .Animate.leave { display: none !important; }` +
           // The window's own height (the app root's ancestors have none outside Electron).
           ` .mainLayout { height: 100vh !important; }` +
-          // The frame's contents are folded away (max-height 0) by a rule the cluster frame lifts
-          // when it is shown; jsdom's DOM has no frame around them.
-          ` .mainLayout > .contents { max-height: none !important; }</style></head>${body}</html>`,
+          // The main layout's `.contents` (its own module's rule: overflow hidden) also gets, by
+          // the plain class names, the tree view's `.contents` (folded to max-height 0, indented
+          // 25 px) and the Helm preferences' (a flex row, which shrank the page to its content:
+          // a list 762 px wide in a 1280 px window, its headers cut). In the app those are other
+          // hashed classes.
+          ` .mainLayout > .contents { max-height: none !important; padding-left: 0 !important;` +
+          ` display: block !important; }</style></head>${body}</html>`,
       );
       await page.goto(`file://${file}`);
       await page.evaluate(() => document.fonts.ready);

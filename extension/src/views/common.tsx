@@ -206,6 +206,8 @@ function VirtualRow(p: { index: number; style: React.CSSProperties; data: RowDat
         ...p.style,
         display: "flex",
         alignItems: "center",
+        paddingLeft: 8,
+        boxSizing: "border-box",
         borderBottom: "1px solid var(--borderFaintColor, #333)",
       }}
     >
@@ -244,7 +246,18 @@ export function VirtualTable<T>(props: {
     <div className="capi-table" data-testid={props.testId} data-rows={props.rows.length}>
       <div
         className="capi-thead"
-        style={{ display: "flex", fontWeight: "bold", borderBottom: "1px solid var(--borderColor, #555)", width }}
+        // Lens's own table head: its header colours, one line, the same padding as its cells.
+        style={{
+          display: "flex",
+          whiteSpace: "nowrap",
+          padding: "8px 0 8px 8px",
+          background: "var(--tableHeaderBackground, #2d3035)",
+          color: "var(--tableHeaderColor, #ddd)",
+          borderBottom: "1px solid var(--borderFaintColor, #373a3e)",
+          // As wide as the list below it.
+          width: width + 16,
+          boxSizing: "border-box",
+        }}
       >
         {props.columns.map((c) => (
           <div key={c.title} style={{ width: c.width, flex: "none", paddingRight: 8 }}>
