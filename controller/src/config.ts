@@ -37,6 +37,8 @@ export interface Config {
   /** Provision machines that ask for it through a Job (false: refuse them; no Job or Secret is created). */
   provisionJobs: boolean;
   provisionJobAllow: JobAllowance[];
+  /** MiB the redaction words of the Secrets read may take, together (security/wordbudget.ts). */
+  redactionWordsMiB: number;
 }
 
 const FLAGS = {
@@ -101,6 +103,10 @@ const FLAGS = {
   "metrics-auth": {
     env: "CAPI_REMOTE_METRICS_AUTH",
     help: "who may read /metrics: kube (a bearer token allowed to get /metrics, checked with TokenReview and SubjectAccessReview) | none (default kube)",
+  },
+  "redaction-words-mib": {
+    env: "CAPI_REMOTE_REDACTION_WORDS_MIB",
+    help: "MiB of heap the redaction words of the Secrets read may take together, of which one namespace holds at most --ssh-namespace-share; a Secret past it waits, with a condition (default 128; docs/security.md)",
   },
   "provision-jobs": {
     env: "CAPI_REMOTE_PROVISION_JOBS",
@@ -195,6 +201,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
   if (share > 1) throw new Error(`--ssh-namespace-share must be at most 1, not ${share}`);
   return {
     provisionJobs: jobs === "true",
+    redactionWordsMiB: num(get("redaction-words-mib"), 128, "redaction-words-mib"),
     provisionJobAllow: allow as JobAllowance[],
     kubeconfig: get("kubeconfig") || undefined,
     namespace: get("namespace") || undefined,

@@ -27,6 +27,7 @@ import { Manager } from "./runtime/manager.js";
 import type { WorkQueue } from "./runtime/queue.js";
 import { projectSecretMeta, type SecretMeta, SecretReader } from "./security/secrets.js";
 import { setRequirePinnedHostKeys } from "./security/sshtarget.js";
+import { WORD_LIMITS } from "./security/wordbudget.js";
 import { Ssh2Dialer } from "./ssh/executor.js";
 import { slotLimits } from "./ssh/slots.js";
 import { NodeWatcher } from "./workload/nodes.js";
@@ -44,7 +45,7 @@ export function setUp(cfg: Config): Manager {
     remoteMachineTemplates: m.informer<RemoteMachineTemplate & Named>(R.remoteMachineTemplates),
   };
   const remoteClusters = m.informer<RemoteCluster & Named>(R.remoteClusters);
-  const secrets = secretReader(m);
+  const secrets = secretReader(m, cfg);
   const queue = m.queue(REMOTE_MACHINE_CONTROLLER, cfg.concurrency);
   const prmQueue = m.queue(POOL_MACHINE_CONTROLLER, cfg.concurrency);
   const templateQueue = m.queue(TEMPLATE_CONTROLLER, 2);
@@ -91,7 +92,7 @@ export function setUp(cfg: Config): Manager {
  * Secrets: watched as metadata only (what wakes a machine), read with a GET when a machine names
  * one; the words of what was read are the redaction words (security/secrets.ts).
  */
-function secretReader(m: Manager): SecretReader {
+function secretReader(m: Manager, cfg: Config): SecretReader {
   const meta = m.informer<SecretMeta>(R.secrets, { metadataOnly: true, project: projectSecretMeta });
   const fetch = (ns: string, name: string) =>
     m.api.get<Secret>(R.secrets, ns, name).catch((e: unknown) => {
@@ -103,6 +104,12 @@ function secretReader(m: Manager): SecretReader {
       m.metrics.secretCopies.set(copies);
       m.metrics.secretCopyBytes.set(bytes);
     },
+    wordLimits: {
+      ...WORD_LIMITS,
+      total: cfg.redactionWordsMiB * 2 ** 20,
+      namespaceShare: cfg.sshNamespaceShare,
+    },
+    onWords: (weight) => m.metrics.redactionWordBytes.set(weight),
   });
 }
 

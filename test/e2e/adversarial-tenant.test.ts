@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { countLines, createHost, destroyHost, hostExec, readHostFile, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
@@ -161,6 +162,35 @@ describe("adversarial tenant", { skip: canMakeHosts() ? false : "test hosts need
     // legit-0 names its SSH key, its bootstrap data and its cluster's kubeconfig: those, at most.
     assert.ok(copies >= 2 && copies <= 3, `${copies} Secrets held`);
     assert.ok(bytes < (NOISE_BYTES * 4) / 3, `${bytes} bytes held: an unnamed Secret was read`);
+  });
+
+  it("M5: bootstrap data whose words would take more than the limit is not read: SecretNotRead, an Event, nothing run", async () => {
+    // Under 1 MiB as stored; its gzip-encoded file decodes to 140,000 distinct words (18 MiB by weight).
+    const words = Array.from({ length: 140_000 }, (_, i) => `w${i.toString(36).padStart(11, "0")}`).join("\n");
+    const value = `#cloud-config\nwrite_files:\n  - path: /root/words\n    encoding: gz+b64\n    content: ${gzipSync(words).toString("base64")}\nruncmd:\n  - echo "run $(date +%s%N)" >> ${RUNS}\n`;
+    assert.ok(value.length < 2 ** 20, `${value.length} bytes`);
+    const runs = await countLines(attacker, RUNS, "run");
+    await makeMachine(
+      t.bed,
+      t.ns,
+      "wordy-0",
+      "c1",
+      { address: attacker.address, sshKeyRef: { name: "ssh-key" } },
+      value,
+    );
+    const { c } = await waitReady("wordy-0", "SecretNotRead");
+    assert.match(
+      c.message,
+      /^bootstrap data Secret wordy-0-bootstrap is not used \(capi-remote did not read it: its words .* would take 1[0-9.]+ MiB, over the 16\.0 MiB it keeps of one Secret\)$/,
+    );
+    const e = await hasEvent("wordy-0", "SecretNotRead");
+    assert.equal(e.type, "Warning");
+    assert.equal(await countLines(attacker, RUNS, "run"), runs, "nothing ran");
+    const weight = await ctl.metric("capi_remote_redaction_word_bytes");
+    console.log(
+      `# refused in ${value.length} bytes of data; the words held weigh ${(weight / 2 ** 20).toFixed(2)} MiB`,
+    );
+    assert.ok(weight < 2 ** 20, "the refused Secret's words were not learned");
   });
 
   it("H6: an owner reference to a Machine that does not name it back gets nothing of that Machine", async () => {

@@ -83,6 +83,13 @@ export function makeRedactor(secrets: string[]): (text: string) => string {
   return (text: string) => redactWith(text, (w) => words.has(w));
 }
 
+/** The secret words of one source's values: their long words, and those of the files they carry encoded. */
+export function secretWords(values: string[]): Set<string> {
+  const words = new Set<string>();
+  for (const v of values) for (const t of secretTexts(v)) wordsOf(t, words);
+  return words;
+}
+
 /**
  * The secret words of many sources (one per Secret), kept up to date one source at a time: a
  * Secret that changes costs the words of that Secret, not a rebuild from every Secret (50
@@ -96,11 +103,14 @@ export class SecretWordIndex {
 
   /** Sets the secret material of `source` (replacing what it had). */
   set(source: string, secrets: string[]): void {
-    const words = new Set<string>();
-    for (const s of secrets) for (const t of secretTexts(s)) wordsOf(t, words);
+    this.learn(source, secretWords(secrets));
+  }
+
+  /** Sets the words of `source` (replacing what it had): `secretWords` of its material. */
+  learn(source: string, words: ReadonlySet<string>): void {
     this.delete(source);
     if (!words.size) return;
-    this.bySource.set(source, words);
+    this.bySource.set(source, new Set(words));
     for (const w of words) this.count.set(w, (this.count.get(w) ?? 0) + 1);
   }
 

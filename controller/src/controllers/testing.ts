@@ -24,13 +24,17 @@ export function fakeInformers(api: FakeApi) {
 }
 
 /** Secrets as the controller reads them (security/secrets.ts), over the in-memory API. */
-export function fakeSecrets(api: FakeApi, words = new SecretWordIndex()): SecretReader {
+export function fakeSecrets(
+  api: FakeApi,
+  words = new SecretWordIndex(),
+  opts: ConstructorParameters<typeof SecretReader>[3] = {},
+): SecretReader {
   const fetch = (ns: string, name: string) =>
     api.get<Secret>(R.secrets, ns, name).catch((e: unknown) => {
       if (isNotFound(e)) return undefined;
       throw e;
     });
-  return new SecretReader(api.informer(R.secrets), fetch, words);
+  return new SecretReader(api.informer(R.secrets), fetch, words, opts);
 }
 
 export const silentLog = { debug() {}, info() {}, warn() {}, error() {}, with: () => silentLog };

@@ -59,6 +59,11 @@ export function makeMetrics() {
       help: "Bytes of data (base64) the Secrets held with their data carry together.",
       registers: [registry],
     }),
+    redactionWordBytes: new Gauge({
+      name: "capi_remote_redaction_word_bytes",
+      help: "Heap the redaction words of the Secrets read take, as the controller weighs them (security/wordbudget.ts).",
+      registers: [registry],
+    }),
     apiRequests: new Counter({
       name: "capi_remote_api_requests_total",
       help: "Requests to the API server, by verb, resource and HTTP status code (0: no answer).",

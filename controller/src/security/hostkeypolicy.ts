@@ -7,6 +7,7 @@
 import { DEFAULT_SSH_PORT, Reason } from "@capi-remote/shared";
 import { type Secret, secretValue } from "../kube/objects.js";
 import { type HostKeyLines, type HostKeyPolicy, hostKeyLinesFor, KnownHostsError } from "../ssh/hostkeys.js";
+import { unreadNote } from "./secrets.js";
 import type { ConnectionSpec } from "./sshtarget.js";
 
 type Refusal = { reason: string; message: string };
@@ -54,7 +55,7 @@ export function hostKeyPolicies(
       if (text === undefined)
         return {
           reason: Reason.HostKeySecretNotFound,
-          message: `known_hosts Secret ${ref.name} (key ${ref.key ?? "known_hosts"}) not found`,
+          message: `known_hosts Secret ${ref.name} (key ${ref.key ?? "known_hosts"}) not found${unreadNote(secret(ref.name))}`,
         };
       known = text;
       knownField = `spec.hostKeysSecretRef (Secret ${ref.name}, key ${ref.key ?? "known_hosts"})`;

@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { SecretWordIndex } from "../cloudinit/redact.js";
 import type { Secret } from "../kube/objects.js";
 import { keyOf } from "../runtime/informer.js";
 import {
   DATALESS_SECRET_TYPES,
-  datalessNote,
   projectSecret,
   projectSecretMeta,
   type SecretMeta,
   type SecretMetaSource,
   SecretReader,
+  unreadNote,
 } from "./secrets.js";
 import { type ConnectionSpec, connectionSecretNames, readSshTarget, sshTargetFor } from "./sshtarget.js";
 
@@ -239,7 +241,7 @@ describe("the Secret reader", () => {
       t.message,
       /has no key `value` \(capi-remote keeps no data of Secrets of type kubernetes\.io\/service-account-token; use type Opaque\)/,
     );
-    assert.equal(datalessNote(secret("o", "Opaque", {})), "");
+    assert.equal(unreadNote(secret("o", "Opaque", {})), "");
     r.stop();
   });
 
@@ -253,6 +255,88 @@ describe("the Secret reader", () => {
     // A server that ignores the metadata-only Accept header sends whole Secrets: the same is kept.
     const whole = { ...secret("s", "Opaque", { value: "PRIVATE-KEY" }, "7"), metadata: { ...big.metadata } };
     assert.deepEqual(projectSecretMeta(whole), projectSecretMeta(big));
+  });
+});
+
+/** The garbage collector, to measure what is kept (the test runner does not expose it). */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+/** `n` distinct words of 12 or more characters. */
+const distinctWords = (n: number, tag = "w") =>
+  Array.from({ length: n }, (_, i) => `${tag}${String(i).padStart(11, "0")}`).join(" ");
+
+describe("the Secret reader's word budget", () => {
+  // Words of 12 characters weigh 132 bytes each (wordbudget.ts).
+  const W = 132;
+  const limits = { perSecret: 100 * W, total: 300 * W, namespaceShare: 0.5 };
+
+  it("a Secret whose words weigh more than one Secret may is handed out without its data, unlearned, and says why", async () => {
+    const w = world();
+    const { r, words } = reader(w, { wordLimits: limits });
+    w.put("data", { value: distinctWords(101) });
+    const got = await r.get("t", "data");
+    assert.equal(got?.data, undefined);
+    assert.match(
+      unreadNote(got),
+      /did not read it: its words .* would take 0\.0 MiB, over the 0\.0 MiB it keeps of one Secret/,
+    );
+    assert.equal(words.redact("w00000000007"), "w00000000007", "nothing of it was learned");
+    await r.get("t", "data");
+    assert.equal(w.gets.length, 1, "refused once per version");
+    w.put("data", { value: distinctWords(100) });
+    assert.ok((await r.get("t", "data"))?.data?.value, "an edit that brings it under the limit is read");
+    assert.equal(words.redact("w00000000007"), "[redacted]");
+    r.stop();
+  });
+
+  it("a namespace may hold only its share: the next Secret waits, and its machines are woken when words go", async () => {
+    const w = world();
+    let weight = 0;
+    const { r } = reader(w, { wordLimits: limits, onWords: (n) => (weight = n) });
+    const woken: string[] = [];
+    r.on({ onUpdate: (m) => woken.push(m.metadata.name) });
+    w.put("a", { value: distinctWords(100, "a") });
+    w.put("b", { value: distinctWords(50, "b") });
+    w.put("c", { value: distinctWords(10, "c") });
+    await r.get("t", "a");
+    await r.get("t", "b");
+    assert.equal(weight, 150 * W, "the namespace's share (150 words) is full");
+    woken.length = 0;
+    const c = await r.get("t", "c");
+    assert.equal(c?.data, undefined);
+    assert.match(unreadNote(c), /namespace t take .* would pass the namespace's share/);
+    assert.deepEqual(woken, []);
+    w.remove("b");
+    assert.equal(weight, 100 * W);
+    assert.deepEqual(woken, ["c"], "the waiting Secret's machines are woken");
+    assert.ok((await r.get("t", "c"))?.data?.value, "and it is read");
+    r.stop();
+  });
+
+  it("the default per-Secret limit, and what the words of a Secret near it cost", async () => {
+    const w = world();
+    const { r } = reader(w);
+    // Under 16 MiB of weight: 31,000 words of 12 characters weigh 3.9 MiB.
+    w.put("big", { value: distinctWords(31_000) });
+    const gc = collector();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    assert.ok((await r.get("t", "big"))?.data, "31,000 distinct words are read");
+    gc();
+    const cost = process.memoryUsage().heapUsed - before;
+    console.log(
+      `# one Secret with 31,000 distinct words (${((31_000 * W) / 2 ** 20).toFixed(1)} MiB by weight): ${(cost / 2 ** 20).toFixed(1)} MiB of heap, its copy included`,
+    );
+    // 16 MiB by weight is about 127,100 words of 12 characters: 127,200 are over it.
+    w.put("bigger", { value: distinctWords(127_200) });
+    assert.equal((await r.get("t", "bigger"))?.data, undefined, "127,200 are not");
+    // Long words weigh their length: 4,000 words of 5,000 characters (20 MB) are over it too.
+    w.put("long", { value: Array.from({ length: 4000 }, (_, i) => `${i}`.padStart(5000, "x")).join(" ") });
+    assert.equal((await r.get("t", "long"))?.data, undefined);
+    r.stop();
   });
 });
 

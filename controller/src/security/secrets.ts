@@ -15,8 +15,10 @@
  * type it is and that capi-remote does not read it.
  */
 
+import { secretWords } from "../cloudinit/redact.js";
 import { type Secret, secretValue } from "../kube/objects.js";
 import { keyOf, slim } from "../runtime/informer.js";
+import { WordBudget, type WordLimits, type WordRefusal, wordWeight } from "./wordbudget.js";
 
 export const DATALESS_SECRET_TYPES: ReadonlySet<string> = new Set([
   "helm.sh/release.v1",
@@ -36,9 +38,17 @@ export function projectSecret(s: Secret): Secret {
   return kept;
 }
 
-/** For a message about a Secret with no data: why, when its type is one the controller never reads. */
-export function datalessNote(s: Secret): string {
-  return s.type !== undefined && DATALESS_SECRET_TYPES.has(s.type)
+/** Secrets the reader handed out without their data because of their words (wordbudget.ts), and why. */
+const refusals = new WeakMap<Secret, string>();
+
+/**
+ * For a message about a Secret with no data: why, when the controller did not read it (its type
+ * is one it never reads, or its words are over a limit).
+ */
+export function unreadNote(s: Secret | undefined): string {
+  const refused = s && refusals.get(s);
+  if (refused) return ` (capi-remote did not read it: ${refused})`;
+  return s?.type !== undefined && DATALESS_SECRET_TYPES.has(s.type)
     ? ` (capi-remote keeps no data of Secrets of type ${s.type}; use type Opaque)`
     : "";
 }
@@ -73,7 +83,7 @@ export interface SecretMetaSource {
 
 /** Where the words of the Secrets read go (cloudinit/redact.ts's SecretWordIndex). */
 export interface SecretWords {
-  set(source: string, texts: string[]): void;
+  learn(source: string, words: ReadonlySet<string>): void;
   delete(source: string): void;
 }
 
@@ -84,6 +94,10 @@ export interface SecretReaderOptions {
   maxBytes?: number;
   /** Told the copies held and their data bytes whenever either changes (metrics). */
   onHeld?: (copies: number, bytes: number) => void;
+  /** How many words the Secrets read may hold (wordbudget.ts). */
+  wordLimits?: WordLimits;
+  /** Told the weight of the words learned, in all (wordbudget.ts), whenever it changes (metrics). */
+  onWords?: (weight: number) => void;
   now?: () => number;
 }
 
@@ -101,6 +115,10 @@ export class SecretReader {
   private readonly reading = new Map<string, { version: string; read: Promise<Secret | undefined> }>();
   /** The Secrets whose words were given to `words`. */
   private readonly taught = new Map<string, { namespace: string; name: string }>();
+  private readonly budget: WordBudget;
+  /** Refused for want of room in the word budget: woken when words go. */
+  private readonly waiting = new Map<string, { namespace: string; name: string }>();
+  private readonly handlers: Parameters<SecretMetaSource["on"]>[0][] = [];
   private bytes = 0;
   private readonly sweeper: NodeJS.Timeout;
   private readonly idleMs: number;
@@ -116,6 +134,7 @@ export class SecretReader {
     this.idleMs = opts.idleMs ?? 10 * 60_000;
     this.maxBytes = opts.maxBytes ?? 64 * 2 ** 20;
     this.now = opts.now ?? Date.now;
+    this.budget = new WordBudget(opts.wordLimits);
     // Registered first, so that a copy is dropped before any controller hears of the change.
     meta.on({
       onUpdate: (s, old) => {
@@ -123,6 +142,7 @@ export class SecretReader {
       },
       onDelete: (s) => {
         this.drop(keyOf(s));
+        this.waiting.delete(keyOf(s));
         this.forgetWords(keyOf(s));
       },
     });
@@ -137,6 +157,7 @@ export class SecretReader {
 
   /** Wake-ups: the watch's events (metadata only). */
   on(h: Parameters<SecretMetaSource["on"]>[0]): void {
+    this.handlers.push(h);
     this.meta.on(h);
   }
 
@@ -196,12 +217,17 @@ export class SecretReader {
     const key = `${namespace}/${name}`;
     if (!got) return undefined;
     const s = projectSecret(got);
+    const learned = secretWords(Object.keys(s.data ?? {}).map((k) => secretValue(s, k) ?? ""));
+    let weight = 0;
+    for (const w of learned) weight += wordWeight(w);
+    const refused = this.budget.refusal(key, namespace, weight);
+    if (refused) return this.refuse(s, version, refused);
     // Before anyone sees the data: from here on its words are removed from every text we write.
-    this.words.set(
-      key,
-      Object.keys(s.data ?? {}).map((k) => secretValue(s, k) ?? ""),
-    );
+    const before = this.budget.weight;
+    this.words.learn(key, learned);
+    this.budget.set(key, namespace, weight);
     this.taught.set(key, { namespace, name });
+    this.wordsChanged(before);
     // Deleted while the GET was out: the caller gets what it asked for, nothing is kept. Its words
     // stay until the sweep sees the Secret gone (the caller may still write about it).
     if (!this.meta.get(namespace, name)) return s;
@@ -212,6 +238,37 @@ export class SecretReader {
     this.trim();
     this.opts.onHeld?.(this.copies.size, this.bytes);
     return s;
+  }
+
+  /**
+   * Handed out without its data, so nothing of it is used unlearned. Kept as such while its
+   * version holds when it is over the per-Secret limit (an edit of the Secret wakes its machines);
+   * read again when other Secrets' words go when there was no room for it.
+   */
+  private refuse(s: Secret, version: string, r: WordRefusal): Secret {
+    delete s.data;
+    refusals.set(s, r.why);
+    const namespace = s.metadata.namespace ?? "";
+    const key = `${namespace}/${s.metadata.name}`;
+    if (r.transient) this.waiting.set(key, { namespace, name: s.metadata.name });
+    else if (this.meta.get(namespace, s.metadata.name)) {
+      this.drop(key);
+      this.copies.set(key, { secret: s, forVersion: version, bytes: 0, readAt: this.now() });
+      this.opts.onHeld?.(this.copies.size, this.bytes);
+    }
+    return s;
+  }
+
+  /** After the words learned changed: fewer, and the Secrets refused for want of room are tried again. */
+  private wordsChanged(before: number): void {
+    this.opts.onWords?.(this.budget.weight);
+    if (this.budget.weight >= before || !this.waiting.size) return;
+    const woken = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const { namespace, name } of woken) {
+      const m = this.meta.get(namespace, name);
+      if (m) for (const h of this.handlers) h.onUpdate?.(m, m);
+    }
   }
 
   private drop(key: string): void {
@@ -242,8 +299,11 @@ export class SecretReader {
   }
 
   private forgetWords(key: string): void {
-    this.taught.delete(key);
+    if (!this.taught.delete(key)) return;
+    const before = this.budget.weight;
     this.words.delete(key);
+    this.budget.delete(key);
+    this.wordsChanged(before);
   }
 }
 

@@ -15,7 +15,7 @@ import { withK0smotronDefaults } from "../migration/defaults.js";
 import type { SSHTarget } from "../ssh/executor.js";
 import type { HostKeyPolicy } from "../ssh/hostkeys.js";
 import { hostKeyPolicies } from "./hostkeypolicy.js";
-import { datalessNote, type SecretReader } from "./secrets.js";
+import { type SecretReader, unreadNote } from "./secrets.js";
 
 /**
  * The controller-wide --require-pinned-host-keys flag, set once at start (main.ts): every
@@ -68,7 +68,7 @@ export function sshTargetFor(
   if (!privateKey)
     return {
       reason: Reason.InvalidSSHKey,
-      message: `SSH key Secret ${keySecret.metadata.name} has no key \`value\`${datalessNote(keySecret)}`,
+      message: `SSH key Secret ${keySecret.metadata.name} has no key \`value\`${unreadNote(keySecret)}`,
     };
   const passphrase = secretValue(keySecret, "passphrase");
   const address = spec.address ?? "";
@@ -83,7 +83,10 @@ export function sshTargetFor(
     const bs = secret(b.sshKeyRef.name);
     const bkey = secretValue(bs, "value");
     if (!bkey)
-      return { reason: Reason.SSHKeySecretNotFound, message: `bastion SSH key Secret ${b.sshKeyRef.name} not found` };
+      return {
+        reason: Reason.SSHKeySecretNotFound,
+        message: `bastion SSH key Secret ${b.sshKeyRef.name} not found or without \`value\`${unreadNote(bs)}`,
+      };
     const bpass = secretValue(bs, "passphrase");
     bastion = {
       host: b.address,

@@ -104,6 +104,8 @@ export const BootstrapExecReason = {
   InvalidBootstrapData: "InvalidBootstrapData",
   UnsupportedBootstrapFormat: "UnsupportedBootstrapFormat",
   BootstrapSecretNotFound: "BootstrapSecretNotFound",
+  /** A Secret the machine names exists, and the controller will not read it (security/secrets.ts). */
+  SecretNotRead: "SecretNotRead",
   ProvisionJobRunning: "ProvisionJobRunning",
   ProvisionJobFailed: "ProvisionJobFailed",
   /** The provisionJob asks for a pod the controller will not make, or its Job or Secret name is taken. */

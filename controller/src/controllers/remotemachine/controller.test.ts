@@ -11,18 +11,19 @@ import { stateDirFor } from "../../host/protocol.js";
 import { ApiError, R } from "../../kube/api.js";
 import { FakeApi, type Obj } from "../../kube/fake.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
+import type { WordLimits } from "../../security/wordbudget.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
 import { hostWork } from "../hostwork.js";
 import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
-import { NS, putMachineObjects } from "./testobjects.js";
+import { b64, NS, putMachineObjects } from "./testobjects.js";
 
 /** One run's progress as a real host's start-and-follow prints it. */
 const RUN_LINES = ["started", "progress 1 1 runcmd[0]", "exit 0 0"];
 
-function harness(rules: Rule[], o: { provisionJobs?: boolean } = {}) {
+function harness(rules: Rule[], o: { provisionJobs?: boolean; wordLimits?: WordLimits } = {}) {
   const api = new FakeApi();
   const dialer = new ScriptedDialer(rules);
   const notified: string[] = [];
@@ -47,7 +48,7 @@ function harness(rules: Rule[], o: { provisionJobs?: boolean } = {}) {
     pools: {},
     poolFacts: false,
     inf,
-    secrets: fakeSecrets(api),
+    secrets: fakeSecrets(api, undefined, o.wordLimits ? { wordLimits: o.wordLimits } : {}),
     now: () => new Date(),
   };
   // Every write at once (no coalescing): the test reads each decision's status.
@@ -163,6 +164,28 @@ describe("RemoteMachine reconciler (fake API, scripted host)", () => {
       [],
     );
     assert.equal(off.dialer.dials, 0);
+  });
+
+  it("bootstrap data whose words weigh more than the limit is not read: a condition names the Secret and the limit, with an Event; nothing is dialled", async () => {
+    const h = harness([], { wordLimits: { perSecret: 64 * 1024, total: 2 ** 20, namespaceShare: 1 } });
+    putMachineObjects(h.api);
+    const words = Array.from({ length: 1000 }, (_, i) => `token${String(i).padStart(10, "0")}`).join(" ");
+    h.api.put(R.secrets, {
+      metadata: { name: "data", namespace: NS },
+      data: { value: b64(`#cloud-config\nruncmd: [echo ${words}]\n`) },
+    });
+    await h.reconcile(`${NS}/rm`);
+    const ready = h.rm().status?.conditions?.find((c) => c.type === "Ready") as unknown as {
+      reason: string;
+      message: string;
+    };
+    assert.equal(ready.reason, "SecretNotRead");
+    assert.match(
+      ready.message,
+      /^bootstrap data Secret data is not used \(capi-remote did not read it: its words .* would take 0\.1 MiB, over the 0\.1 MiB it keeps of one Secret\)$/,
+    );
+    assert.deepEqual(h.events, ["SecretNotRead"]);
+    assert.equal(h.dialer.dials, 0, "no connection: the data is not there to run");
   });
 
   it("a pass that stops early leaves the later phases out: no Machine yet, nothing dialled", async () => {

@@ -15,7 +15,8 @@ import {
 import { stateDirFor } from "../../../host/protocol.js";
 import { secretValue } from "../../../kube/objects.js";
 import type { Phase } from "../../../runtime/reconciler.js";
-import { block, type Deps, secretOf, sshTarget } from "../deps.js";
+import { unreadNote } from "../../../security/secrets.js";
+import { block, condition, type Deps, secretOf, sshTarget } from "../deps.js";
 import type { Scope } from "../scope.js";
 
 const notRebuilt = (s: Scope) => !s.rebuilt;
@@ -51,11 +52,17 @@ export const bootstrapData = (d: Deps): Phase<Scope> => ({
     const value = secretValue(dataSecret, "value");
     if (value === undefined) {
       await warmUp(d, s);
-      return block(
-        s,
-        Reason.BootstrapSecretNotFound,
-        `bootstrap data Secret ${dataSecretName} not found or without \`value\``,
-      );
+      const unread = unreadNote(dataSecret);
+      if (!unread)
+        return block(
+          s,
+          Reason.BootstrapSecretNotFound,
+          `bootstrap data Secret ${dataSecretName} not found or without \`value\``,
+        );
+      // There, and refused: said once with an Event, fixed by the Secret's owner.
+      const message = `bootstrap data Secret ${dataSecretName} is not used${unread}`;
+      condition(d, s, ConditionType.BootstrapExecSucceeded, "False", Reason.SecretNotRead, message, "Warning");
+      return block(s, Reason.SecretNotRead, message);
     }
     if (s.status.bootstrap?.phase === "Failed") {
       d.ctx.tasks.clear(s.key);

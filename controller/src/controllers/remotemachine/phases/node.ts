@@ -7,6 +7,7 @@ import { ConditionType, Reason, RemoteAnnotations } from "@capi-remote/shared";
 import { R } from "../../../kube/api.js";
 import { secretValue } from "../../../kube/objects.js";
 import type { Phase } from "../../../runtime/reconciler.js";
+import { unreadNote } from "../../../security/secrets.js";
 import { matchNode, type Node, type Workload } from "../../../workload/nodes.js";
 import { condition, type Deps, logOf, secretOf } from "../deps.js";
 import type { Scope } from "../scope.js";
@@ -63,7 +64,7 @@ async function workloadOf(d: Deps, s: Scope, clusterName: string): Promise<Ready
     secret?.metadata.resourceVersion ?? "",
   );
   if (!workload) {
-    waiting(d, s, `waiting for Secret ${clusterName}-kubeconfig`);
+    waiting(d, s, `waiting for Secret ${clusterName}-kubeconfig${unreadNote(secret)}`);
     return undefined;
   }
   if (workload.refused) {
