@@ -12,49 +12,26 @@
  * Run: npm run bench -- idle   Env: BENCH_IDLE_N (2000), BENCH_IDLE_SECONDS (60).
  */
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildController } from "../controller/scripts/build.js";
 import { getTestBed, type TestBed } from "../test/bed/index.js";
 import { ensureNamespace } from "../test/bed/kube.js";
 import { scratchDir } from "../test/bed/util.js";
 import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
+import {
+  freezeCapi,
+  inBatches,
+  pad,
+  procStat,
+  provisionedRemoteMachine,
+  requests,
+  sleep,
+  TICKS,
+} from "./lib/controller.js";
 
 const N = Number(process.env.BENCH_IDLE_N ?? 2000);
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
-const TICKS = 100; // USER_HZ on Linux
 const QUIET_MS = 15_000;
-const pad = (i: number) => String(i).padStart(5, "0");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const inBatches = async <T>(items: T[], size: number, fn: (x: T) => Promise<unknown>) => {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-};
-
-async function procStat(pid: number) {
-  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  const cpuTicks = Number(stat[11]) + Number(stat[12]); // utime + stime
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuTicks, rssMiB: rssKb / 1024 };
-}
-
-async function requests(c: ControllerProcess) {
-  const text = await c.metricsText();
-  const by: Record<string, number> = {};
-  let total = 0;
-  for (const m of text.matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
-    const l = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    const k = `${l.verb} ${l.resource}`;
-    by[k] = (by[k] ?? 0) + Number(m[2]);
-    total += Number(m[2]);
-  }
-  return { total, by };
-}
-
-function freezeCapi(bed: TestBed, frozen: boolean) {
-  if (bed.capi?.pid) process.kill(bed.capi.pid, frozen ? "SIGSTOP" : "SIGCONT");
-}
-
 async function measure(bed: TestBed, n: number, entry: string) {
   freezeCapi(bed, false);
   const ns = `bench-idle-${n}-${randomBytes(2).toString("hex")}`;
@@ -100,31 +77,7 @@ async function measure(bed: TestBed, n: number, entry: string) {
   await inBatches(
     Array.from({ length: n }, (_, i) => i),
     50,
-    (i) =>
-      o.apply([
-        {
-          apiVersion: `${INFRA}/v1beta2`,
-          kind: "RemoteMachine",
-          metadata: {
-            name: `m-${pad(i)}`,
-            annotations: { "remote.infrastructure.cluster.x-k8s.io/bootstrap-started": "2026-11-29T00:00:00Z" },
-            ownerReferences: [
-              {
-                apiVersion: "cluster.x-k8s.io/v1beta2",
-                kind: "Machine",
-                name: `m-${pad(i)}`,
-                uid: uids.get(`m-${pad(i)}`),
-                controller: true,
-              },
-            ],
-          },
-          spec: {
-            address: address(i),
-            sshKeyRef: { name: "ssh-key" },
-            providerID: `remote-machine://${address(i)}:22`,
-          },
-        },
-      ]),
+    (i) => o.apply([provisionedRemoteMachine(i, uids.get(`m-${pad(i)}`), address(i), "ssh-key")]),
   );
   const ctl = new ControllerProcess(bed, ns, `bench-idle-${n}`, [
     "--pool-facts=false",

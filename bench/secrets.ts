@@ -25,7 +25,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { mkdir, readdir, rm, symlink } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -35,6 +35,16 @@ import { getTestBed, REPO_ROOT, type TestBed } from "../test/bed/index.js";
 import { ensureNamespace } from "../test/bed/kube.js";
 import { scratchDir, waitFor } from "../test/bed/util.js";
 import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
+import {
+  freezeCapi,
+  inBatches,
+  pad,
+  procStat,
+  provisionedRemoteMachine,
+  requests,
+  sleep,
+  TICKS,
+} from "./lib/controller.js";
 
 const N = Number(process.env.BENCH_SECRETS_N ?? 500);
 const KIB = Number(process.env.BENCH_SECRETS_KIB ?? 256);
@@ -42,41 +52,10 @@ const M = Number(process.env.BENCH_SECRETS_MACHINES ?? 200);
 const SECONDS = Number(process.env.BENCH_SECRETS_SECONDS ?? 30);
 const BEFORE = process.env.BENCH_SECRETS_BEFORE ?? "c06f57e";
 const HELM = Math.floor(N / 5);
-const TICKS = 100; // USER_HZ on Linux
 const MiB = 2 ** 20;
 const run = promisify(execFile);
-const pad = (i: number) => String(i).padStart(5, "0");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => loadavg()[0]?.toFixed(1) ?? "?";
-const inBatches = async <T>(items: T[], size: number, fn: (x: T) => Promise<unknown>) => {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-};
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-async function procStat(pid: number) {
-  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  // utime + stime; VmHWM is the peak resident set since the process started.
-  return { cpuTicks: Number(stat[11]) + Number(stat[12]), rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
-}
-
-/** The controller's request counter: the total, and per "verb resource". */
-async function requests(c: ControllerProcess) {
-  const by: Record<string, number> = {};
-  let total = 0;
-  for (const m of (await c.metricsText()).matchAll(/^capi_remote_api_requests_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
-    const l = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    const k = `${l.verb} ${l.resource}`;
-    by[k] = (by[k] ?? 0) + Number(m[2]);
-    total += Number(m[2]);
-  }
-  return { total, by };
-}
-
-function freezeCapi(bed: TestBed, frozen: boolean) {
-  if (bed.capi?.pid) process.kill(bed.capi.pid, frozen ? "SIGSTOP" : "SIGCONT");
-}
 
 /** What a machine names: its SSH key (a stand-in of a key's size) and its bootstrap data. */
 function namedSecrets(i: number): Any[] {
@@ -128,30 +107,7 @@ async function remoteMachines(bed: TestBed, ns: string, uids: Map<number, string
   const o = objects(bed, ns);
   const address = (i: number) => `198.18.${net + Math.floor(i / 250)}.${(i % 250) + 1}`;
   await inBatches(range(M), 25, (i) =>
-    o.apply([
-      {
-        apiVersion: `${INFRA}/v1beta2`,
-        kind: "RemoteMachine",
-        metadata: {
-          name: `m-${pad(i)}`,
-          annotations: { "remote.infrastructure.cluster.x-k8s.io/bootstrap-started": "2026-11-29T00:00:00Z" },
-          ownerReferences: [
-            {
-              apiVersion: "cluster.x-k8s.io/v1beta2",
-              kind: "Machine",
-              name: `m-${pad(i)}`,
-              uid: uids.get(i),
-              controller: true,
-            },
-          ],
-        },
-        spec: {
-          address: address(i),
-          sshKeyRef: { name: `key-${pad(i)}` },
-          providerID: `remote-machine://${address(i)}:22`,
-        },
-      },
-    ]),
+    o.apply([provisionedRemoteMachine(i, uids.get(i), address(i), `key-${pad(i)}`)]),
   );
 }
 

@@ -16,9 +16,8 @@ import { StatusWriter } from "../../runtime/statuswriter.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
-import { hostWork } from "../hostwork.js";
 import { remoteMachineReconciler } from "../remotemachine/controller.js";
-import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
+import { fakeCtx, fakeInformers, silentLog } from "../testing.js";
 import { pooledMachineReconciler } from "./controller.js";
 import { addPoolMachineIndexes } from "./watches.js";
 
@@ -49,35 +48,23 @@ afterEach(async () => {
 function harness(rules: Rule[]) {
   const api = new FakeApi();
   const dialer = new ScriptedDialer(rules);
-  const { tasks, hosts } = hostWork(dialer, {
-    notify: () => {},
-    limits: 10,
-    sessions: { warm: { max: 0, idleMs: 1000 } },
-  });
   const inf = fakeInformers(api);
   addPoolMachineIndexes(inf.pooledRemoteMachines as never);
   const events: string[] = [];
-  const log = silentLog;
   const queue = { add() {}, addRateLimited: () => 1000, forget() {}, depth: 0 };
-  const pools = new PoolClaims(api as never, inf.pooledRemoteMachines as never, log as never);
-  const ctx = {
-    api,
-    log,
+  const pools = new PoolClaims(api as never, inf.pooledRemoteMachines as never, silentLog as never);
+  const ctx = fakeCtx(api, dialer, {
     events: {
       emit: async (o: Obj, type: string, reason: string) =>
         void events.push(`${o.kind} ${o.metadata.name}: ${type} ${reason}`),
     },
-    tasks,
-    hosts,
-    nodes: { nodesOf: () => undefined, forget() {} },
     queue,
     pools,
-    poolFacts: false,
     inf,
-    secrets: fakeSecrets(api),
     // The controller's clock: a test moves it past a wait (cleanup retries) instead of sleeping.
     now: () => new Date(Date.now() + skew),
-  };
+  });
+  const { tasks } = ctx;
   let skew = 0;
   const writer = new StatusWriter(() => {}, { intervalMs: 0 });
   const rmOnce = remoteMachineReconciler(ctx as never, { writer, connectingHoldMs: 0 });

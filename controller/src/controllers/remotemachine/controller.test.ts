@@ -15,8 +15,7 @@ import type { WordLimits } from "../../security/wordbudget.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import type { TaskManager } from "../../tasks/taskmanager.js";
 import type { HostTask } from "../context.js";
-import { hostWork } from "../hostwork.js";
-import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
+import { fakeCtx, fakeInformers, fakeSecrets } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { b64, NS, putMachineObjects } from "./testobjects.js";
 
@@ -27,30 +26,16 @@ function harness(rules: Rule[], o: { provisionJobs?: boolean; wordLimits?: WordL
   const api = new FakeApi();
   const dialer = new ScriptedDialer(rules);
   const notified: string[] = [];
-  const { tasks, hosts } = hostWork(dialer, {
-    notify: (k) => notified.push(k),
-    limits: 10,
-    sessions: { warm: { max: 0, idleMs: 1000 } },
-  });
   const inf: Partial<ReturnType<typeof fakeInformers>> = fakeInformers(api);
   if (o.provisionJobs === false) delete inf.jobs;
   const events: string[] = [];
-  const log = silentLog;
-  const queue = { add() {}, addRateLimited: () => 1000, forget() {}, depth: 0 };
-  const ctx = {
-    api,
-    log,
+  const ctx = fakeCtx(api, dialer, {
+    notify: (k: string) => notified.push(k),
     events: { emit: async (_o: unknown, _t: string, reason: string) => void events.push(reason) },
-    tasks,
-    hosts,
-    nodes: { nodesOf: () => undefined, forget() {} },
-    queue,
-    pools: {},
-    poolFacts: false,
     inf,
     secrets: fakeSecrets(api, undefined, o.wordLimits ? { wordLimits: o.wordLimits } : {}),
-    now: () => new Date(),
-  };
+  });
+  const { tasks } = ctx;
   // Every write at once (no coalescing): the test reads each decision's status.
   const writer = new StatusWriter(() => {}, { intervalMs: 0 });
   const reconcileOnce = remoteMachineReconciler(ctx as never, { writer, connectingHoldMs: 0 });

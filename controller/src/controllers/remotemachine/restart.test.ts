@@ -13,8 +13,7 @@ import { WorkQueue } from "../../runtime/queue.js";
 import { StatusWriter } from "../../runtime/statuswriter.js";
 import { SSHError } from "../../ssh/executor.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
-import { hostWork } from "../hostwork.js";
-import { fakeInformers, fakeSecrets, silentLog } from "../testing.js";
+import { fakeCtx } from "../testing.js";
 import { remoteMachineReconciler } from "./controller.js";
 import { readRetry } from "./retries.js";
 import { b64, NS, putMachineObjects } from "./testobjects.js";
@@ -36,11 +35,6 @@ afterEach(async () => {
 
 /** One controller process over `api`: its own memory, tasks, queue and clock offset. */
 function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number }) {
-  const { tasks, hosts } = hostWork(dialer, {
-    notify: () => {},
-    limits: 10,
-    sessions: { warm: { max: 0, idleMs: 1000 } },
-  });
   const queue = new WorkQueue(async () => undefined, { concurrency: 1, baseDelayMs: 500, maxDelayMs: 300_000 });
   /** The backoff delays the bootstrap asked the queue for. */
   const delays: number[] = [];
@@ -50,23 +44,13 @@ function controller(api: FakeApi, dialer: ScriptedDialer, clock: { skew: number 
     delays.push(ms);
     return ms;
   };
-  const inf = fakeInformers(api);
   const events: string[] = [];
-  const log = silentLog;
-  const ctx = {
-    api,
-    log,
+  const ctx = fakeCtx(api, dialer, {
     events: { emit: async (_o: unknown, type: string, reason: string) => void events.push(`${type} ${reason}`) },
-    tasks,
-    hosts,
-    nodes: { nodesOf: () => undefined, forget() {} },
     queue,
-    pools: {},
-    poolFacts: false,
-    inf,
-    secrets: fakeSecrets(api),
     now: () => new Date(Date.now() + clock.skew),
-  };
+  });
+  const { tasks } = ctx;
   const once = remoteMachineReconciler(ctx as never, {
     writer: new StatusWriter(() => {}, { intervalMs: 0 }),
     connectingHoldMs: 0,
