@@ -32,6 +32,7 @@ import {
 const N = Number(process.env.BENCH_IDLE_N ?? 2000);
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const QUIET_MS = 15_000;
+
 async function measure(bed: TestBed, n: number, entry: string) {
   freezeCapi(bed, false);
   const ns = `bench-idle-${n}-${randomBytes(2).toString("hex")}`;
