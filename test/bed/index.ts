@@ -94,7 +94,8 @@ export async function startTestBed(opts: { capi?: boolean; kubeadm?: boolean } =
     if (info.capi) await stopCapi(info.capi);
     await stopControlPlane(controlPlane);
     await rm(registryFile, { force: true });
-    if (!process.env.CAPI_REMOTE_KEEP_BED) await rm(dir, { recursive: true, force: true });
+    if (process.env.CAPI_REMOTE_KEEP_BED) await keepLogsOnly(dir);
+    else await rm(dir, { recursive: true, force: true });
   };
   try {
     await installCrds(clients);
@@ -112,6 +113,15 @@ export async function startTestBed(opts: { capi?: boolean; kubeadm?: boolean } =
   }
   await writeFile(join(dir, "bed.json"), JSON.stringify(info));
   return { ...info, clients, owned: true, stop };
+}
+
+/**
+ * CAPI_REMOTE_KEEP_BED=1 keeps a stopped bed's logs for a look, its path printed; its keys,
+ * tokens and etcd data (every Secret the tests made) go.
+ */
+async function keepLogsOnly(dir: string) {
+  for (const f of await readdir(dir)) if (!f.endsWith(".log")) await rm(join(dir, f), { recursive: true, force: true });
+  console.error(`# kept the test bed's logs in ${dir}`);
 }
 
 /** The bed named by CAPI_REMOTE_TESTBED, if any. */

@@ -64,10 +64,16 @@ function removeScratchDirs(code: number) {
  */
 export function startScratchRun(): { root: string; env: Record<string, string>; finish(): string[] } {
   const root = mkdtempSync(join(tmpdir(), "capi-remote-run-"));
+  // A run stopped by a signal (the test command exits after stopping its bed) takes its folder along.
+  let finished = false;
+  process.once("exit", () => {
+    if (!finished) rmSync(root, { recursive: true, force: true });
+  });
   return {
     root,
     env: { [SCRATCH_ENV]: root },
     finish() {
+      finished = true;
       const list = join(root, KEPT_LIST);
       const kept = new Set(existsSync(list) ? readFileSync(list, "utf8").split("\n").filter(Boolean) : []);
       const left = readdirSync(root).filter((f) => f !== KEPT_LIST && !kept.has(f));
