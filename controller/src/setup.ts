@@ -93,7 +93,9 @@ export function setUp(cfg: Config): Manager {
  * one; the words of what was read are the redaction words (security/secrets.ts).
  */
 function secretReader(m: Manager, cfg: Config): SecretReader {
-  const meta = m.informer<SecretMeta>(R.secrets, { metadataOnly: true, project: projectSecretMeta });
+  // Pages of 100: a tenant can grow a Secret's labels and annotations to near 1.5 MiB, and a page
+  // is parsed whole before each item is cut down to its name and version.
+  const meta = m.informer<SecretMeta>(R.secrets, { metadataOnly: true, pageSize: 100, project: projectSecretMeta });
   const fetch = (ns: string, name: string) =>
     m.api.get<Secret>(R.secrets, ns, name).catch((e: unknown) => {
       if (isNotFound(e)) return undefined;

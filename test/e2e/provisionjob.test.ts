@@ -262,6 +262,33 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
     );
     assert.notEqual(forged.status?.initialization?.provisioned, true);
 
+    // A Secret someone else made under the name of the Job's Secret: its owner is read (as
+    // metadata only), and it is never mounted.
+    await t.bed.clients.core.createNamespacedSecret({
+      namespace: t.ns,
+      body: {
+        metadata: { name: "c1-m-planted-job-bootstrap-data" },
+        stringData: { "capi-remote-provision.sh": "evil" },
+      },
+    });
+    await makeMachine(t.bed, t.ns, "m-planted", "c1", { address: "10.99.0.4", provisionJob: pj }, testBootstrap(t.bed));
+    const planted = await waitFor(
+      "ProvisionJobRefused",
+      async () => {
+        const x = await o.rm("m-planted");
+        return o.condition(x, "BootstrapExecSucceeded")?.reason === "ProvisionJobRefused" ? x : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    assert.match(
+      o.condition(planted, "BootstrapExecSucceeded")?.message,
+      /Secret c1-m-planted-job-bootstrap-data exists and was not made for this RemoteMachine/,
+    );
+    const plantedJob = await t.bed.clients.objects
+      .read({ apiVersion: "batch/v1", kind: "Job", metadata: { name: "c1-m-planted", namespace: t.ns } })
+      .catch(() => undefined);
+    assert.equal(plantedJob, undefined, "no Job mounts the planted Secret");
+
     // A foreign ServiceAccount and a hostPath: refused with a condition naming the field.
     await makeMachine(
       t.bed,

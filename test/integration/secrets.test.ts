@@ -91,6 +91,16 @@ describe("Secrets, against a real API server", () => {
       assert.equal((await reader.get(t.ns, "ssh-key"))?.data?.value, b64("PRIVATE-KEY-two-9f8e7d6c5b4a"));
       assert.deepEqual(gets, ["ssh-key", "ssh-key"]);
 
+      // A single Secret's metadata (a provisionJob's Secret whose name is taken: who owns it?).
+      const meta = (await api.getMetadata<{ name: string; labels?: Record<string, string> }>(
+        R.secrets,
+        t.ns,
+        "noise-0",
+      )) as { metadata: { name: string; labels?: Record<string, string> }; kind?: string; data?: unknown };
+      assert.equal(meta.kind, "PartialObjectMetadata");
+      assert.equal(meta.metadata.labels?.noise, "yes");
+      assert.equal(meta.data, undefined);
+
       // A Helm release named by mistake is read without its data.
       const release = await reader.get(t.ns, "release");
       assert.equal(release?.type, "helm.sh/release.v1");

@@ -105,6 +105,7 @@ export function resourcePath(r: Resource, namespace?: string, name?: string, sub
  */
 export const METADATA_ONLY = {
   list: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+  /** A watch's events and a single object. */
   watch: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json",
 } as const;
 
@@ -356,6 +357,11 @@ export class KubeApi {
 
   get<T>(r: Resource, namespace: string | undefined, name: string): Promise<T> {
     return this.request<T>("GET", resourcePath(r, namespace, name));
+  }
+
+  /** An object's metadata only (PartialObjectMetadata): a Secret's owner without its data. */
+  getMetadata<M>(r: Resource, namespace: string | undefined, name: string): Promise<{ metadata: M }> {
+    return this.request("GET", resourcePath(r, namespace, name), undefined, { accept: METADATA_ONLY.watch });
   }
 
   list<T>(

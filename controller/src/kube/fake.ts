@@ -139,6 +139,11 @@ export class FakeApi {
     return structuredClone(o) as T;
   }
 
+  async getMetadata<M>(r: Resource, ns: string | undefined, name: string): Promise<{ metadata: M }> {
+    const o = await this.get<Obj>(r, ns, name);
+    return { metadata: o.metadata as unknown as M };
+  }
+
   async create<T>(r: Resource, ns: string | undefined, o: Obj): Promise<T> {
     if (this.store(r).has(`${ns ?? ""}/${o.metadata.name}`)) throw new ApiError(409, "exists");
     this.writes.push(`create ${r.plural}`);

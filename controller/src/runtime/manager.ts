@@ -57,13 +57,14 @@ export class Manager {
   /** A cache of `resource` in the watched namespace, started with the others. */
   informer<T extends KObject>(
     resource: Resource,
-    o: { labelSelector?: string; metadataOnly?: boolean; project?: (obj: T) => T } = {},
+    o: { labelSelector?: string; metadataOnly?: boolean; pageSize?: number; project?: (obj: T) => T } = {},
   ) {
     const inf = new Informer<T>(this.api, resource, this.log, {
       ...(this.cfg.namespace ? { namespace: this.cfg.namespace } : {}),
       ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
       ...(o.project ? { project: o.project } : {}),
       ...(o.metadataOnly ? { metadataOnly: true } : {}),
+      ...(o.pageSize ? { pageSize: o.pageSize } : {}),
       // When the API server is back after an outage (an informer relisted after failing), what
       // failed meanwhile is retried at once instead of after its grown backoff.
       onRecovered: () => {

@@ -115,7 +115,8 @@ async function createJobAndSecret(d: Deps, s: Scope, name: string, script: strin
     },
   );
   if (!created) {
-    const existing = await d.ctx.api.get<{ metadata: Job["metadata"] }>(R.secrets, ns, secret.metadata.name);
+    // Its owner only: the data of a Secret no machine names is never read (security/secrets.ts).
+    const existing = await d.ctx.api.getMetadata<Job["metadata"]>(R.secrets, ns, secret.metadata.name);
     if (!ownedBy(existing, rm))
       return `Secret ${secret.metadata.name} exists and was not made for this RemoteMachine; delete it`;
   }
