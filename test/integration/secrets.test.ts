@@ -13,6 +13,7 @@ import type { Secret } from "../../controller/src/kube/objects.js";
 import { Informer } from "../../controller/src/runtime/informer.js";
 import type { Logger } from "../../controller/src/runtime/log.js";
 import { projectSecretMeta, type SecretMeta, SecretReader } from "../../controller/src/security/secrets.js";
+import { ensureNamespace } from "../bed/kube.js";
 import { waitFor } from "../bed/util.js";
 import { useBed } from "./helpers.js";
 
@@ -22,6 +23,28 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
 
 describe("Secrets, against a real API server", () => {
   const t = useBed("secrets");
+
+  it("a namespace without Secrets lists as empty (the server sends `items: null` for metadata-only lists)", async () => {
+    const api = new KubeApi(t.bed.clients.kc);
+    const empty = `${t.ns}-empty`;
+    await ensureNamespace(t.bed.clients, empty);
+    const inf = new Informer<SecretMeta>(api, R.secrets, silentLog as unknown as Logger, {
+      namespace: empty,
+      metadataOnly: true,
+      project: projectSecretMeta,
+    });
+    try {
+      inf.start();
+      await Promise.race([
+        inf.synced,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`not synced; ${inf.restarts} relists`)), 10_000)),
+      ]);
+      assert.equal(inf.size, 0);
+      assert.equal(inf.restarts, 0);
+    } finally {
+      inf.stop();
+    }
+  });
 
   it("the watch carries metadata only; a named Secret is read with one GET per version, and no other is read", async () => {
     const api = new KubeApi(t.bed.clients.kc);

@@ -369,7 +369,7 @@ export class KubeApi {
     namespace?: string,
     query = "",
     accept = "application/json",
-  ): Promise<{ metadata: { resourceVersion?: string; continue?: string }; items: T[] }> {
+  ): Promise<{ metadata: { resourceVersion?: string; continue?: string }; items: T[] | null }> {
     return this.request("GET", resourcePath(r, namespace) + (query ? `?${query}` : ""), undefined, { accept });
   }
 

@@ -193,8 +193,10 @@ export class Informer<T extends KObject> {
         this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) }),
         this.opts.metadataOnly ? METADATA_ONLY.list : undefined,
       );
-      if (!Array.isArray(page.items)) throw new Error(`list of ${this.resource.plural}: no items`);
-      for (const it of page.items) items.push(this.keep(it));
+      // A metadata-only list of nothing comes as `items: null` (Go's nil slice).
+      const got = page.items === null ? [] : page.items;
+      if (!Array.isArray(got)) throw new Error(`list of ${this.resource.plural}: no items`);
+      for (const it of got) items.push(this.keep(it));
       const over = this.tooMany(items.length);
       if (over) throw over;
       cont = page.metadata.continue ?? "";
