@@ -37,6 +37,16 @@ describe("parseConfig", () => {
     assert.throws(() => parseConfig(["--log-level=loud"], {}), /--log-level/);
     assert.throws(() => parseConfig(["--no-such-flag"], {}), /Unknown option/);
   });
+  it("--ssh-namespace-share: 0.5 by default; with --namespace the one namespace holds every limit whole", () => {
+    const all = parseConfig([], {});
+    const one = parseConfig(["--namespace=team-a"], {});
+    const set = parseConfig(["--ssh-namespace-share=0.2"], {});
+    assert.ok(all !== "help" && one !== "help" && set !== "help");
+    assert.equal(all.sshNamespaceShare, 0.5);
+    assert.equal(one.sshNamespaceShare, 1);
+    assert.equal(set.sshNamespaceShare, 0.2);
+    assert.throws(() => parseConfig(["--ssh-namespace-share=2"], {}), /at most 1/);
+  });
   it("--provision-jobs: on unless turned off, by flag or environment", () => {
     const on = parseConfig([], {});
     const off = parseConfig([], { CAPI_REMOTE_PROVISION_JOBS: "false" });

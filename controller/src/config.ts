@@ -59,7 +59,7 @@ const FLAGS = {
   },
   "ssh-namespace-share": {
     env: "CAPI_REMOTE_SSH_NAMESPACE_SHARE",
-    help: "share of each of these limits (and of --max-warm-ssh) one namespace may hold, 0 < share <= 1, rounded up (default 0.5; docs/security.md)",
+    help: "share of each of these limits (and of --max-warm-ssh and --redaction-words-mib) one namespace may hold, 0 < share <= 1, rounded up; with --namespace there is one namespace, which holds them all (default 0.5; docs/security.md)",
   },
   "max-warm-ssh": {
     env: "CAPI_REMOTE_MAX_WARM_SSH",
@@ -209,7 +209,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "h
     maxParallelSSH: num(get("max-parallel-ssh"), 100, "max-parallel-ssh"),
     maxParallelSSHCleanup: num(get("max-parallel-ssh-cleanup"), 50, "max-parallel-ssh-cleanup"),
     maxParallelSSHProbe: num(get("max-parallel-ssh-probe"), 50, "max-parallel-ssh-probe"),
-    sshNamespaceShare: share,
+    // Watching one namespace, a share would only leave the rest of each limit unused.
+    sshNamespaceShare: get("namespace") ? 1 : share,
     maxWarmSSH: num(get("max-warm-ssh"), 100, "max-warm-ssh", 0),
     healthAddress: get("health-addr") ?? ":8081",
     leaderElect: le === "true",
