@@ -226,6 +226,17 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
     assert.ok((await o.events("m-jobfail")).some((e) => e.reason === "ProvisionJobFailed"));
   });
 
+  /** The RemoteMachine once its bootstrap condition says ProvisionJobRefused. */
+  const refused = (name: string) =>
+    waitFor(
+      `${name}: ProvisionJobRefused`,
+      async () => {
+        const x = await o.rm(name);
+        return o.condition(x, "BootstrapExecSucceeded")?.reason === "ProvisionJobRefused" ? x : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+
   it("never uses a Job or Secret of its name that it did not make (M10), nor a pod it must not make (H4)", async () => {
     const pj = {
       sshCommand: "ssh",
@@ -248,14 +259,7 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
       ],
     });
     await makeMachine(t.bed, t.ns, "m-forged", "c1", { address: "10.99.0.2", provisionJob: pj }, testBootstrap(t.bed));
-    const forged = await waitFor(
-      "ProvisionJobRefused",
-      async () => {
-        const x = await o.rm("m-forged");
-        return o.condition(x, "BootstrapExecSucceeded")?.reason === "ProvisionJobRefused" ? x : undefined;
-      },
-      { timeoutMs: 30_000 },
-    );
+    const forged = await refused("m-forged");
     assert.match(
       o.condition(forged, "BootstrapExecSucceeded")?.message,
       /Job c1-m-forged exists and was not made for this RemoteMachine/,
@@ -272,14 +276,7 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
       },
     });
     await makeMachine(t.bed, t.ns, "m-planted", "c1", { address: "10.99.0.4", provisionJob: pj }, testBootstrap(t.bed));
-    const planted = await waitFor(
-      "ProvisionJobRefused",
-      async () => {
-        const x = await o.rm("m-planted");
-        return o.condition(x, "BootstrapExecSucceeded")?.reason === "ProvisionJobRefused" ? x : undefined;
-      },
-      { timeoutMs: 30_000 },
-    );
+    const planted = await refused("m-planted");
     assert.match(
       o.condition(planted, "BootstrapExecSucceeded")?.message,
       /Secret c1-m-planted-job-bootstrap-data exists and was not made for this RemoteMachine/,
@@ -309,14 +306,7 @@ describe("provisionJob", { skip: canMakeHosts() ? false : "test hosts need root"
       },
       testBootstrap(t.bed),
     );
-    const deputy = await waitFor(
-      "refused",
-      async () => {
-        const x = await o.rm("m-deputy");
-        return o.condition(x, "BootstrapExecSucceeded")?.reason === "ProvisionJobRefused" ? x : undefined;
-      },
-      { timeoutMs: 30_000 },
-    );
+    const deputy = await refused("m-deputy");
     assert.match(o.condition(deputy, "BootstrapExecSucceeded")?.message, /serviceAccountName.*team-a-deployer/);
     const jobs = await t.bed.clients.objects
       .read({ apiVersion: "batch/v1", kind: "Job", metadata: { name: "c1-m-deputy", namespace: t.ns } })
