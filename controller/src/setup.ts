@@ -19,7 +19,7 @@ import { REMOTE_CLUSTER_CONTROLLER, registerRemoteCluster } from "./controllers/
 import { nodeToQueue, REMOTE_MACHINE_CONTROLLER, registerRemoteMachine } from "./controllers/remotemachine/register.js";
 import { registerTemplate, TEMPLATE_CONTROLLER } from "./controllers/template/register.js";
 import { probeLaneProber } from "./health/prober.js";
-import { isNotFound, R } from "./kube/api.js";
+import { R } from "./kube/api.js";
 import type { Named, Secret } from "./kube/objects.js";
 import { PoolClaims } from "./pool/claims.js";
 import { JOB_LABEL, type Job } from "./provisionjob/job.js";
@@ -96,11 +96,7 @@ function secretReader(m: Manager, cfg: Config): SecretReader {
   // Pages of 100: a tenant can grow a Secret's labels and annotations to near 1.5 MiB, and a page
   // is parsed whole before each item is cut down to its name and version.
   const meta = m.informer<SecretMeta>(R.secrets, { metadataOnly: true, pageSize: 100, project: projectSecretMeta });
-  const fetch = (ns: string, name: string) =>
-    m.api.get<Secret>(R.secrets, ns, name).catch((e: unknown) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
+  const fetch = (ns: string, name: string) => m.api.get<Secret>(R.secrets, ns, name);
   return new SecretReader(meta, fetch, m.words, {
     onHeld: (copies, bytes) => {
       m.metrics.secretCopies.set(copies);

@@ -4,7 +4,7 @@
  * API, the task manager and host sessions over a scripted host) and a log that says nothing.
  */
 import { SecretWordIndex } from "../cloudinit/redact.js";
-import { isNotFound, R } from "../kube/api.js";
+import { R } from "../kube/api.js";
 import type { FakeApi } from "../kube/fake.js";
 import type { Secret } from "../kube/objects.js";
 import { SecretReader } from "../security/secrets.js";
@@ -31,11 +31,7 @@ export function fakeSecrets(
   words = new SecretWordIndex(),
   opts: ConstructorParameters<typeof SecretReader>[3] = {},
 ): SecretReader {
-  const fetch = (ns: string, name: string) =>
-    api.get<Secret>(R.secrets, ns, name).catch((e: unknown) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
+  const fetch = (ns: string, name: string) => api.get<Secret>(R.secrets, ns, name);
   return new SecretReader(api.informer(R.secrets), fetch, words, opts);
 }
 

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { SecretWordIndex } from "../cloudinit/redact.js";
+import { ApiError } from "../kube/api.js";
 import type { Secret } from "../kube/objects.js";
 import { keyOf } from "../runtime/informer.js";
 import {
@@ -115,6 +116,23 @@ describe("the Secret reader", () => {
     assert.equal(await r.get("t", "ssh-key"), undefined);
     assert.equal(w.gets.length, 2, "a Secret the watch does not show is not fetched");
     assert.deepEqual(r.held(), { copies: 0, bytes: 0 });
+    r.stop();
+  });
+
+  it("a GET answered 404 (the watch has not seen the deletion yet) is no Secret; any other error fails the read", async () => {
+    const meta = world();
+    meta.put("gone", { value: "x" });
+    let status = 404;
+    const r = new SecretReader(
+      meta.source,
+      async () => {
+        throw new ApiError(status, "answer");
+      },
+      new SecretWordIndex(),
+    );
+    assert.equal(await r.get("t", "gone"), undefined);
+    status = 500;
+    await assert.rejects(r.get("t", "gone"), /answer/);
     r.stop();
   });
 

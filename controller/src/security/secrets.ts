@@ -16,8 +16,9 @@
  */
 
 import { secretWords } from "../cloudinit/redact.js";
+import { isNotFound } from "../kube/api.js";
 import { type Secret, secretValue } from "../kube/objects.js";
-import { keyOf, slim } from "../runtime/informer.js";
+import { type InformerHandlers, keyOf, slim } from "../runtime/informer.js";
 import { WordBudget, type WordLimits, type WordRefusal, wordWeight } from "./wordbudget.js";
 
 export const DATALESS_SECRET_TYPES: ReadonlySet<string> = new Set([
@@ -54,9 +55,7 @@ export function unreadNote(s: Secret | undefined): string {
 }
 
 /** What the metadata watch holds of a Secret. */
-export interface SecretMeta {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string };
-}
+export type SecretMeta = Pick<Secret, "metadata">;
 
 /** Of a PartialObjectMetadata, what is read: no labels, annotations or owners a tenant can grow. */
 export function projectSecretMeta(o: SecretMeta): SecretMeta {
@@ -74,11 +73,7 @@ export function projectSecretMeta(o: SecretMeta): SecretMeta {
 /** The metadata watch, as far as the reader uses it (runtime/informer.ts, or the fake API's). */
 export interface SecretMetaSource {
   get(namespace: string, name: string): SecretMeta | undefined;
-  on(h: {
-    onAdd?(s: SecretMeta): void;
-    onUpdate?(s: SecretMeta, old: SecretMeta): void;
-    onDelete?(s: SecretMeta): void;
-  }): unknown;
+  on(h: InformerHandlers<SecretMeta>): unknown;
 }
 
 /** Where the words of the Secrets read go (cloudinit/redact.ts's SecretWordIndex). */
@@ -113,12 +108,10 @@ export class SecretReader {
   /** Least recently read first: a read moves its copy to the end. */
   private readonly copies = new Map<string, Copy>();
   private readonly reading = new Map<string, { version: string; read: Promise<Secret | undefined> }>();
-  /** The Secrets whose words were given to `words`. */
-  private readonly taught = new Map<string, { namespace: string; name: string }>();
   private readonly budget: WordBudget;
   /** Refused for want of room in the word budget: woken when words go. */
   private readonly waiting = new Map<string, { namespace: string; name: string }>();
-  private readonly handlers: Parameters<SecretMetaSource["on"]>[0][] = [];
+  private readonly handlers: InformerHandlers<SecretMeta>[] = [];
   private bytes = 0;
   private readonly sweeper: NodeJS.Timeout;
   private readonly idleMs: number;
@@ -127,6 +120,7 @@ export class SecretReader {
 
   constructor(
     private readonly meta: SecretMetaSource,
+    /** A GET of the Secret (a 404 is read as "not there"). */
     private readonly fetch: (namespace: string, name: string) => Promise<Secret | undefined>,
     private readonly words: SecretWords,
     private readonly opts: SecretReaderOptions = {},
@@ -156,7 +150,7 @@ export class SecretReader {
   }
 
   /** Wake-ups: the watch's events (metadata only). */
-  on(h: Parameters<SecretMetaSource["on"]>[0]): void {
+  on(h: InformerHandlers<SecretMeta>): void {
     this.handlers.push(h);
     this.meta.on(h);
   }
@@ -213,7 +207,10 @@ export class SecretReader {
   }
 
   private async read(namespace: string, name: string, version: string): Promise<Secret | undefined> {
-    const got = await this.fetch(namespace, name);
+    const got = await this.fetch(namespace, name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
     const key = `${namespace}/${name}`;
     if (!got) return undefined;
     const s = projectSecret(got);
@@ -226,7 +223,6 @@ export class SecretReader {
     const before = this.budget.weight;
     this.words.learn(key, learned);
     this.budget.set(key, namespace, weight);
-    this.taught.set(key, { namespace, name });
     this.wordsChanged(before);
     // Deleted while the GET was out: the caller gets what it asked for, nothing is kept. Its words
     // stay until the sweep sees the Secret gone (the caller may still write about it).
@@ -295,11 +291,12 @@ export class SecretReader {
   sweep(): void {
     const cutoff = this.now() - this.idleMs;
     for (const [key, c] of this.copies) if (c.readAt < cutoff) this.drop(key);
-    for (const [key, { namespace, name }] of this.taught) if (!this.meta.get(namespace, name)) this.forgetWords(key);
+    for (const [key, namespace] of this.budget.sources())
+      if (!this.meta.get(namespace, key.slice(namespace.length + 1))) this.forgetWords(key);
   }
 
   private forgetWords(key: string): void {
-    if (!this.taught.delete(key)) return;
+    if (!this.budget.has(key)) return;
     const before = this.budget.weight;
     this.words.delete(key);
     this.budget.delete(key);

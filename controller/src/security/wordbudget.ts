@@ -85,6 +85,15 @@ export class WordBudget {
     this.total -= h.weight;
   }
 
+  has(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  /** Each key whose words are held, with its namespace. */
+  *sources(): IterableIterator<[string, string]> {
+    for (const [key, h] of this.held) yield [key, h.namespace];
+  }
+
   /** Weight of every word held. */
   get weight(): number {
     return this.total;
