@@ -106,11 +106,14 @@ export class SecretWordIndex {
     this.learn(source, secretWords(secrets));
   }
 
-  /** Sets the words of `source` (replacing what it had): `secretWords` of its material. */
-  learn(source: string, words: ReadonlySet<string>): void {
+  /**
+   * Sets the words of `source` (replacing what it had): `secretWords` of its material. The index
+   * keeps `words` itself (up to a hundred thousand entries: not copied); the caller lets it go.
+   */
+  learn(source: string, words: Set<string>): void {
     this.delete(source);
     if (!words.size) return;
-    this.bySource.set(source, new Set(words));
+    this.bySource.set(source, words);
     for (const w of words) this.count.set(w, (this.count.get(w) ?? 0) + 1);
   }
 

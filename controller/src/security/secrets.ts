@@ -78,7 +78,7 @@ export interface SecretMetaSource {
 
 /** Where the words of the Secrets read go (cloudinit/redact.ts's SecretWordIndex). */
 export interface SecretWords {
-  learn(source: string, words: ReadonlySet<string>): void;
+  learn(source: string, words: Set<string>): void;
   delete(source: string): void;
 }
 
