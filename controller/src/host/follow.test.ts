@@ -131,6 +131,20 @@ function assertWholeLines(lines: string[], steps: number) {
   }
 }
 
+/**
+ * The session goes (sshd killed, link cut) while the run lives on, detached; then the deletion's
+ * cleanup stops the run (proven stopped) and removes the state. Nothing would ever be written to
+ * a follower again: every process of the run must end by itself.
+ */
+async function cutAndClean(shell: string[], f: { child: { pid?: number }; exited: Promise<unknown> }, state: string) {
+  process.kill(f.child.pid as number, "SIGKILL");
+  await f.exited;
+  const k = spawnSync(shell[0] as string, [...shell.slice(1), killRunCommand(state, KILLED, 2)], { timeout: 20_000 });
+  assert.match(k.stdout.toString(), /^killed \d+/m);
+  rmSync(state, { recursive: true, force: true });
+  await until(() => processesOf(state).length === 0, 5000, "no process of the run left");
+}
+
 for (const [name, shell] of SHELLS) {
   describe(`run followers under ${name}`, () => {
     it("a session cut mid-run, then a cleanup that removes the state: no follower is left on the machine", async () => {
@@ -138,17 +152,7 @@ for (const [name, shell] of SHELLS) {
       const f = session(shell, s.state, s.input);
       await until(() => f.lines.includes("1 2 runcmd[0]") || f.lines.includes("progress 1 2 runcmd[0]"));
       await until(() => listProcesses(s.state).some(isTail), 5000, "the tail follower");
-      // The session goes (sshd killed, link cut); the run lives on, detached.
-      process.kill(f.child.pid as number, "SIGKILL");
-      await f.exited;
-      // The deletion's cleanup: the run is stopped and proven stopped, then the state removed.
-      const k = spawnSync(shell[0] as string, [...shell.slice(1), killRunCommand(s.state, KILLED, 2)], {
-        timeout: 20_000,
-      });
-      assert.match(k.stdout.toString(), /^killed \d+/m);
-      rmSync(s.state, { recursive: true, force: true });
-      // Nothing would ever be written to a follower again: it must end by itself.
-      await until(() => processesOf(s.state).length === 0, 5000, "no process of the run left");
+      await cutAndClean(shell, f, s.state);
     });
 
     it("a progress file truncated and then replaced while the run goes on: the follower still reports the end, in whole lines", async () => {
@@ -252,14 +256,7 @@ for (const [name, shell] of SHELLS) {
       await until(() => f.lines.includes("2 3 runcmd[1]"), 20_000, "step 2 streamed live");
       assert.ok(!f.lines.some((l) => l.startsWith("exit")));
       assert.ok(!listProcesses(s.state).some(isTail), "no tail follows");
-      process.kill(f.child.pid as number, "SIGKILL");
-      await f.exited;
-      const k = spawnSync(shell[0] as string, [...shell.slice(1), killRunCommand(s.state, KILLED, 2)], {
-        timeout: 20_000,
-      });
-      assert.match(k.stdout.toString(), /^killed \d+/m);
-      rmSync(s.state, { recursive: true, force: true });
-      await until(() => processesOf(s.state).length === 0, 5000, "no process of the run left");
+      await cutAndClean(shell, f, s.state);
       assert.equal(existsSync(s.state), false);
     });
   });

@@ -7,18 +7,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Reason } from "@capi-remote/shared";
-import type { SSHTarget } from "../../ssh/executor.js";
 import { type Rule, ScriptedDialer } from "../../ssh/scripted.js";
 import { type BootstrapInput, type HostReport, HostSessions } from "./session.js";
+import { bootstrapInput, testTarget } from "./testing.js";
 
-const target: SSHTarget = {
-  host: "192.0.2.1",
-  port: 22,
-  user: "root",
-  privateKey: "unused",
-  hostKeys: { mode: "insecure" },
-  connectTimeoutMs: 1000,
-};
+const target = testTarget("192.0.2.1");
 
 /** The controller's clock, far from this machine's: only differences may matter. */
 const CLOCK_BASE = Date.parse("2031-03-01T12:00:00Z");
@@ -46,27 +39,7 @@ function host(probe: string[], more: Rule[] = []) {
   return { dialer, release };
 }
 
-function input(more: Partial<BootstrapInput> = {}): BootstrapInput & { stamps: string[] } {
-  const stamps: string[] = [];
-  return {
-    target,
-    useSudo: false,
-    workingDir: "/root",
-    commandsAsScript: false,
-    data: { value: '#cloud-config\nruncmd: ["echo hi"]\n' },
-    stateDir: "/var/lib/capi-remote/t.rm",
-    owner: "t/rm",
-    commandTimeoutSeconds: 600,
-    bootstrapTimeoutMs: 60_000,
-    uid: "uid-a",
-    attach: async () => {},
-    markStarted: async (_k, stamp) => {
-      stamps.push(stamp);
-    },
-    stamps,
-    ...more,
-  };
-}
+const input = (more: Partial<BootstrapInput> = {}) => bootstrapInput(target, more);
 
 /** Runs one bootstrap conversation; ends it after `ms` if it has not ended by itself. */
 async function converse(dialer: ScriptedDialer, inp: BootstrapInput, ms = 3000) {

@@ -10,23 +10,16 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Reason } from "@capi-remote/shared";
 import { scratchDir } from "../../../../test/bed/util.js";
-import type { SSHTarget } from "../../ssh/executor.js";
 import { LocalDialer } from "../../ssh/fake.js";
 import { FairSlots, namespaceOfKey, slotLimits } from "../../ssh/slots.js";
 import { type Task, TaskManager } from "../../tasks/taskmanager.js";
 import { KILLED_STEP, sshFailure, TIMED_OUT } from "../protocol.js";
 import { type BootstrapInput, type HostKind, type HostReport, HostSessions, LANE } from "./session.js";
+import { bootstrapInput, testTarget } from "./testing.js";
 
 type TaskState = Task<HostKind> & HostReport;
 
-const target: SSHTarget = {
-  host: "127.0.0.1",
-  port: 22,
-  user: "root",
-  privateKey: "unused",
-  hostKeys: { mode: "insecure" },
-  connectTimeoutMs: 1000,
-};
+const target = testTarget("127.0.0.1");
 
 const roots: string[] = [];
 after(() => {
@@ -106,31 +99,14 @@ function manager(dialer = new LocalDialer()) {
   return { dialer, tasks: new Tasks(new HostSessions(dialer, (_k, t) => t, { warm: { max: 0, idleMs: 1000 } })) };
 }
 
-function input(
-  s: { root: string; state: string },
-  runcmd: string[],
-  more: Partial<BootstrapInput> = {},
-): BootstrapInput & { stamps: string[] } {
-  const stamps: string[] = [];
-  return {
-    target,
-    useSudo: false,
+/** A bootstrap of `runcmd` with its root and state under `s`. */
+const input = (s: { root: string; state: string }, runcmd: string[], more: Partial<BootstrapInput> = {}) =>
+  bootstrapInput(target, {
     workingDir: s.root,
-    commandsAsScript: false,
     data: { value: `#cloud-config\nruncmd: ${JSON.stringify(runcmd)}\n` },
     stateDir: s.state,
-    owner: "t/rm",
-    commandTimeoutSeconds: 600,
-    bootstrapTimeoutMs: 60_000,
-    uid: "uid-a",
-    attach: async () => {},
-    markStarted: async (_k, stamp) => {
-      stamps.push(stamp);
-    },
-    stamps,
     ...more,
-  };
-}
+  });
 
 async function settled(t: TaskState, ms = 40_000): Promise<TaskState> {
   const end = Date.now() + ms;
