@@ -12,12 +12,9 @@
  * Run: npm run bench -- idle   Env: BENCH_IDLE_N (2000), BENCH_IDLE_SECONDS (60).
  */
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { buildController } from "../controller/scripts/build.js";
 import { getTestBed, type TestBed } from "../test/bed/index.js";
 import { ensureNamespace } from "../test/bed/kube.js";
-import { scratchDir } from "../test/bed/util.js";
-import { type Any, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
+import { type Any, bundledController, ControllerProcess, INFRA, makeCluster, objects } from "../test/e2e/harness.js";
 import {
   freezeCapi,
   inBatches,
@@ -132,7 +129,7 @@ async function measure(bed: TestBed, n: number, entry: string) {
 }
 
 const bed = await getTestBed();
-const entry = await buildController(join(scratchDir("idle-"), "controller.mjs"));
+const entry = await bundledController("idle-");
 try {
   const base = await measure(bed, 0, entry);
   const full = await measure(bed, N, entry);

@@ -20,7 +20,6 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
-import { buildController } from "../../controller/scripts/build.js";
 import { PROVISION_JOB_ROLE, renderDeployFiles } from "../../scripts/manifests.js";
 import { kubeconfigYaml } from "../bed/controlplane.js";
 import { CONTROLLER_NAMESPACE, controllerKubeconfig, serviceAccountToken, shippedRbac } from "../bed/identity.js";
@@ -29,7 +28,7 @@ import { apply, ensureNamespace, waitEstablished } from "../bed/kube.js";
 import { getMetrics } from "../bed/metrics.js";
 import { execFileAsync, freePort, scratchDir, stopPid, waitFor } from "../bed/util.js";
 import { binaryPath, ensureBinaries, goModuleDir, VERSIONS } from "../bed/versions.js";
-import { type Any, INFRA, rest } from "../e2e/harness.js";
+import { type Any, bundledController, INFRA, rest } from "../e2e/harness.js";
 
 const PROVIDER_LABEL = "cluster.x-k8s.io/provider";
 const DEPLOY = join(REPO_ROOT, "deploy");
@@ -320,7 +319,7 @@ describe("install: manifests, RBAC, image entrypoint, clusterctl", () => {
   });
 
   it("the bundled controller (the image's entrypoint) starts with the Deployment's arguments and leads", async () => {
-    const out = await buildController(join(scratchDir("bundle-"), "controller.mjs"));
+    const out = await bundledController("bundle-");
     const dep = docs(await readFile(join(DEPLOY, "manager.yaml"), "utf8")).find((o) => o.kind === "Deployment") as Any;
     const c = dep.spec.template.spec.containers[0];
     const port = await freePort();

@@ -13,14 +13,20 @@
 import assert from "node:assert/strict";
 import { cpus, loadavg } from "node:os";
 import { after, before, describe, it } from "node:test";
-import { RemoteAnnotations } from "@capi-remote/shared";
 import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { type HostileServer, startHostile } from "../bed/hostile.js";
 import { createHost, destroyHost, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts, startTestBed, type TestBed } from "../bed/index.js";
 import { ensureNamespace } from "../bed/kube.js";
 import { waitFor } from "../bed/util.js";
-import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+import {
+  ControllerProcess,
+  makeCluster,
+  makeMachine,
+  objects,
+  testBootstrap,
+  timeToBootstrapStart,
+} from "./harness.js";
 
 const BLACK_HOLES = 100;
 
@@ -67,21 +73,8 @@ describe("adversarial: fair share of SSH slots", { skip: canMakeHosts() ? false 
       testBootstrap(bed),
     );
   /** Ms from now until B's RemoteMachine records its bootstrap's start (the run is then started on the machine). */
-  const timeToStart = async (name: string, timeoutMs: number): Promise<number | undefined> => {
-    const t0 = Date.now();
-    await machineB(name);
-    try {
-      await waitFor(
-        `${name}: bootstrap started`,
-        async () =>
-          !!((await objects(bed, nsB).rm(name)) as Any).metadata?.annotations?.[RemoteAnnotations.BootstrapStarted],
-        { timeoutMs, intervalMs: 50 },
-      );
-      return Date.now() - t0;
-    } catch {
-      return undefined;
-    }
-  };
+  const timeToStart = (name: string, timeoutMs: number) =>
+    timeToBootstrapStart(bed, nsB, name, () => machineB(name), timeoutMs);
 
   it(`with ${BLACK_HOLES} black-hole machines in namespace A, B's machine starts its bootstrap within 5 s and is deleted`, async () => {
     await startController("fair");

@@ -10,19 +10,24 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { buildController } from "../../controller/scripts/build.js";
 import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { type HostileServer, startHostile } from "../bed/hostile.js";
 import { createHost, destroyHost, hostExec, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts } from "../bed/index.js";
-import { scratchDir, sleepsOf, waitFor } from "../bed/util.js";
+import { sleepsOf, waitFor } from "../bed/util.js";
 import { useBed } from "../integration/helpers.js";
-import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+import {
+  type Any,
+  bundledController,
+  ControllerProcess,
+  makeCluster,
+  makeMachine,
+  objects,
+  testBootstrap,
+} from "./harness.js";
 
 /** In every hostile machine's bootstrap data: must never reach a log, an Event or a status. */
 const CANARY = "HostileSuiteJoinToken-93e1c07b5d";
@@ -31,8 +36,6 @@ const CLAIMED_BY = "remote.infrastructure.cluster.x-k8s.io/claimed-by";
 describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need root" }, () => {
   const t = useBed("advh");
   let ctl: ControllerProcess;
-  /** Where the controller's bundle is built (removed after). */
-  let bundleDir = "";
   let good: TestHost;
   let target: TestHost;
   let key: KeyPair;
@@ -52,13 +55,11 @@ describe("adversarial host", { skip: canMakeHosts() ? false : "test hosts need r
     // The bundle the image runs, not the TypeScript source under tsx: the memory figures below
     // are the controller's as users run it (tsx transpiles in the process and in each planner
     // worker, about 70 MiB more).
-    bundleDir = scratchDir("advh-");
-    ctl.entry = await buildController(join(bundleDir, "controller.mjs"));
+    ctl.entry = await bundledController("advh-");
     await ctl.start();
   });
   after(async () => {
     await ctl?.stop();
-    if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
     for (const s of servers) await s.close();
     await Promise.all([good, target].filter(Boolean).map((h) => destroyHost(h)));
   });

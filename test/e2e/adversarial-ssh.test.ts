@@ -14,19 +14,24 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { RemoteAnnotations } from "@capi-remote/shared";
-import { buildController } from "../../controller/scripts/build.js";
 import { type KeyPair, makeKeyPair, sshKeySecret } from "../bed/fixtures.js";
 import { type HostileMode, type HostileServer, startHostile } from "../bed/hostile.js";
 import { createHost, destroyHost, type TestHost } from "../bed/hosts.js";
 import { canMakeHosts, startTestBed, type TestBed } from "../bed/index.js";
 import { ensureNamespace } from "../bed/kube.js";
-import { scratchDir, waitFor } from "../bed/util.js";
-import { type Any, ControllerProcess, makeCluster, makeMachine, objects, testBootstrap } from "./harness.js";
+import { waitFor } from "../bed/util.js";
+import {
+  type Any,
+  bundledController,
+  ControllerProcess,
+  makeCluster,
+  makeMachine,
+  objects,
+  testBootstrap,
+  timeToBootstrapStart,
+} from "./harness.js";
 
 /** In every hostile machine's bootstrap data: must never reach a hostile server. */
 const CANARY = "HostileSshJoinToken-0b7e41c95a";
@@ -86,8 +91,6 @@ describe("adversarial: hostile SSH servers on the real bed", {
 }, () => {
   let bed: TestBed;
   let ctl: ControllerProcess | undefined;
-  /** Where the controller's bundle is built (removed after). */
-  let bundleDir = "";
   let host: TestHost;
   let key: KeyPair;
   const servers: HostileServer[] = [];
@@ -107,13 +110,11 @@ describe("adversarial: hostile SSH servers on the real bed", {
     // `--namespace=` empty: all namespaces. The bundle the image runs, so the memory figures are
     // the controller's as users run it.
     ctl = new ControllerProcess(bed, nsA, "advs", ["--namespace="]);
-    bundleDir = scratchDir("advs-");
-    ctl.entry = await buildController(join(bundleDir, "controller.mjs"));
+    ctl.entry = await bundledController("advs-");
     await ctl.start();
   });
   after(async () => {
     await ctl?.stop();
-    if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
     for (const s of servers) await s.close();
     if (host) await destroyHost(host);
     await bed?.stop();
@@ -124,28 +125,22 @@ describe("adversarial: hostile SSH servers on the real bed", {
     return Number(m?.[1] ?? 0) / 1024;
   };
   /** Ms from now until B's RemoteMachine records its bootstrap's start; undefined if not within the time. */
-  const timeToStart = async (name: string, timeoutMs: number): Promise<number | undefined> => {
-    const t0 = Date.now();
-    await makeMachine(
+  const timeToStart = (name: string, timeoutMs: number) =>
+    timeToBootstrapStart(
       bed,
       nsB,
       name,
-      "c1",
-      { address: host.address, sshKeyRef: { name: "key" }, hostKeys: [host.knownHostsLine] },
-      testBootstrap(bed, { registerNode: false }),
+      () =>
+        makeMachine(
+          bed,
+          nsB,
+          name,
+          "c1",
+          { address: host.address, sshKeyRef: { name: "key" }, hostKeys: [host.knownHostsLine] },
+          testBootstrap(bed, { registerNode: false }),
+        ),
+      timeoutMs,
     );
-    try {
-      await waitFor(
-        `${name}: bootstrap started`,
-        async () =>
-          !!((await objects(bed, nsB).rm(name)) as Any).metadata?.annotations?.[RemoteAnnotations.BootstrapStarted],
-        { timeoutMs, intervalMs: 50 },
-      );
-      return Date.now() - t0;
-    } catch {
-      return undefined;
-    }
-  };
 
   it("baseline: B's machine starts its bootstrap with no hostile server around", async () => {
     const ms = await timeToStart("b-baseline", 60_000);

@@ -6,12 +6,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { RemoteAnnotations } from "@capi-remote/shared";
+import { buildController } from "../../controller/scripts/build.js";
 import { controllerKubeconfig } from "../bed/identity.js";
 import type { TestBed } from "../bed/index.js";
 import { REPO_ROOT } from "../bed/index.js";
 import { apply } from "../bed/kube.js";
 import { getMetrics } from "../bed/metrics.js";
-import { freePort, stopPid, waitFor } from "../bed/util.js";
+import { freePort, scratchDir, stopPid, waitFor } from "../bed/util.js";
 
 export const INFRA = "infrastructure.cluster.x-k8s.io";
 // biome-ignore lint/suspicious/noExplicitAny: tests read deep into objects of many kinds
@@ -384,4 +386,33 @@ export async function makeMachine(
       },
     },
   ]);
+}
+
+/** The controller as the image runs it: the esbuild bundle (controller/scripts/build.ts), built into a scratch folder. */
+export const bundledController = (prefix: string) => buildController(join(scratchDir(prefix), "controller.mjs"));
+
+/**
+ * Ms from `make()` (which creates RemoteMachine `name` in `ns`) until the machine records its
+ * bootstrap's start (the run is then started on the machine); undefined if not within `timeoutMs`.
+ */
+export async function timeToBootstrapStart(
+  bed: TestBed,
+  ns: string,
+  name: string,
+  make: () => Promise<void>,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const t0 = Date.now();
+  await make();
+  try {
+    await waitFor(
+      `${name}: bootstrap started`,
+      async () =>
+        !!((await objects(bed, ns).rm(name)) as Any).metadata?.annotations?.[RemoteAnnotations.BootstrapStarted],
+      { timeoutMs, intervalMs: 50 },
+    );
+    return Date.now() - t0;
+  } catch {
+    return undefined;
+  }
 }
