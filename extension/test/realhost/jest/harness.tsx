@@ -235,6 +235,25 @@ export async function eventually(fn: () => Promise<void>, what: string, timeout 
 
 export const body = () => document.body;
 export const text = (el: Element | null | undefined) => el?.textContent ?? "";
+export const $ = (sel: string, root: ParentNode = body()) => root.querySelector(sel);
+export const $$ = (sel: string, root: ParentNode = body()) => [...root.querySelectorAll(sel)];
+
+/** The ConfirmDialog on screen (not one still leaving from an earlier confirmation). */
+export const confirmDialog = () =>
+  until(() => {
+    const d = $$(".ConfirmDialog").find((x) => !x.closest(".leave"));
+    if (!d) throw new Error("no confirm dialog");
+    return d;
+  }, "confirm dialog");
+
+/** The text of the notification that matches `re`, once it is shown. */
+export const notification = (re: RegExp) =>
+  until(() => {
+    const shown = $$(".notification").map(text);
+    const n = shown.find((t) => re.test(t));
+    if (!n) throw new Error(`no notification matching ${re}; shown: ${shown.join(" | ")}`);
+    return n;
+  }, `notification ${re}`);
 
 /** Clicks an element inside act(), as a person would. */
 export async function click(el: Element) {

@@ -17,7 +17,7 @@ jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtua
 jest.mock("@freelensapp/tooltip", () => jest.requireActual("@freelensapp/tooltip"));
 
 import { Agent } from "node:https";
-import { body, click, eventually, type Host, keep, requests, startHost, text, until } from "./harness";
+import { $, $$, click, eventually, type Host, keep, requests, startHost, text, until } from "./harness";
 
 const expected: string[] = JSON.parse(process.env.CAPI_REALHOST_INSTALL_OBJECTS ?? "[]");
 
@@ -38,8 +38,6 @@ async function asAdmin(method: string, path: string, data?: unknown) {
 const apiGetJson = (path: string) => asAdmin("GET", path);
 const FIELD_MANAGER = "capi-remote-lens-extension";
 let host: Host;
-const $ = (sel: string) => body().querySelector(sel);
-const $$ = (sel: string) => [...body().querySelectorAll(sel)];
 
 beforeAll(async () => {
   host = await startHost(["default"], "CAPI_REALHOST_INSTALL");

@@ -17,12 +17,15 @@ import selectedNamespacesStorageInjectable from "../features/namespace-filtering
 import customResourceDefinitionStoreInjectable from "../renderer/components/custom-resource-definitions/store.injectable";
 import ipcRendererInjectable from "../renderer/utils/channel/ipc-renderer.injectable";
 import {
+  $,
+  $$,
   adminRequest,
   apiGetJson,
-  body,
   click,
+  confirmDialog,
   eventually,
   type Host,
+  notification,
   requests,
   startHost,
   text,
@@ -34,8 +37,6 @@ const CAPI = `/apis/cluster.x-k8s.io/v1beta2/namespaces/${process.env.CAPI_REALH
 const ns = process.env.CAPI_REALHOST_NS ?? "";
 const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
 let host: Host;
-const $ = (sel: string, root: ParentNode = body()) => root.querySelector(sel);
-const $$ = (sel: string, root: ParentNode = body()) => [...root.querySelectorAll(sel)];
 
 /**
  * A pool of this file's own (the other files change pool "lens"'s machines, and jest may run them
@@ -218,22 +219,6 @@ function menuItem(m: Element, action: string, icon: string, title: RegExp) {
   expect(text(item.querySelector(".title"))).toMatch(title);
   return item;
 }
-
-const confirmDialog = () =>
-  until(() => {
-    const d = $$(".ConfirmDialog").find((x) => !x.closest(".leave"));
-    if (!d) throw new Error("no confirm dialog");
-    return d;
-  }, "confirm dialog");
-
-const notification = (re: RegExp) =>
-  until(() => {
-    const n = $$(".Notifications .notification, .notification")
-      .map(text)
-      .find((t) => re.test(t));
-    if (!n) throw new Error(`no notification matching ${re}; shown: ${$$(".notification").map(text).join(" | ")}`);
-    return n;
-  }, "notification");
 
 it("releases from a row's menu, through the ConfirmDialog, to the API server", async () => {
   // The pool's page, where the tests before left it (else opened from the Pools page).

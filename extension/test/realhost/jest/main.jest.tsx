@@ -10,14 +10,17 @@ jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtua
 jest.mock("@freelensapp/tooltip", () => jest.requireActual("@freelensapp/tooltip"));
 
 import {
+  $,
+  $$,
   adminRequest,
   apiGetJson,
   apiMergePatch,
-  body,
   click,
+  confirmDialog,
   eventually,
   type Host,
   keep,
+  notification,
   requests,
   startHost,
   text,
@@ -28,8 +31,6 @@ const ns = process.env.CAPI_REALHOST_NS ?? "";
 const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
 const CAPI = `/apis/cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
 let host: Host;
-const $ = (sel: string) => body().querySelector(sel);
-const $$ = (sel: string) => [...body().querySelectorAll(sel)];
 
 beforeAll(async () => {
   host = await startHost([ns]);
@@ -69,22 +70,6 @@ const clickToolbar = async (action: string) =>
       return el;
     }, `${action} item`),
   );
-
-const confirmDialog = () =>
-  until(() => {
-    const d = $(".ConfirmDialog");
-    if (!d) throw new Error("no confirm dialog");
-    return d;
-  }, "confirm dialog");
-
-const notification = (re: RegExp) =>
-  until(() => {
-    const n = $$(".Notifications .notification, .notification")
-      .map(text)
-      .find((t) => re.test(t));
-    if (!n) throw new Error(`no notification matching ${re}; shown: ${$$(".notification").map(text).join(" | ")}`);
-    return n;
-  }, "notification");
 
 /**
  * The drawer names the object's namespace once, in Lens's own meta block above our panel (as

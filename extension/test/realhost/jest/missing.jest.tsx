@@ -11,10 +11,9 @@ jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
 jest.mock("@freelensapp/tooltip", () => jest.requireActual("@freelensapp/tooltip"));
 
-import { body, type Host, keep, startHost, text, until } from "./harness";
+import { $, type Host, keep, startHost, text, until } from "./harness";
 
 let host: Host;
-const $ = (sel: string) => body().querySelector(sel);
 
 beforeAll(async () => {
   host = await startHost(["default"], "CAPI_REALHOST_BARE");

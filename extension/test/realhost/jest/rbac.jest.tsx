@@ -11,25 +11,15 @@ jest.mock("../test-utils/use-fake-time", () => require("./real-time.mock"));
 jest.mock("react-virtualized-auto-sizer", () => jest.requireActual("react-virtualized-auto-sizer"));
 jest.mock("@freelensapp/tooltip", () => jest.requireActual("@freelensapp/tooltip"));
 
-import { apiGetJson, body, click, type Host, keep, startHost, text, until } from "./harness";
+import { $, $$, apiGetJson, click, type Host, keep, notification, startHost, text, until } from "./harness";
 
 const ns = process.env.CAPI_REALHOST_NS ?? "";
 const INFRA = `/apis/infrastructure.cluster.x-k8s.io/v1beta2/namespaces/${ns}`;
 let host: Host;
-const $ = (sel: string) => body().querySelector(sel);
-const $$ = (sel: string) => [...body().querySelectorAll(sel)];
 
 beforeAll(async () => {
   host = await startHost([ns], "CAPI_REALHOST_LIMITED");
 }, 120_000);
-
-const notification = (re: RegExp) =>
-  until(() => {
-    const shown = $$(".notification").map(text);
-    const n = shown.find((t) => re.test(t));
-    if (!n) throw new Error(`no notification matching ${re}; shown: ${shown.join(" | ")}`);
-    return n;
-  }, `notification ${re}`);
 
 it("shows the pools the user may read", async () => {
   await host.extension.navigate("capi-pools");
