@@ -114,13 +114,15 @@ describe("claims under contention", () => {
             (c: Any) => c.type === "PoolMachineClaimed" && c.reason === "WaitingForPoolMachine",
           ),
         );
-        if (x.claims.size === 60 && x.committed.length === 60 && waiting.length === 40) return x;
-        throw new Error(`${x.claims.size} claims, ${x.committed.length} recorded, ${waiting.length} waiting`);
+        if (x.claims.size !== 60 || x.committed.length !== 60 || waiting.length !== 40)
+          throw new Error(`${x.claims.size} claims, ${x.committed.length} recorded, ${waiting.length} waiting`);
+        // A duplicate claim of the two replicas lasts until the pool machine's reconcile clears it.
+        assertConsistent(x);
+        return x;
       },
       { timeoutMs: 120_000, intervalMs: 500 },
     );
     console.log(`# 60 claims settled ${Date.now() - start} ms after the first RemoteMachine was created`);
-    assertConsistent(s);
     // They really raced: both replicas wrote claims, and claim writes lost to the other's (409).
     const claimWrites = (code: string) =>
       Promise.all(
@@ -156,17 +158,25 @@ describe("claims under contention", () => {
       20,
       (i) => o.apply([poolMachine(i)]),
     );
+    // Two replicas may both claim for one RemoteMachine; the record on it picks one, and the pool
+    // machine's reconcile clears the other (docs/pools.md). So the counts can reach 100 while such
+    // a duplicate is still there: wait until the claims are also consistent, then that they stay.
     const s = await waitFor(
-      "100 claimed",
+      "100 claimed, consistently",
       async () => {
         const x = await snapshot();
-        if (x.claims.size === 100 && x.committed.length === 100) return x;
-        throw new Error(`${x.claims.size} claims, ${x.committed.length} recorded`);
+        if (x.claims.size !== 100 || x.committed.length !== 100)
+          throw new Error(`${x.claims.size} claims, ${x.committed.length} recorded`);
+        assertConsistent(x);
+        return x;
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
     console.log(`# 40 waiting RemoteMachines claimed within ${Date.now() - start} ms of the machines being added`);
-    assertConsistent(s);
+    await new Promise((r) => setTimeout(r, 3000));
+    const again = await snapshot();
+    assert.deepEqual([...again.claims].sort(), [...s.claims].sort(), "claims did not move");
+    assertConsistent(again);
     for (const [pm, who] of before) assert.equal(s.claims.get(pm), who, `${pm} still held by ${who}`);
     const conflicts = (
       await Promise.all(controllers.map((c) => c.metric("capi_remote_reconcile_errors_total")))
